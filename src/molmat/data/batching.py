@@ -1,0 +1,162 @@
+"""Padded graph batches with static shapes (Decision 1).
+
+Molecules are packed greedily, in the given order, into batches of at most
+``batch_size`` graphs whose total atoms and edges fit fixed budgets. Budgets
+are rounded up on a coarse ladder (four steps per power of two), so a whole
+training run uses one shape and prediction on any data set reuses a handful.
+
+Padding layout: the last graph of a batch and its last node are padding.
+Padded nodes belong to the padding graph; padded edges start and end at the
+last node. Masks mark real entries. Edges keep the pairing of
+:mod:`molmat.featurizers.graph`: the reverse of edge ``e`` is ``e ^ 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from molmat.featurizers.graph import GraphSet
+
+
+class GraphBatch(NamedTuple):
+    """A padded batch of molecular graphs (a pytree of arrays).
+
+    Shapes use N = node budget, E = edge budget, G = graph budget, T = targets.
+    """
+
+    atom_x: np.ndarray  # [N, ATOM_DIM] float32
+    bond_x: np.ndarray  # [E, BOND_DIM] float32
+    senders: np.ndarray  # [E] int32, batch-global node index
+    receivers: np.ndarray  # [E] int32
+    node_graph: np.ndarray  # [N] int32, graph of each node
+    node_mask: np.ndarray  # [N] bool
+    edge_mask: np.ndarray  # [E] bool
+    graph_mask: np.ndarray  # [G] bool
+    y: np.ndarray  # [G, T] float32, 0 where missing
+    y_mask: np.ndarray  # [G, T] bool, True where a label exists
+
+    @property
+    def n_graphs(self) -> int:
+        return self.graph_mask.shape[0]
+
+
+def ladder(n: int) -> int:
+    """Round ``n`` up to the next of 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ..."""
+    n = max(int(n), 8)
+    quarter = max(1 << (n.bit_length() - 1), 8) // 4
+    return -(-n // quarter) * quarter
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Static batch shape: node, edge and graph counts including padding."""
+
+    nodes: int
+    edges: int
+    graphs: int
+
+    @classmethod
+    def for_data(
+        cls, graphs: GraphSet, batch_size: int, headroom: float = 1.15
+    ) -> Budget:
+        """Budgets for batches of ``batch_size`` molecules drawn from ``graphs``."""
+        per_batch = max(1, min(batch_size, len(graphs)))
+        mean_atoms = float(graphs.n_atoms.mean()) if len(graphs) else 1.0
+        mean_edges = float(graphs.n_edges.mean()) if len(graphs) else 0.0
+        biggest_atoms = int(graphs.n_atoms.max(initial=1))
+        biggest_edges = int(graphs.n_edges.max(initial=0))
+        if per_batch == 1:
+            headroom = 1.0
+        nodes = max(np.ceil(per_batch * mean_atoms * headroom), biggest_atoms) + 1
+        edges = max(np.ceil(per_batch * mean_edges * headroom), biggest_edges)
+        return cls(ladder(nodes), ladder(edges), ladder(per_batch + 1))
+
+
+def plan_batches(graphs: GraphSet, order: np.ndarray, budget: Budget) -> list[np.ndarray]:
+    """Cut ``order`` into consecutive runs of molecules that fit ``budget``."""
+    atoms = np.concatenate([[0], np.cumsum(graphs.n_atoms[order], dtype=np.int64)])
+    edges = np.concatenate([[0], np.cumsum(graphs.n_edges[order], dtype=np.int64)])
+    cap_graphs = budget.graphs - 1
+    out, start = [], 0
+    while start < len(order):
+        end = min(
+            start + cap_graphs,
+            np.searchsorted(atoms, atoms[start] + budget.nodes - 1, side="right") - 1,
+            np.searchsorted(edges, edges[start] + budget.edges, side="right") - 1,
+        )
+        if end <= start:
+            raise ValueError(
+                f"molecule {order[start]} ({graphs.n_atoms[order[start]]} atoms) "
+                f"does not fit the batch budget {budget}"
+            )
+        out.append(order[start:end])
+        start = end
+    return out
+
+
+def _ranges(offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(offsets[i], offsets[i+1])`` for every i in ``idx``."""
+    starts, stops = offsets[idx], offsets[idx + 1]
+    lengths = stops - starts
+    total = int(lengths.sum())
+    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total) + shift
+
+
+def make_batch(
+    graphs: GraphSet,
+    idx: np.ndarray,
+    budget: Budget,
+    y: np.ndarray | None = None,
+    n_targets: int = 0,
+) -> GraphBatch:
+    """Pad the molecules ``idx`` of ``graphs`` into one :class:`GraphBatch`.
+
+    Args:
+        graphs: featurised molecules.
+        idx: [g] molecules in this batch, g < budget.graphs.
+        budget: static shape.
+        y: optional [n_mols, T] targets with NaN for missing labels.
+        n_targets: T when ``y`` is None (targets all masked).
+    """
+    n_atoms, n_edges = graphs.n_atoms[idx], graphs.n_edges[idx]
+    n_real_nodes, n_real_edges, g = int(n_atoms.sum()), int(n_edges.sum()), len(idx)
+    atom_rows = _ranges(graphs.atom_offsets, idx)
+    edge_rows = _ranges(graphs.edge_offsets, idx)
+    node_start = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
+    edge_shift = np.repeat(node_start, n_edges)
+
+    atom_x = np.zeros((budget.nodes, graphs.atom_x.shape[1]), np.float32)
+    atom_x[:n_real_nodes] = graphs.atom_x[atom_rows]
+    bond_x = np.zeros((budget.edges, graphs.bond_x.shape[1]), np.float32)
+    bond_x[:n_real_edges] = graphs.bond_x[edge_rows]
+    pad_node = budget.nodes - 1
+    senders = np.full(budget.edges, pad_node, np.int32)
+    receivers = np.full(budget.edges, pad_node, np.int32)
+    senders[:n_real_edges] = graphs.senders[edge_rows] + edge_shift
+    receivers[:n_real_edges] = graphs.receivers[edge_rows] + edge_shift
+    node_graph = np.full(budget.nodes, budget.graphs - 1, np.int32)
+    node_graph[:n_real_nodes] = np.repeat(np.arange(g, dtype=np.int32), n_atoms)
+
+    t = y.shape[1] if y is not None else n_targets
+    targets = np.zeros((budget.graphs, t), np.float32)
+    y_mask = np.zeros((budget.graphs, t), bool)
+    if y is not None:
+        labels = y[idx]
+        y_mask[:g] = ~np.isnan(labels)
+        targets[:g] = np.nan_to_num(labels)
+    return GraphBatch(
+        atom_x=atom_x,
+        bond_x=bond_x,
+        senders=senders,
+        receivers=receivers,
+        node_graph=node_graph,
+        node_mask=np.arange(budget.nodes) < n_real_nodes,
+        edge_mask=np.arange(budget.edges) < n_real_edges,
+        graph_mask=np.arange(budget.graphs) < g,
+        y=targets,
+        y_mask=y_mask,
+    )

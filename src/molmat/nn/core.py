@@ -1,0 +1,91 @@
+"""Basic layers: a dense layer on the last axis and an MLP with dropout."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+
+class Dense(eqx.Module):
+    """``x @ weight + bias`` on the last axis; PyTorch-style uniform init.
+
+    Example:
+        >>> layer = Dense(4, 2, key=jax.random.key(0))
+        >>> layer(jnp.ones((3, 4))).shape
+        (3, 2)
+    """
+
+    weight: Float[Array, "d_in d_out"]
+    bias: Float[Array, " d_out"] | None
+
+    def __init__(self, d_in: int, d_out: int, *, use_bias: bool = True, key: PRNGKeyArray):
+        wkey, bkey = jax.random.split(key)
+        bound = 1.0 / jnp.sqrt(max(d_in, 1))
+        self.weight = jax.random.uniform(wkey, (d_in, d_out), minval=-bound, maxval=bound)
+        self.bias = (
+            jax.random.uniform(bkey, (d_out,), minval=-bound, maxval=bound)
+            if use_bias
+            else None
+        )
+
+    def __call__(self, x: Float[Array, "... d_in"]) -> Float[Array, "... d_out"]:
+        y = x @ self.weight
+        return y if self.bias is None else y + self.bias
+
+
+def dropout(
+    x: Array, rate: float, key: PRNGKeyArray | None, inference: bool
+) -> Array:
+    """Inverted dropout; identity when ``inference`` or ``rate == 0``."""
+    if inference or rate == 0.0 or key is None:
+        return x
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+class MLP(eqx.Module):
+    """Feed-forward network: (Dense -> ReLU -> dropout) x n_hidden -> Dense.
+
+    Example:
+        >>> mlp = MLP(8, 16, 1, n_hidden=2, key=jax.random.key(0))
+        >>> mlp(jnp.ones((5, 8)), inference=True).shape
+        (5, 1)
+    """
+
+    layers: tuple[Dense, ...]
+    rate: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        d_in: int,
+        d_hidden: int,
+        d_out: int,
+        *,
+        n_hidden: int = 1,
+        dropout: float = 0.0,
+        key: PRNGKeyArray,
+    ):
+        sizes = [d_in] + [d_hidden] * n_hidden + [d_out]
+        keys = jax.random.split(key, len(sizes) - 1)
+        self.layers = tuple(
+            Dense(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
+        )
+        self.rate = dropout
+
+    def __call__(
+        self,
+        x: Float[Array, "... d_in"],
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = False,
+    ) -> Float[Array, "... d_out"]:
+        keys = (
+            jax.random.split(key, len(self.layers))
+            if key is not None
+            else [None] * len(self.layers)
+        )
+        for layer, k in zip(self.layers[:-1], keys[:-1], strict=True):
+            x = dropout(jax.nn.relu(layer(x)), self.rate, k, inference)
+        return self.layers[-1](x)

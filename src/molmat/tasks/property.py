@@ -1,0 +1,386 @@
+"""``PropertyModel``: a graph neural network property predictor, scikit-learn style.
+
+Example:
+    >>> from molmat import PropertyModel, load
+    >>> model = PropertyModel(model="mpnn", epochs=50).fit(smiles, logS)  # doctest: +SKIP
+    >>> model.predict(["CCO", "c1ccccc1"])  # log S for two molecules  # doctest: +SKIP
+    >>> model.save("runs/logS"); load("runs/logS").predict(["CCO"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax
+import numpy as np
+from rdkit import Chem
+from sklearn.base import BaseEstimator
+
+from molmat.data.csv import DataError, parse_smiles
+from molmat.featurizers.graph import (
+    ATOM_DIM,
+    BOND_DIM,
+    FEATURIZER_VERSION,
+    GraphSet,
+    featurize_cached,
+)
+from molmat.models.gnn import build_model
+from molmat.training import archive
+from molmat.training.loop import History, Trainer, TrainConfig, predict_graphs
+from molmat.training.metrics import score
+
+log = logging.getLogger("molmat")
+
+TASKS = ("auto", "regression", "classification")
+
+
+def molecules(X: Sequence) -> tuple[list[str], list[Chem.Mol | None], list[str]]:
+    """SMILES keys, parsed molecules (None when bad) and reasons for SMILES or Mols."""
+    keys, mols, reasons = [], [], []
+    for item in X:
+        if isinstance(item, Chem.Mol):
+            keys.append(Chem.MolToSmiles(item))
+            mols.append(item)
+            reasons.append("")
+        else:
+            mol, reason = parse_smiles(item)
+            keys.append(str(item).strip())
+            mols.append(mol)
+            reasons.append(reason)
+    return keys, mols, reasons
+
+
+def infer_task(y: np.ndarray) -> str:
+    """``classification`` when every known label is 0 or 1, else ``regression``."""
+    known = y[~np.isnan(y)]
+    return "classification" if known.size and np.isin(known, (0, 1)).all() else "regression"
+
+
+class PropertyModel(BaseEstimator):
+    """Graph neural network for molecular properties (D-MPNN or GCN).
+
+    Regression targets are standardised on the training data and predictions
+    come back in the original units; classification uses logits and returns
+    probabilities from :meth:`predict_proba`. Several targets train one
+    multitask model; NaN labels are masked out of the loss.
+
+    Args:
+        model: ``"mpnn"`` (directed message passing, chemprop's D-MPNN) or ``"gcn"``.
+        hidden: width of the message-passing layers.
+        depth: number of message-passing steps.
+        ffn_hidden: width of the MLP head.
+        ffn_layers: hidden layers in the MLP head.
+        dropout: dropout rate in encoder and head.
+        readout: ``"sum"`` (extensive properties) or ``"mean"`` (intensive).
+        task: ``"regression"``, ``"classification"`` or ``"auto"`` (0/1 labels
+            mean classification).
+        epochs: training epochs.
+        batch_size: molecules per batch.
+        max_lr, init_lr, final_lr, warmup_epochs: learning-rate schedule
+            (linear warm-up to ``max_lr``, exponential decay to ``final_lr``).
+        weight_decay: AdamW weight decay.
+        patience: stop after this many epochs without a better validation
+            metric (``None``: train all epochs, keep the best).
+        val_fraction: share of the training data held out for validation when
+            ``fit`` gets no ``X_val`` (0: no validation, keep the last epoch).
+        class_weight: ``"balanced"`` weights positives by n_negative/n_positive
+            per task (classification only); ``None`` for none.
+        seed: seed of initialisation, shuffling, dropout and the hold-out.
+        use_cache: cache featurised graphs on disk (``$MOLMAT_CACHE_DIR``).
+        progress: show a progress bar while training.
+    """
+
+    def __init__(
+        self,
+        model: str = "mpnn",
+        hidden: int = 300,
+        depth: int = 3,
+        ffn_hidden: int = 300,
+        ffn_layers: int = 1,
+        dropout: float = 0.0,
+        readout: str = "sum",
+        task: str = "auto",
+        epochs: int = 50,
+        batch_size: int = 64,
+        max_lr: float = 1e-3,
+        init_lr: float = 1e-4,
+        final_lr: float = 1e-4,
+        warmup_epochs: float = 2.0,
+        weight_decay: float = 0.0,
+        patience: int | None = None,
+        val_fraction: float = 0.1,
+        class_weight: str | None = None,
+        seed: int = 0,
+        use_cache: bool = True,
+        progress: bool = True,
+    ):
+        self.model = model
+        self.hidden = hidden
+        self.depth = depth
+        self.ffn_hidden = ffn_hidden
+        self.ffn_layers = ffn_layers
+        self.dropout = dropout
+        self.readout = readout
+        self.task = task
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.max_lr = max_lr
+        self.init_lr = init_lr
+        self.final_lr = final_lr
+        self.warmup_epochs = warmup_epochs
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.class_weight = class_weight
+        self.seed = seed
+        self.use_cache = use_cache
+        self.progress = progress
+
+    # -- fitting -----------------------------------------------------------
+    def fit(
+        self,
+        X: Sequence,
+        y,
+        *,
+        X_val: Sequence | None = None,
+        y_val=None,
+        target_names: list[str] | None = None,
+        checkpoint_dir: str | Path | None = None,
+        metrics_log: str | Path | None = None,
+        resume: bool = False,
+    ) -> PropertyModel:
+        """Train on SMILES (or RDKit Mols) ``X`` and targets ``y`` [n] or [n, T].
+
+        Args:
+            X_val, y_val: validation data for early stopping and best-epoch
+                selection; without them ``val_fraction`` of ``X`` is held out.
+            target_names: names of the T targets (default ``y0``, ``y1``...).
+            checkpoint_dir: write a checkpoint every epoch here.
+            metrics_log: append one JSON line per epoch here.
+            resume: continue from the checkpoint in ``checkpoint_dir``.
+
+        Raises:
+            DataError: for unparsable molecules or non-finite, non-missing targets.
+        """
+        self._check_params()
+        y = self._targets(y, "y")
+        if X_val is None and self.val_fraction > 0:
+            order = np.random.default_rng(self.seed).permutation(len(y))
+            n_val = max(1, int(round(self.val_fraction * len(y))))
+            X = list(X)
+            X_val, y_val = [X[i] for i in order[:n_val]], y[order[:n_val]]
+            X, y = [X[i] for i in order[n_val:]], y[order[n_val:]]
+        train_graphs = self._graphs(X, "X")
+        if len(train_graphs) != len(y):
+            raise DataError(f"X has {len(train_graphs)} molecules but y has {len(y)} rows")
+        val_graphs = None
+        if X_val is not None:
+            val_graphs = self._graphs(X_val, "X_val")
+            y_val = self._targets(y_val, "y_val")
+
+        self.task_ = infer_task(y) if self.task == "auto" else self.task
+        self.n_targets_ = y.shape[1]
+        self.target_names_ = list(target_names or [f"y{j}" for j in range(y.shape[1])])
+        if len(self.target_names_) != self.n_targets_:
+            raise ValueError(f"{len(self.target_names_)} target names for {y.shape[1]} targets")
+        if self.task_ == "regression":
+            self.y_mean_ = np.nanmean(y, axis=0).astype(np.float32)
+            self.y_std_ = np.nan_to_num(np.nanstd(y, axis=0), nan=1.0).astype(np.float32)
+            self.y_std_[self.y_std_ == 0] = 1.0
+        else:
+            if not np.isin(y[~np.isnan(y)], (0, 1)).all():
+                raise DataError("classification labels must be 0 or 1")
+            self.y_mean_ = np.zeros(self.n_targets_, np.float32)
+            self.y_std_ = np.ones(self.n_targets_, np.float32)
+        pos_weight = self._pos_weight(y)
+
+        def evaluate(raw: np.ndarray) -> dict:
+            return score(self.task_, y_val, self._from_raw(raw), self.target_names_)
+
+        net = build_model(self.network_config_(), key=jax.random.key(self.seed))
+        trainer = Trainer(
+            self._train_config(),
+            evaluate,
+            pos_weight=pos_weight,
+            checkpoint_dir=checkpoint_dir,
+            metrics_log=metrics_log,
+            progress=self.progress,
+        )
+        self.net_, self.history_ = trainer.fit(
+            net, train_graphs, (y - self.y_mean_) / self.y_std_, val_graphs, resume=resume
+        )
+        return self
+
+    def _check_params(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            task=self.task_,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            init_lr=self.init_lr,
+            max_lr=self.max_lr,
+            final_lr=self.final_lr,
+            warmup_epochs=self.warmup_epochs,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            seed=self.seed,
+        )
+
+    def network_config_(self) -> dict:
+        """Everything :func:`build_model` needs to rebuild the network."""
+        return {
+            "model": self.model,
+            "hidden": self.hidden,
+            "depth": self.depth,
+            "ffn_hidden": self.ffn_hidden,
+            "ffn_layers": self.ffn_layers,
+            "dropout": self.dropout,
+            "readout": self.readout,
+            "atom_dim": ATOM_DIM,
+            "bond_dim": BOND_DIM,
+            "n_targets": self.n_targets_,
+        }
+
+    def _pos_weight(self, y: np.ndarray) -> np.ndarray | None:
+        if self.task_ != "classification" or self.class_weight is None:
+            return None
+        pos = np.nansum(y, axis=0)
+        neg = np.sum(~np.isnan(y), axis=0) - pos
+        return (neg / np.maximum(pos, 1)).astype(np.float32)
+
+    @staticmethod
+    def _targets(y, name: str) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2:
+            raise DataError(f"{name} must be 1-D or 2-D, got shape {y.shape}")
+        if np.isinf(y).any():
+            rows = np.flatnonzero(np.isinf(y).any(axis=1))[:5].tolist()
+            raise DataError(f"{name} has infinite values (rows {rows})")
+        empty = np.isnan(y).all(axis=1)
+        if empty.any():
+            rows = np.flatnonzero(empty)[:5].tolist()
+            raise DataError(f"{name} has rows with no label at all (rows {rows})")
+        return y
+
+    def _graphs(self, X: Sequence, name: str) -> GraphSet:
+        keys, mols, reasons = molecules(X)
+        bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
+        if bad:
+            raise DataError(f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5]))
+        return featurize_cached(keys, mols, use_cache=self.use_cache)
+
+    # -- prediction --------------------------------------------------------
+    def _from_raw(self, raw: np.ndarray) -> np.ndarray:
+        """Network outputs -> original units (regression) or probabilities."""
+        if self.task_ == "regression":
+            return raw * self.y_std_ + self.y_mean_
+        return 1.0 / (1.0 + np.exp(-raw))
+
+    def predict_values(self, X: Sequence) -> np.ndarray:
+        """Predictions [n, T]: original units or probabilities; NaN rows for bad SMILES."""
+        keys, mols, reasons = molecules(X)
+        good = [i for i, r in enumerate(reasons) if not r]
+        for i, r in enumerate(reasons):
+            if r:
+                log.warning("molecule %d skipped: %s", i, r)
+        out = np.full((len(keys), self.n_targets_), np.nan, dtype=np.float32)
+        if good:
+            graphs = featurize_cached(
+                [keys[i] for i in good], [mols[i] for i in good], use_cache=False
+            )
+            raw = predict_graphs(self.net_, graphs, self.batch_size, self.n_targets_)
+            out[good] = self._from_raw(raw)
+        return out
+
+    def predict(self, X: Sequence) -> np.ndarray:
+        """Values [n] (or [n, T] for several targets); 0/1 labels for classification."""
+        values = self.predict_values(X)
+        if self.task_ == "classification":
+            values = np.where(np.isnan(values), np.nan, (values >= 0.5).astype(np.float32))
+        return values[:, 0] if self.n_targets_ == 1 else values
+
+    def predict_proba(self, X: Sequence) -> np.ndarray:
+        """Positive-class probabilities [n] (or [n, T]); classification only."""
+        if self.task_ != "classification":
+            raise AttributeError("predict_proba is for classification models")
+        values = self.predict_values(X)
+        return values[:, 0] if self.n_targets_ == 1 else values
+
+    def score_molecules(self, X: Sequence, y) -> dict:
+        """Metrics of the predictions for ``X`` against ``y`` (see :func:`score`)."""
+        y = self._targets(y, "y")
+        return score(self.task_, y, self.predict_values(X), self.target_names_)
+
+    # -- persistence -------------------------------------------------------
+    def save(self, path: str | Path, metrics: dict | None = None) -> Path:
+        """Write a model archive folder (config.json, params.npz, metrics.json)."""
+        config = {
+            "kind": "property",
+            "featurizer": {
+                "name": "graph",
+                "version": FEATURIZER_VERSION,
+                "atom_dim": ATOM_DIM,
+                "bond_dim": BOND_DIM,
+            },
+            "network": self.network_config_(),
+            "params": self.get_params(),
+            "task": self.task_,
+            "target_names": self.target_names_,
+            "scaler": {"mean": self.y_mean_.tolist(), "std": self.y_std_.tolist()},
+            "history": {
+                "best_epoch": self.history_.best_epoch,
+                "epochs_run": len(self.history_.records),
+            },
+        }
+        return archive.save_archive(path, self.net_, config, metrics)
+
+
+def load(path: str | Path) -> PropertyModel:
+    """Load a model archive (or run folder) written by :meth:`PropertyModel.save`.
+
+    Raises:
+        ArchiveError: the archive is missing, corrupted or incompatible.
+    """
+    folder, config = archive.read_config(path)
+    try:
+        if config.get("kind") != "property":
+            raise archive.ArchiveError(f"{folder}: not a property model archive")
+        feat = config["featurizer"]
+        if feat["version"] != FEATURIZER_VERSION or (
+            feat["atom_dim"],
+            feat["bond_dim"],
+        ) != (ATOM_DIM, BOND_DIM):
+            raise archive.ArchiveError(
+                f"{folder}: featuriser {feat['version']} differs from this molmat's "
+                f"{FEATURIZER_VERSION}; retrain the model"
+            )
+        params = {**config["params"], "progress": False}
+        model = PropertyModel(**params)
+        model.task_ = config["task"]
+        model.target_names_ = list(config["target_names"])
+        model.n_targets_ = len(model.target_names_)
+        model.y_mean_ = np.asarray(config["scaler"]["mean"], np.float32)
+        model.y_std_ = np.asarray(config["scaler"]["std"], np.float32)
+        model.history_ = History(
+            best_epoch=config["history"]["best_epoch"],
+        )
+        template = jax.eval_shape(
+            lambda: build_model(config["network"], key=jax.random.key(0))
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, archive.ArchiveError):
+            raise
+        raise archive.ArchiveError(f"{folder}: incomplete or invalid config ({err!r})") from err
+    model.net_ = archive.load_params(folder, template)
+    return model
