@@ -44,10 +44,13 @@ class GraphBatch(NamedTuple):
 
 
 def ladder(n: int) -> int:
-    """Round ``n`` up to the next of 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ..."""
-    n = max(int(n), 8)
-    quarter = max(1 << (n.bit_length() - 1), 8) // 4
-    return -(-n // quarter) * quarter
+    """Round ``n`` up to a bucket: 32, 34, ..., 62, 64, 68, ..., 124, 128, 136, ...
+
+    Sixteen buckets per power of two: at most 6.25% padding, few distinct shapes.
+    """
+    n = max(int(n), 32)
+    step = (1 << (n.bit_length() - 1)) // 16
+    return -(-n // step) * step
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class Budget:
 
     @classmethod
     def for_data(
-        cls, graphs: GraphSet, batch_size: int, headroom: float = 1.15
+        cls, graphs: GraphSet, batch_size: int, headroom: float = 1.05
     ) -> Budget:
         """Budgets for batches of ``batch_size`` molecules drawn from ``graphs``."""
         per_batch = max(1, min(batch_size, len(graphs)))
@@ -72,7 +75,7 @@ class Budget:
             headroom = 1.0
         nodes = max(np.ceil(per_batch * mean_atoms * headroom), biggest_atoms) + 1
         edges = max(np.ceil(per_batch * mean_edges * headroom), biggest_edges)
-        return cls(ladder(nodes), ladder(edges), ladder(per_batch + 1))
+        return cls(ladder(nodes), ladder(edges), per_batch + 1)
 
 
 def plan_batches(graphs: GraphSet, order: np.ndarray, budget: Budget) -> list[np.ndarray]:

@@ -8,7 +8,6 @@ reported, and flagged when their labels disagree.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from rdkit import Chem, RDLogger
 
 from molmat.data.datasets import DATASETS, get_dataset
 
-log = logging.getLogger("molmat")
 RDLogger.DisableLog("rdApp.*")
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smi", "mol", "molecule")
@@ -145,7 +143,7 @@ def detect_smiles_column(frame: pd.DataFrame) -> str:
     for col in frame.columns:
         if "smiles" in str(col).lower():
             return col
-    for col in frame.select_dtypes(include="object").columns:
+    for col in frame.select_dtypes(exclude="number").columns:
         sample = frame[col].dropna().astype(str).head(20)
         parsed = sum(parse_smiles(s)[0] is not None for s in sample)
         if len(sample) and parsed >= 0.8 * len(sample):
@@ -242,10 +240,6 @@ def read_molecules(
     y = values[rows_arr] if targets else np.zeros((len(rows), 0), np.float32)
     canonical = [Chem.MolToSmiles(m) for m in mols]
     report.duplicates = _find_duplicates(canonical, rows_arr, y, conflict_tol)
-    for bad in report.bad_rows:
-        log.warning("%s: skipped %s", name, bad)
-    for dup in report.duplicates:
-        log.info("%s: duplicate molecule %s", name, dup)
     return MoleculeTable(
         frame=frame,
         rows=rows_arr,

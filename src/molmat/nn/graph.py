@@ -35,7 +35,8 @@ class DMPNNEncoder(eqx.Module):
     Returns node embeddings [N, hidden].
     """
 
-    w_i: Dense
+    w_i_atom: Dense
+    w_i_bond: Dense
     w_h: Dense
     w_o: Dense
     depth: int = eqx.field(static=True)
@@ -51,8 +52,10 @@ class DMPNNEncoder(eqx.Module):
         *,
         key: PRNGKeyArray,
     ):
-        k1, k2, k3 = jax.random.split(key, 3)
-        self.w_i = Dense(atom_dim + bond_dim, hidden, use_bias=False, key=k1)
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        # W_i [x_u, e_uv] split in two, so the atom part runs once per atom.
+        self.w_i_atom = Dense(atom_dim, hidden, use_bias=False, key=k1)
+        self.w_i_bond = Dense(bond_dim, hidden, use_bias=False, key=k4)
         self.w_h = Dense(hidden, hidden, use_bias=False, key=k2)
         self.w_o = Dense(atom_dim + hidden, hidden, key=k3)
         self.depth = depth
@@ -68,7 +71,7 @@ class DMPNNEncoder(eqx.Module):
             else [None] * self.depth
         )
         edge_mask = g.edge_mask[:, None]
-        h0 = self.w_i(jnp.concatenate([g.atom_x[g.senders], g.bond_x], axis=-1))
+        h0 = self.w_i_atom(g.atom_x)[g.senders] + self.w_i_bond(g.bond_x)
         h = jax.nn.relu(h0) * edge_mask
         for step in range(1, self.depth):
             into_atom = segment_sum(h, g.receivers, n)

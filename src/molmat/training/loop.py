@@ -259,18 +259,28 @@ class Trainer:
     def _make_step(self, optimizer):
         task, pos_weight = self.cfg.task, self.pos_weight
 
-        @eqx.filter_jit
-        @self.counter.wrap
-        def step_fn(model, opt_state, batch, base_key, step):
-            key = jax.random.fold_in(base_key, step)
-            loss, grads = eqx.filter_value_and_grad(batch_loss)(
-                model, batch, task, pos_weight, key, False
-            )
-            params = eqx.filter(model, eqx.is_array)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return eqx.apply_updates(model, updates), opt_state, loss
+        static = {}
 
-        return step_fn
+        @jax.jit
+        @self.counter.wrap
+        def step_fn(params, opt_state, batch, base_key, step):
+            def loss_fn(params):
+                model = eqx.combine(params, static["model"])
+                key = jax.random.fold_in(base_key, step)
+                return batch_loss(model, batch, task, pos_weight, key, False)
+
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, loss
+
+        def run(model, opt_state, batch, base_key, step):
+            params, static["model"] = eqx.partition(model, eqx.is_array)
+            params, opt_state, loss = step_fn(
+                params, opt_state, jax.device_put(batch), base_key, step
+            )
+            return eqx.combine(params, static["model"]), opt_state, loss
+
+        return run
 
     def _log_epoch(self, record: dict) -> None:
         if self.metrics_log is not None:

@@ -1,0 +1,45 @@
+"""Console output helpers: logging set-up and plain-text tables."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+
+def setup_logging(verbosity: int) -> None:
+    """INFO by default, DEBUG with -v, WARNING with -q."""
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname).1s %(message)s"))
+    logger = logging.getLogger("molmat")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4f}"
+    if isinstance(value, tuple) and len(value) == 2:
+        return f"{fmt(value[0])} ± {fmt(value[1])}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A left-aligned text table with a rule under the header."""
+    cells = [[fmt(v) for v in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True))
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join([line, rule, *body])
+
+
+def metrics_table(metrics: dict) -> str:
+    """Rows per target (and the mean when there are several) of a score() dict."""
+    per_target = metrics["per_target"]
+    names = [k for k, v in metrics.items() if isinstance(v, float)]
+    rows = [[t, *(per_target[t][m] for m in names)] for t in per_target]
+    if len(per_target) > 1:
+        rows.append(["mean", *(metrics[m] for m in names)])
+    return table(["target", *names], rows)

@@ -1,0 +1,26 @@
+"""``molmat predict``: add prediction columns to a CSV."""
+
+from __future__ import annotations
+
+from molmat.tasks.runs import predict_file
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "predict",
+        help="predict properties for a CSV of SMILES",
+        description="Write the input CSV with one prediction column per target "
+        "(<target>_pred for regression, <target>_prob for classification). Rows "
+        "whose SMILES cannot be read are kept, with empty predictions, and reported.",
+    )
+    p.add_argument("--model", required=True, help="run folder or model archive folder")
+    p.add_argument("--data", required=True, help="CSV file or bundled dataset name")
+    p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    p.add_argument("--out", required=True, help="output CSV")
+    return p
+
+
+def run(args) -> int:
+    frame, report = predict_file(args.model, args.data, args.out, args.smiles_col)
+    print(f"{report.n_used} of {report.n_rows} rows predicted -> {args.out}")
+    return 0

@@ -1,0 +1,291 @@
+"""Run folders: train on a CSV with a split, predict a CSV, evaluate a model.
+
+These are the functions behind ``molmat train``, ``predict`` and ``evaluate``;
+the CLI only parses arguments and prints what they return.
+
+A run folder holds ``split.json``, ``metrics.jsonl`` (one line per epoch),
+``metrics.json`` (test/val metrics, data report, timings), ``data_report.json``
+(every skipped row), ``test_predictions.csv``, ``parity.png`` or ``roc.png``,
+``learning_curve.png``, ``checkpoint/`` and the model archive ``model/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molmat.data import splits as splitting
+from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
+from molmat.tasks.property import PropertyModel, infer_task, load
+from molmat.training import plots
+from molmat.training.metrics import score, selection_metric
+
+log = logging.getLogger("molmat")
+
+SPLITS = ("random", "scaffold", "kfold")
+
+
+def report_data(report: DataReport, out: Path | None = None, shown: int = 10) -> None:
+    """Log the data summary and the first bad rows; write them all to ``out``."""
+    log.info("%s", report.summary())
+    for bad in report.bad_rows[:shown]:
+        log.warning("skipped %s", bad)
+    if len(report.bad_rows) > shown:
+        log.warning("... and %d more skipped rows", len(report.bad_rows) - shown)
+    conflicts = [d for d in report.duplicates if d.conflicting]
+    for dup in conflicts[:shown]:
+        log.warning("duplicate molecule with conflicting labels: %s", dup)
+    if out is not None:
+        out.write_text(
+            json.dumps(
+                {
+                    "summary": report.summary(),
+                    "bad_rows": [asdict(b) for b in report.bad_rows],
+                    "duplicates": [asdict(d) for d in report.duplicates],
+                },
+                indent=1,
+            )
+        )
+
+
+def make_splits(
+    table: MoleculeTable,
+    split: str,
+    seed: int,
+    split_file: str | Path | None = None,
+    folds: int = 5,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Positions (among parsed molecules) of train/val/test, one tuple per fold."""
+    if split_file is not None:
+        return [splitting.load_split(split_file, table.rows, table.report.n_rows)]
+    if split == "random":
+        return [splitting.random_split(len(table), seed)]
+    if split == "scaffold":
+        return [splitting.scaffold_split(table.mols)]
+    if split == "kfold":
+        return splitting.kfold_splits(len(table), folds, seed)
+    raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+
+
+def train_run(
+    data: str | Path,
+    out: str | Path,
+    *,
+    smiles_col: str | None = None,
+    targets: list[str] | None = None,
+    split: str = "scaffold",
+    split_file: str | Path | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    resume: bool = False,
+    strict: bool = False,
+    **model_params,
+) -> dict:
+    """Train and test a :class:`PropertyModel` on a CSV; write a run folder.
+
+    Args:
+        data: CSV path or bundled dataset name.
+        out: run folder (one sub-folder per fold for ``split="kfold"``).
+        smiles_col, targets, strict: see :func:`read_molecules`.
+        split: ``random``, ``scaffold`` or ``kfold`` (80/10/10 for the first two).
+        split_file: JSON split to use instead (``train``/``val``/``test`` rows).
+        folds: number of folds for ``kfold``.
+        seed: seed of the split and of the model.
+        resume: continue an interrupted run from its checkpoint.
+        **model_params: :class:`PropertyModel` arguments.
+
+    Returns:
+        ``{"runs": [metrics.json of each fold], "summary": {metric: (mean, std)}}``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = read_molecules(data, smiles_col, targets, strict=strict)
+    report_data(table.report, out / "data_report.json")
+    if len(table) < 3:
+        raise DataError(f"{table.report.source}: only {len(table)} usable molecules")
+    parts = make_splits(table, split, seed, split_file, folds)
+    runs = []
+    for k, fold in enumerate(parts):
+        folder = out / f"fold_{k}" if len(parts) > 1 else out
+        if len(parts) > 1:
+            log.info("fold %d of %d", k + 1, len(parts))
+        runs.append(
+            _train_one(table, fold, folder, seed=seed, resume=resume, **model_params)
+        )
+    summary = _summarise(runs)
+    if len(parts) > 1:
+        (out / "metrics.json").write_text(
+            json.dumps({"folds": runs, "summary": summary}, indent=1)
+        )
+    return {"runs": runs, "summary": summary}
+
+
+def _train_one(
+    table: MoleculeTable,
+    fold: tuple[np.ndarray, np.ndarray, np.ndarray],
+    out: Path,
+    *,
+    seed: int,
+    resume: bool,
+    **model_params,
+) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    train, val, test = fold
+    if len(train) == 0:
+        raise DataError("the split leaves no training molecules")
+    splitting.save_split(splitting.to_rows(fold, table.rows), out / "split.json")
+    log.info("split: %d train, %d val, %d test", len(train), len(val), len(test))
+    if not resume:
+        for stale in ("metrics.jsonl", "checkpoint"):
+            path = out / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+    def pick(idx):
+        return [table.mols[i] for i in idx]
+
+    model = PropertyModel(seed=seed, **model_params)
+    tick = time.perf_counter()
+    model.fit(
+        pick(train),
+        table.y[train],
+        X_val=pick(val) if len(val) else None,
+        y_val=table.y[val] if len(val) else None,
+        target_names=table.target_names,
+        checkpoint_dir=out / "checkpoint",
+        metrics_log=out / "metrics.jsonl",
+        resume=resume,
+    )
+    wall = time.perf_counter() - tick
+    records = model.history_.records
+    metrics = {
+        "data": table.report.source,
+        "task": model.task_,
+        "targets": table.target_names,
+        "model": model.model,
+        "split_sizes": {"train": len(train), "val": len(val), "test": len(test)},
+        "best_epoch": model.history_.best_epoch,
+        "epochs_run": len(records),
+        "fit_seconds": wall,
+        "train_seconds": model.history_.train_seconds,
+        "compilations": model.history_.compilations,
+        "data_report": table.report.summary(),
+    }
+    if len(val):
+        metrics["val"] = model.score_molecules(pick(val), table.y[val])
+    if len(test):
+        pred = model.predict_values(pick(test))
+        metrics["test"] = score(model.task_, table.y[test], pred, table.target_names)
+        write_predictions(table, test, pred, model, out / "test_predictions.csv")
+        draw_result_plots(model, table.y[test], pred, metrics["test"], out)
+    plots.learning_curve(
+        records, out / "learning_curve.png", selection_metric(model.task_),
+        model.history_.best_epoch,
+    )
+    model.save(out / "model", metrics=metrics)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def write_predictions(
+    table: MoleculeTable, idx: np.ndarray, pred: np.ndarray, model, path: Path
+) -> None:
+    """Row, SMILES, measured and predicted values of the molecules ``idx``."""
+    frame = pd.DataFrame({"row": table.rows[idx], "smiles": [table.smiles[i] for i in idx]})
+    for j, name in enumerate(model.target_names_):
+        frame[name] = table.y[idx, j]
+        frame[prediction_column(model, name)] = pred[:, j]
+    frame.to_csv(path, index=False)
+
+
+def prediction_column(model: PropertyModel, target: str) -> str:
+    """``<target>_pred`` (regression) or ``<target>_prob`` (positive-class probability)."""
+    return f"{target}_{'pred' if model.task_ == 'regression' else 'prob'}"
+
+
+def draw_result_plots(
+    model: PropertyModel, y: np.ndarray, pred: np.ndarray, metrics: dict, out: Path
+) -> list[Path]:
+    """Parity plot per target (regression) or one ROC plot (classification)."""
+    if model.task_ == "classification":
+        return [plots.roc_plot(y, pred, out / "roc.png", model.target_names_)]
+    paths = []
+    for j, name in enumerate(model.target_names_):
+        suffix = "" if model.n_targets_ == 1 else f"_{j}"
+        paths.append(
+            plots.parity_plot(
+                y[:, j], pred[:, j], out / f"parity{suffix}.png", name,
+                metrics["per_target"][name],
+            )
+        )
+    return paths
+
+
+def _summarise(runs: list[dict]) -> dict:
+    """Mean and standard deviation of each test metric over runs."""
+    tests = [r["test"] for r in runs if "test" in r]
+    if not tests:
+        return {}
+    keys = [k for k, v in tests[0].items() if isinstance(v, float)]
+    return {
+        k: (float(np.nanmean([t[k] for t in tests])), float(np.nanstd([t[k] for t in tests])))
+        for k in keys
+    }
+
+
+def predict_file(
+    model_path: str | Path,
+    data: str | Path,
+    out: str | Path,
+    smiles_col: str | None = None,
+) -> tuple[pd.DataFrame, DataReport]:
+    """Add one prediction column per target to the input CSV and write it to ``out``.
+
+    Rows whose SMILES cannot be used keep their place with empty predictions.
+    """
+    model = load(model_path)
+    table = read_molecules(data, smiles_col, targets=[], require_targets=False)
+    report_data(table.report)
+    pred = np.full((table.report.n_rows, model.n_targets_), np.nan, dtype=np.float32)
+    if len(table):
+        pred[table.rows] = model.predict_values(table.mols)
+    frame = table.frame.copy()
+    for j, name in enumerate(model.target_names_):
+        frame[prediction_column(model, name)] = pred[:, j]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    return frame, table.report
+
+
+def evaluate_file(
+    model_path: str | Path,
+    data: str | Path,
+    out: str | Path | None = None,
+    smiles_col: str | None = None,
+) -> tuple[dict, Path]:
+    """Metrics and plots of a model on a labelled CSV; written to ``out``."""
+    model = load(model_path)
+    table = read_molecules(data, smiles_col, targets=model.target_names_)
+    report_data(table.report)
+    if out is None:
+        out = Path(model_path) / f"evaluation_{Path(str(data)).name.split('.')[0]}"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pred = model.predict_values(table.mols)
+    metrics = score(model.task_, table.y, pred, model.target_names_)
+    metrics["data_report"] = table.report.summary()
+    if model.task_ == "regression" and infer_task(table.y) == "classification":
+        log.warning("labels look binary but the model is a regression model")
+    draw_result_plots(model, table.y, pred, metrics, out)
+    write_predictions(table, np.arange(len(table)), pred, model, out / "predictions.csv")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics, out

@@ -1,0 +1,40 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _feature_cache(tmp_path_factory):
+    """Keep the feature cache of the tests out of the user's home."""
+    os.environ["MOLMAT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_csv() -> Path:
+    """20 rows: 15 good, 5 bad (unparsable, empty, NaN, text, valence error)."""
+    return DATA / "tiny.csv"
+
+
+@pytest.fixture(scope="session")
+def esol():
+    from molmat.data.csv import read_molecules
+
+    return read_molecules("esol")
+
+
+@pytest.fixture(scope="session")
+def small_model(esol):
+    """A small D-MPNN fitted briefly on 120 ESOL molecules (shared, read-only)."""
+    from molmat import PropertyModel
+
+    idx = np.arange(120)
+    return PropertyModel(
+        hidden=32, ffn_hidden=32, epochs=3, batch_size=16, progress=False, val_fraction=0
+    ).fit([esol.smiles[i] for i in idx], esol.y[idx])
+
+
+SMALL = dict(hidden=32, ffn_hidden=32, batch_size=16, progress=False)
