@@ -1,0 +1,103 @@
+import json
+
+import pandas as pd
+import pytest
+
+from molmat.cli.main import main
+
+TRAIN = ["--hidden", "32", "--ffn-hidden", "32", "--batch-size", "8", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_csv):
+    out = tmp_path_factory.mktemp("run")
+    code = main(
+        ["train", "--data", str(tiny_csv), "--smiles-col", "smiles", "--target", "logS",
+         "--split", "random", "--epochs", "3", "--out", str(out), *TRAIN]
+    )
+    assert code == 0
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run_dir, capsys):
+    for name in ("split.json", "metrics.json", "metrics.jsonl", "data_report.json",
+                 "parity.png", "learning_curve.png", "test_predictions.csv",
+                 "model/config.json", "model/params.npz", "model/metrics.json"):
+        assert (run_dir / name).exists(), name
+    split = json.loads((run_dir / "split.json").read_text())
+    rows = split["train"] + split["val"] + split["test"]
+    assert len(rows) == 15 and 3 not in rows  # bad row 3 never used
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 3
+    report = json.loads((run_dir / "data_report.json").read_text())
+    assert len(report["bad_rows"]) == 5
+
+
+def test_split_file_is_accepted_back(run_dir, tmp_path, tiny_csv):
+    out = tmp_path / "again"
+    code = main(["train", "--data", str(tiny_csv), "--target", "logS", "--split-file",
+                 str(run_dir / "split.json"), "--epochs", "1", "--out", str(out), *TRAIN])
+    assert code == 0
+    assert json.loads((out / "split.json").read_text()) == json.loads(
+        (run_dir / "split.json").read_text()
+    )
+
+
+def test_predict_keeps_columns_and_rows(run_dir, tmp_path, tiny_csv, capsys):
+    out = tmp_path / "preds.csv"
+    assert main(["predict", "--model", str(run_dir), "--data", str(tiny_csv),
+                 "--out", str(out)]) == 0
+    frame, original = pd.read_csv(out), pd.read_csv(tiny_csv)
+    assert list(frame.columns) == [*original.columns, "logS_pred"]
+    assert len(frame) == len(original)
+    assert frame["logS_pred"].isna().sum() == 3  # unparsable, empty, valence error
+    assert "17 of 20 rows predicted" in capsys.readouterr().out
+
+
+def test_evaluate_prints_and_saves_metrics(run_dir, tmp_path, tiny_csv, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(run_dir), "--data", str(tiny_csv),
+                 "--out", str(out)]) == 0
+    assert "rmse" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 15 and (out / "parity.png").exists()
+
+
+def test_datasets_lists_bundled_sets(capsys):
+    assert main(["datasets"]) == 0
+    text = capsys.readouterr().out
+    for name in ("aqsoldb", "esol", "bbbp", "CC0"):
+        assert name in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--data", "nope.csv", "--out", "x"], "no such file"),
+        (["predict", "--model", "/no/model", "--data", "esol", "--out", "p.csv"],
+         "no such model archive"),
+    ],
+)
+def test_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_target_column_error(tiny_csv, tmp_path, capsys):
+    code = main(["train", "--data", str(tiny_csv), "--target", "pIC50",
+                 "--out", str(tmp_path / "r"), *TRAIN])
+    assert code == 2
+    assert "pIC50" in capsys.readouterr().err
+
+
+def test_corrupted_archive_error(run_dir, tmp_path, tiny_csv, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir / "model", broken)
+    (broken / "params.npz").write_bytes(b"garbage")
+    code = main(["predict", "--model", str(broken), "--data", str(tiny_csv),
+                 "--out", str(tmp_path / "p.csv")])
+    assert code == 2
+    assert "corrupted parameter file" in capsys.readouterr().err

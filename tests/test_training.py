@@ -1,0 +1,85 @@
+import json
+
+import numpy as np
+import pytest
+
+from molmat import PropertyModel
+from molmat.training import loop
+from molmat.training.metrics import classification_scores, regression_scores, score
+from tests.conftest import SMALL
+
+
+def test_resume_continues_exactly_where_it_stopped(esol, tmp_path, monkeypatch):
+    smiles, y = esol.smiles[:80], esol.y[:80]
+    kwargs = dict(epochs=4, **SMALL)
+    reference = PropertyModel(**kwargs).fit(smiles, y, checkpoint_dir=tmp_path / "a")
+
+    original = loop.Trainer._checkpoint
+    calls = []
+
+    def crash_after_two_epochs(self, *args):
+        original(self, *args)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop.Trainer, "_checkpoint", crash_after_two_epochs)
+    with pytest.raises(KeyboardInterrupt):
+        PropertyModel(**kwargs).fit(smiles, y, checkpoint_dir=tmp_path / "b")
+    monkeypatch.setattr(loop.Trainer, "_checkpoint", original)
+    meta = json.loads((tmp_path / "b" / "checkpoint.json").read_text())
+    assert len(meta["history"]["records"]) == 2
+
+    resumed = PropertyModel(**kwargs).fit(
+        smiles, y, checkpoint_dir=tmp_path / "b", resume=True
+    )
+    assert len(resumed.history_.records) == 4
+    np.testing.assert_array_equal(resumed.predict(smiles), reference.predict(smiles))
+
+
+def test_resume_refuses_other_settings(esol, tmp_path):
+    smiles, y = esol.smiles[:40], esol.y[:40]
+    PropertyModel(epochs=1, **SMALL).fit(smiles, y, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="max_lr"):
+        PropertyModel(epochs=1, max_lr=5e-3, **SMALL).fit(
+            smiles, y, checkpoint_dir=tmp_path, resume=True
+        )
+
+
+def test_early_stopping_keeps_best_epoch(esol):
+    smiles, y = esol.smiles[:120], esol.y[:120]
+    model = PropertyModel(epochs=30, patience=3, max_lr=3e-2, **SMALL).fit(smiles, y)
+    records = model.history_.records
+    best = model.history_.best_epoch
+    assert len(records) - best <= 3
+    val = [r["val_rmse"] for r in records]
+    assert val[best - 1] == min(val)
+
+
+def test_one_compilation_per_run(esol):
+    model = PropertyModel(epochs=3, **SMALL).fit(esol.smiles[:200], esol.y[:200])
+    assert model.history_.compilations == 1
+
+
+def test_metrics_match_reference_implementations():
+    from scipy import stats
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=50), rng.normal(size=50)
+    r = regression_scores(y, p)
+    assert r["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, p)))
+    assert r["mae"] == pytest.approx(skm.mean_absolute_error(y, p))
+    assert r["r2"] == pytest.approx(skm.r2_score(y, p))
+    assert r["pearson"] == pytest.approx(stats.pearsonr(y, p).statistic)
+    labels, prob = rng.integers(0, 2, 60), rng.random(60)
+    c = classification_scores(labels, prob)
+    assert c["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, prob))
+    assert c["mcc"] == pytest.approx(skm.matthews_corrcoef(labels, prob >= 0.5))
+
+
+def test_score_masks_missing_labels_per_target():
+    y = np.array([[1.0, np.nan], [2.0, 1.0], [3.0, 2.0]])
+    pred = np.array([[1.0, 100.0], [2.0, 1.0], [3.0, 2.0]])
+    out = score("regression", y, pred, ["a", "b"])
+    assert out["per_target"]["b"]["rmse"] == 0.0 and out["rmse"] == 0.0
