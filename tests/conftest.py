@@ -33,7 +33,12 @@ def small_model(esol):
 
     idx = np.arange(120)
     return PropertyModel(
-        hidden=32, ffn_hidden=32, epochs=3, batch_size=16, progress=False, val_fraction=0
+        hidden=32,
+        ffn_hidden=32,
+        epochs=3,
+        batch_size=16,
+        progress=False,
+        val_fraction=0,
     ).fit([esol.smiles[i] for i in idx], esol.y[idx])
 
 

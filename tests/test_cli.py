@@ -12,17 +12,40 @@ TRAIN = ["--hidden", "32", "--ffn-hidden", "32", "--batch-size", "8", "--no-prog
 def run_dir(tmp_path_factory, tiny_csv):
     out = tmp_path_factory.mktemp("run")
     code = main(
-        ["train", "--data", str(tiny_csv), "--smiles-col", "smiles", "--target", "logS",
-         "--split", "random", "--epochs", "3", "--out", str(out), *TRAIN]
+        [
+            "train",
+            "--data",
+            str(tiny_csv),
+            "--smiles-col",
+            "smiles",
+            "--target",
+            "logS",
+            "--split",
+            "random",
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+            *TRAIN,
+        ]
     )
     assert code == 0
     return out
 
 
 def test_train_writes_a_complete_run_folder(run_dir, capsys):
-    for name in ("split.json", "metrics.json", "metrics.jsonl", "data_report.json",
-                 "parity.png", "learning_curve.png", "test_predictions.csv",
-                 "model/config.json", "model/params.npz", "model/metrics.json"):
+    for name in (
+        "split.json",
+        "metrics.json",
+        "metrics.jsonl",
+        "data_report.json",
+        "parity.png",
+        "learning_curve.png",
+        "test_predictions.csv",
+        "model/config.json",
+        "model/params.npz",
+        "model/metrics.json",
+    ):
         assert (run_dir / name).exists(), name
     split = json.loads((run_dir / "split.json").read_text())
     rows = split["train"] + split["val"] + split["test"]
@@ -34,8 +57,22 @@ def test_train_writes_a_complete_run_folder(run_dir, capsys):
 
 def test_split_file_is_accepted_back(run_dir, tmp_path, tiny_csv):
     out = tmp_path / "again"
-    code = main(["train", "--data", str(tiny_csv), "--target", "logS", "--split-file",
-                 str(run_dir / "split.json"), "--epochs", "1", "--out", str(out), *TRAIN])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_csv),
+            "--target",
+            "logS",
+            "--split-file",
+            str(run_dir / "split.json"),
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            *TRAIN,
+        ]
+    )
     assert code == 0
     assert json.loads((out / "split.json").read_text()) == json.loads(
         (run_dir / "split.json").read_text()
@@ -44,8 +81,20 @@ def test_split_file_is_accepted_back(run_dir, tmp_path, tiny_csv):
 
 def test_predict_keeps_columns_and_rows(run_dir, tmp_path, tiny_csv, capsys):
     out = tmp_path / "preds.csv"
-    assert main(["predict", "--model", str(run_dir), "--data", str(tiny_csv),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(run_dir),
+                "--data",
+                str(tiny_csv),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     frame, original = pd.read_csv(out), pd.read_csv(tiny_csv)
     assert list(frame.columns) == [*original.columns, "logS_pred"]
     assert len(frame) == len(original)
@@ -55,8 +104,20 @@ def test_predict_keeps_columns_and_rows(run_dir, tmp_path, tiny_csv, capsys):
 
 def test_evaluate_prints_and_saves_metrics(run_dir, tmp_path, tiny_csv, capsys):
     out = tmp_path / "eval"
-    assert main(["evaluate", "--model", str(run_dir), "--data", str(tiny_csv),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(run_dir),
+                "--data",
+                str(tiny_csv),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "rmse" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 15 and (out / "parity.png").exists()
@@ -73,8 +134,10 @@ def test_datasets_lists_bundled_sets(capsys):
     ("argv", "message"),
     [
         (["train", "--data", "nope.csv", "--out", "x"], "no such file"),
-        (["predict", "--model", "/no/model", "--data", "esol", "--out", "p.csv"],
-         "no such model archive"),
+        (
+            ["predict", "--model", "/no/model", "--data", "esol", "--out", "p.csv"],
+            "no such model archive",
+        ),
     ],
 )
 def test_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -85,8 +148,18 @@ def test_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkeypatch)
 
 
 def test_missing_target_column_error(tiny_csv, tmp_path, capsys):
-    code = main(["train", "--data", str(tiny_csv), "--target", "pIC50",
-                 "--out", str(tmp_path / "r"), *TRAIN])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_csv),
+            "--target",
+            "pIC50",
+            "--out",
+            str(tmp_path / "r"),
+            *TRAIN,
+        ]
+    )
     assert code == 2
     assert "pIC50" in capsys.readouterr().err
 
@@ -97,7 +170,16 @@ def test_corrupted_archive_error(run_dir, tmp_path, tiny_csv, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(run_dir / "model", broken)
     (broken / "params.npz").write_bytes(b"garbage")
-    code = main(["predict", "--model", str(broken), "--data", str(tiny_csv),
-                 "--out", str(tmp_path / "p.csv")])
+    code = main(
+        [
+            "predict",
+            "--model",
+            str(broken),
+            "--data",
+            str(tiny_csv),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ]
+    )
     assert code == 2
     assert "corrupted parameter file" in capsys.readouterr().err

@@ -50,9 +50,9 @@ def test_missing_column_gives_clear_error(tiny_csv):
 
 def test_columns_are_detected(tmp_path):
     path = tmp_path / "x.csv"
-    pd.DataFrame({"id": ["a", "b"], "structure": ["CCO", "CCN"], "y": [1.0, 2.0]}).to_csv(
-        path, index=False
-    )
+    pd.DataFrame(
+        {"id": ["a", "b"], "structure": ["CCO", "CCN"], "y": [1.0, 2.0]}
+    ).to_csv(path, index=False)
     table = read_molecules(path)
     assert table.smiles_col == "structure" and table.target_names == ["y"]
 
@@ -73,7 +73,12 @@ def test_unreadable_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("smiles", "reason"),
-    [("", "empty"), (None, "empty"), ("C1CC", "unparsable"), ("c1cccc1", "sanitisation")],
+    [
+        ("", "empty"),
+        (None, "empty"),
+        ("C1CC", "unparsable"),
+        ("c1cccc1", "sanitisation"),
+    ],
 )
 def test_parse_smiles_reasons(smiles, reason):
     mol, why = parse_smiles(smiles)

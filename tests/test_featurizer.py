@@ -43,7 +43,9 @@ def test_benzene_ring_and_aromatic_bonds():
     tail = g["atom_x"][:, block_start(6) :]
     assert (tail[:, 0] == 1).all() and (tail[:, 1] == 1).all()
     ring6 = 2 + fg.RING_SIZES.index(6)
-    assert (tail[:, ring6] == 1).all() and tail[:, 2 : 2 + len(fg.RING_SIZES)].sum() == 6
+    assert (tail[:, ring6] == 1).all() and tail[
+        :, 2 : 2 + len(fg.RING_SIZES)
+    ].sum() == 6
     bond_type = g["bond_x"][:, : len(fg.BOND_TYPES)].argmax(1)
     assert all(fg.BOND_TYPES[t] == Chem.BondType.AROMATIC for t in bond_type)
     assert (g["bond_x"][:, len(fg.BOND_TYPES) + 1] == 1).all()  # conjugated

@@ -58,7 +58,9 @@ def test_prediction_alone_equals_prediction_in_any_batch(kind):
     np.testing.assert_allclose(predict_graphs(model, graphs, 64, 2), single, atol=1e-5)
     # shuffled order inside one generously padded batch
     order = np.random.default_rng(3).permutation(len(mols))
-    batch = make_batch(graphs, order, Budget(nodes=256, edges=512, graphs=16), n_targets=2)
+    batch = make_batch(
+        graphs, order, Budget(nodes=256, edges=512, graphs=16), n_targets=2
+    )
     out = np.asarray(_forward(model, batch))[: len(mols)]
     np.testing.assert_allclose(out, single[order], atol=1e-5)
 
@@ -71,13 +73,20 @@ def test_padding_never_reaches_real_graphs():
     batch = make_batch(graphs, np.arange(3), budget, n_targets=2)
     noisy = batch._replace(
         atom_x=np.where(batch.node_mask[:, None], batch.atom_x, 7.0).astype(np.float32),
-        bond_x=np.where(batch.edge_mask[:, None], batch.bond_x, -3.0).astype(np.float32),
+        bond_x=np.where(batch.edge_mask[:, None], batch.bond_x, -3.0).astype(
+            np.float32
+        ),
     )
-    clean, dirty = np.asarray(_forward(model, batch)), np.asarray(_forward(model, noisy))
+    clean, dirty = (
+        np.asarray(_forward(model, batch)),
+        np.asarray(_forward(model, noisy)),
+    )
     np.testing.assert_allclose(clean[:3], dirty[:3], atol=1e-6)
 
 
 def test_unknown_model_is_rejected():
     with pytest.raises(ValueError, match="unknown model"):
-        build_model({"model": "nope", "atom_dim": 3, "bond_dim": 2, "n_targets": 1},
-                    key=jax.random.key(0))
+        build_model(
+            {"model": "nope", "atom_dim": 3, "bond_dim": 2, "n_targets": 1},
+            key=jax.random.key(0),
+        )

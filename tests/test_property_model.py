@@ -12,8 +12,14 @@ from tests.conftest import SMALL
 def test_overfits_fifty_molecules(esol):
     smiles, y = esol.smiles[:50], esol.y[:50, 0]
     model = PropertyModel(
-        hidden=64, ffn_hidden=64, epochs=150, batch_size=16, val_fraction=0,
-        max_lr=2e-3, final_lr=2e-4, progress=False,
+        hidden=64,
+        ffn_hidden=64,
+        epochs=150,
+        batch_size=16,
+        val_fraction=0,
+        max_lr=2e-3,
+        final_lr=2e-4,
+        progress=False,
     ).fit(smiles, y)
     rmse = np.sqrt(np.mean((model.predict(smiles) - y) ** 2))
     assert rmse < 0.1 * y.std(), rmse
@@ -78,7 +84,10 @@ def test_sklearn_contract(small_model):
     params = small_model.get_params()
     fresh = clone(small_model)
     assert fresh.get_params() == params and not hasattr(fresh, "net_")
-    assert PropertyModel(epochs=1, **SMALL).fit(["CCO", "CCN", "CCC"], [1, 2, 3]) is not None
+    assert (
+        PropertyModel(epochs=1, **SMALL).fit(["CCO", "CCN", "CCC"], [1, 2, 3])
+        is not None
+    )
 
 
 @pytest.fixture

@@ -28,10 +28,14 @@ def fmt(value) -> str:
 def table(headers: list[str], rows: list[list]) -> str:
     """A left-aligned text table with a rule under the header."""
     cells = [[fmt(v) for v in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)
+    ]
     line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    body = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells
+    ]
     return "\n".join([line, rule, *body])
 
 

@@ -78,7 +78,9 @@ class Budget:
         return cls(ladder(nodes), ladder(edges), per_batch + 1)
 
 
-def plan_batches(graphs: GraphSet, order: np.ndarray, budget: Budget) -> list[np.ndarray]:
+def plan_batches(
+    graphs: GraphSet, order: np.ndarray, budget: Budget
+) -> list[np.ndarray]:
     """Cut ``order`` into consecutive runs of molecules that fit ``budget``."""
     atoms = np.concatenate([[0], np.cumsum(graphs.n_atoms[order], dtype=np.int64)])
     edges = np.concatenate([[0], np.cumsum(graphs.n_edges[order], dtype=np.int64)])

@@ -149,8 +149,7 @@ def detect_smiles_column(frame: pd.DataFrame) -> str:
         if len(sample) and parsed >= 0.8 * len(sample):
             return col
     raise DataError(
-        f"no SMILES column found among {list(frame.columns)}; name it with "
-        "--smiles-col"
+        f"no SMILES column found among {list(frame.columns)}; name it with --smiles-col"
     )
 
 
@@ -288,9 +287,11 @@ def _find_duplicates(
         if len(members) < 2:
             continue
         labels = y[members]
-        spread = np.nanmax(labels, axis=0) - np.nanmin(labels, axis=0) if (
-            labels.size and not np.isnan(labels).all()
-        ) else np.zeros(1)
+        spread = (
+            np.nanmax(labels, axis=0) - np.nanmin(labels, axis=0)
+            if (labels.size and not np.isnan(labels).all())
+            else np.zeros(1)
+        )
         conflicting = bool(np.nan_to_num(spread).max(initial=0.0) > tol)
         found.append(Duplicate(smi, tuple(int(rows[k]) for k in members), conflicting))
     return found

@@ -71,7 +71,9 @@ def kfold_splits(
     out = []
     for i in range(k):
         val_fold = (i + 1) % k
-        train = np.concatenate([f for j, f in enumerate(folds) if j not in (i, val_fold)])
+        train = np.concatenate(
+            [f for j, f in enumerate(folds) if j not in (i, val_fold)]
+        )
         out.append((np.sort(train), np.sort(folds[val_fold]), np.sort(folds[i])))
     return out
 
@@ -85,7 +87,9 @@ def save_split(split: Split, path: str | Path) -> None:
     Path(path).write_text(json.dumps({k: split[k] for k in PARTS}))
 
 
-def load_split(path: str | Path, rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, ...]:
+def load_split(
+    path: str | Path, rows: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, ...]:
     """Read a split file and map its CSV rows to positions among parsed molecules.
 
     Rows that were skipped as bad input (already reported) are left out.

@@ -20,10 +20,14 @@ class Dense(eqx.Module):
     weight: Float[Array, "d_in d_out"]
     bias: Float[Array, " d_out"] | None
 
-    def __init__(self, d_in: int, d_out: int, *, use_bias: bool = True, key: PRNGKeyArray):
+    def __init__(
+        self, d_in: int, d_out: int, *, use_bias: bool = True, key: PRNGKeyArray
+    ):
         wkey, bkey = jax.random.split(key)
         bound = 1.0 / jnp.sqrt(max(d_in, 1))
-        self.weight = jax.random.uniform(wkey, (d_in, d_out), minval=-bound, maxval=bound)
+        self.weight = jax.random.uniform(
+            wkey, (d_in, d_out), minval=-bound, maxval=bound
+        )
         self.bias = (
             jax.random.uniform(bkey, (d_out,), minval=-bound, maxval=bound)
             if use_bias
@@ -35,9 +39,7 @@ class Dense(eqx.Module):
         return y if self.bias is None else y + self.bias
 
 
-def dropout(
-    x: Array, rate: float, key: PRNGKeyArray | None, inference: bool
-) -> Array:
+def dropout(x: Array, rate: float, key: PRNGKeyArray | None, inference: bool) -> Array:
     """Inverted dropout; identity when ``inference`` or ``rate == 0``."""
     if inference or rate == 0.0 or key is None:
         return x
@@ -70,7 +72,8 @@ class MLP(eqx.Module):
         sizes = [d_in] + [d_hidden] * n_hidden + [d_out]
         keys = jax.random.split(key, len(sizes) - 1)
         self.layers = tuple(
-            Dense(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
+            Dense(a, b, key=k)
+            for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
         )
         self.rate = dropout
 

@@ -133,10 +133,8 @@ class GCNEncoder(eqx.Module):
         return h
 
 
-def readout(
-    h: Float[Array, "N d"], g: GraphBatch, kind: str
-) -> Float[Array, "G d"]:
-    """Pool node embeddings per graph: ``"sum"`` (extensive) or ``"mean"`` (intensive)."""
+def readout(h: Float[Array, "N d"], g: GraphBatch, kind: str) -> Float[Array, "G d"]:
+    """Pool node embeddings per graph: ``"sum"`` (extensive) or ``"mean"``."""
     n_graphs = g.graph_mask.shape[0]
     pooled = segment_sum(h * g.node_mask[:, None], g.node_graph, n_graphs)
     if kind == "sum":

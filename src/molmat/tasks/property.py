@@ -2,7 +2,7 @@
 
 Example:
     >>> from molmat import PropertyModel, load
-    >>> model = PropertyModel(model="mpnn", epochs=50).fit(smiles, logS)  # doctest: +SKIP
+    >>> model = PropertyModel(epochs=50).fit(smiles, logS)  # doctest: +SKIP
     >>> model.predict(["CCO", "c1ccccc1"])  # log S for two molecules  # doctest: +SKIP
     >>> model.save("runs/logS"); load("runs/logS").predict(["CCO"])  # doctest: +SKIP
 """
@@ -28,7 +28,7 @@ from molmat.featurizers.graph import (
 )
 from molmat.models.gnn import build_model
 from molmat.training import archive
-from molmat.training.loop import History, Trainer, TrainConfig, predict_graphs
+from molmat.training.loop import History, TrainConfig, Trainer, predict_graphs
 from molmat.training.metrics import score
 
 log = logging.getLogger("molmat")
@@ -55,7 +55,11 @@ def molecules(X: Sequence) -> tuple[list[str], list[Chem.Mol | None], list[str]]
 def infer_task(y: np.ndarray) -> str:
     """``classification`` when every known label is 0 or 1, else ``regression``."""
     known = y[~np.isnan(y)]
-    return "classification" if known.size and np.isin(known, (0, 1)).all() else "regression"
+    return (
+        "classification"
+        if known.size and np.isin(known, (0, 1)).all()
+        else "regression"
+    )
 
 
 class PropertyModel(BaseEstimator):
@@ -174,7 +178,9 @@ class PropertyModel(BaseEstimator):
             X, y = [X[i] for i in order[n_val:]], y[order[n_val:]]
         train_graphs = self._graphs(X, "X")
         if len(train_graphs) != len(y):
-            raise DataError(f"X has {len(train_graphs)} molecules but y has {len(y)} rows")
+            raise DataError(
+                f"X has {len(train_graphs)} molecules but y has {len(y)} rows"
+            )
         val_graphs = None
         if X_val is not None:
             val_graphs = self._graphs(X_val, "X_val")
@@ -184,10 +190,14 @@ class PropertyModel(BaseEstimator):
         self.n_targets_ = y.shape[1]
         self.target_names_ = list(target_names or [f"y{j}" for j in range(y.shape[1])])
         if len(self.target_names_) != self.n_targets_:
-            raise ValueError(f"{len(self.target_names_)} target names for {y.shape[1]} targets")
+            raise ValueError(
+                f"{len(self.target_names_)} target names for {y.shape[1]} targets"
+            )
         if self.task_ == "regression":
             self.y_mean_ = np.nanmean(y, axis=0).astype(np.float32)
-            self.y_std_ = np.nan_to_num(np.nanstd(y, axis=0), nan=1.0).astype(np.float32)
+            self.y_std_ = np.nan_to_num(np.nanstd(y, axis=0), nan=1.0).astype(
+                np.float32
+            )
             self.y_std_[self.y_std_ == 0] = 1.0
         else:
             if not np.isin(y[~np.isnan(y)], (0, 1)).all():
@@ -209,7 +219,11 @@ class PropertyModel(BaseEstimator):
             progress=self.progress,
         )
         self.net_, self.history_ = trainer.fit(
-            net, train_graphs, (y - self.y_mean_) / self.y_std_, val_graphs, resume=resume
+            net,
+            train_graphs,
+            (y - self.y_mean_) / self.y_std_,
+            val_graphs,
+            resume=resume,
         )
         return self
 
@@ -217,7 +231,9 @@ class PropertyModel(BaseEstimator):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.class_weight not in (None, "balanced"):
-            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+            raise ValueError(
+                f"class_weight must be None or 'balanced', got {self.class_weight!r}"
+            )
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
 
@@ -277,7 +293,9 @@ class PropertyModel(BaseEstimator):
         keys, mols, reasons = molecules(X)
         bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
         if bad:
-            raise DataError(f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5]))
+            raise DataError(
+                f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5])
+            )
         return featurize_cached(keys, mols, use_cache=self.use_cache)
 
     # -- prediction --------------------------------------------------------
@@ -288,7 +306,7 @@ class PropertyModel(BaseEstimator):
         return 1.0 / (1.0 + np.exp(-raw))
 
     def predict_values(self, X: Sequence) -> np.ndarray:
-        """Predictions [n, T]: original units or probabilities; NaN rows for bad SMILES."""
+        """Predictions [n, T]: original units or probabilities, NaN for bad SMILES."""
         keys, mols, reasons = molecules(X)
         good = [i for i, r in enumerate(reasons) if not r]
         for i, r in enumerate(reasons):
@@ -307,7 +325,9 @@ class PropertyModel(BaseEstimator):
         """Values [n] (or [n, T] for several targets); 0/1 labels for classification."""
         values = self.predict_values(X)
         if self.task_ == "classification":
-            values = np.where(np.isnan(values), np.nan, (values >= 0.5).astype(np.float32))
+            values = np.where(
+                np.isnan(values), np.nan, (values >= 0.5).astype(np.float32)
+            )
         return values[:, 0] if self.n_targets_ == 1 else values
 
     def predict_proba(self, X: Sequence) -> np.ndarray:
@@ -381,6 +401,8 @@ def load(path: str | Path) -> PropertyModel:
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, archive.ArchiveError):
             raise
-        raise archive.ArchiveError(f"{folder}: incomplete or invalid config ({err!r})") from err
+        raise archive.ArchiveError(
+            f"{folder}: incomplete or invalid config ({err!r})"
+        ) from err
     model.net_ = archive.load_params(folder, template)
     return model

@@ -188,7 +188,9 @@ def _train_one(
         write_predictions(table, test, pred, model, out / "test_predictions.csv")
         draw_result_plots(model, table.y[test], pred, metrics["test"], out)
     plots.learning_curve(
-        records, out / "learning_curve.png", selection_metric(model.task_),
+        records,
+        out / "learning_curve.png",
+        selection_metric(model.task_),
         model.history_.best_epoch,
     )
     model.save(out / "model", metrics=metrics)
@@ -200,7 +202,9 @@ def write_predictions(
     table: MoleculeTable, idx: np.ndarray, pred: np.ndarray, model, path: Path
 ) -> None:
     """Row, SMILES, measured and predicted values of the molecules ``idx``."""
-    frame = pd.DataFrame({"row": table.rows[idx], "smiles": [table.smiles[i] for i in idx]})
+    frame = pd.DataFrame(
+        {"row": table.rows[idx], "smiles": [table.smiles[i] for i in idx]}
+    )
     for j, name in enumerate(model.target_names_):
         frame[name] = table.y[idx, j]
         frame[prediction_column(model, name)] = pred[:, j]
@@ -208,7 +212,7 @@ def write_predictions(
 
 
 def prediction_column(model: PropertyModel, target: str) -> str:
-    """``<target>_pred`` (regression) or ``<target>_prob`` (positive-class probability)."""
+    """``<target>_pred`` (regression) or ``<target>_prob`` (classification)."""
     return f"{target}_{'pred' if model.task_ == 'regression' else 'prob'}"
 
 
@@ -223,7 +227,10 @@ def draw_result_plots(
         suffix = "" if model.n_targets_ == 1 else f"_{j}"
         paths.append(
             plots.parity_plot(
-                y[:, j], pred[:, j], out / f"parity{suffix}.png", name,
+                y[:, j],
+                pred[:, j],
+                out / f"parity{suffix}.png",
+                name,
                 metrics["per_target"][name],
             )
         )
@@ -237,7 +244,10 @@ def _summarise(runs: list[dict]) -> dict:
         return {}
     keys = [k for k, v in tests[0].items() if isinstance(v, float)]
     return {
-        k: (float(np.nanmean([t[k] for t in tests])), float(np.nanstd([t[k] for t in tests])))
+        k: (
+            float(np.nanmean([t[k] for t in tests])),
+            float(np.nanstd([t[k] for t in tests])),
+        )
         for k in keys
     }
 
@@ -286,6 +296,8 @@ def evaluate_file(
     if model.task_ == "regression" and infer_task(table.y) == "classification":
         log.warning("labels look binary but the model is a regression model")
     draw_result_plots(model, table.y, pred, metrics, out)
-    write_predictions(table, np.arange(len(table)), pred, model, out / "predictions.csv")
+    write_predictions(
+        table, np.arange(len(table)), pred, model, out / "predictions.csv"
+    )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics, out

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from molmat.training.serialization import arrays_to_tree, load_npz, save_npz, tree_to_arrays
+from molmat.training.serialization import (
+    arrays_to_tree,
+    load_npz,
+    save_npz,
+    tree_to_arrays,
+)
 
 ARCHIVE_FORMAT = 1
 CONFIG = "config.json"
@@ -39,7 +44,9 @@ def resolve(path: str | Path) -> Path:
     )
 
 
-def save_archive(path: str | Path, model, config: dict, metrics: dict | None = None) -> Path:
+def save_archive(
+    path: str | Path, model, config: dict, metrics: dict | None = None
+) -> Path:
     """Write ``model``'s parameters, ``config`` and ``metrics`` to folder ``path``."""
     from molmat import __version__
 
@@ -78,13 +85,17 @@ def load_params(folder: Path, template):
     except FileNotFoundError as err:
         raise ArchiveError(f"{folder}: {PARAMS} is missing") from err
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ArchiveError(f"{folder / PARAMS}: corrupted parameter file ({err})") from err
+        raise ArchiveError(
+            f"{folder / PARAMS}: corrupted parameter file ({err})"
+        ) from err
     if not all(np.all(np.isfinite(a)) for a in arrays.values()):
         raise ArchiveError(f"{folder / PARAMS}: parameters contain NaN or inf")
     try:
         return arrays_to_tree(template, arrays)
     except ValueError as err:
-        raise ArchiveError(f"{folder}: parameters do not fit the config: {err}") from err
+        raise ArchiveError(
+            f"{folder}: parameters do not fit the config: {err}"
+        ) from err
 
 
 def read_metrics(path: str | Path) -> dict:

@@ -84,7 +84,9 @@ class CompileCounter:
         return traced
 
 
-def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:
+def make_optimizer(
+    cfg: TrainConfig, steps_per_epoch: int
+) -> optax.GradientTransformation:
     """Adam(W) with linear warm-up, exponential decay and global-norm clipping."""
     total = max(cfg.epochs * steps_per_epoch, 1)
     warm = min(max(int(cfg.warmup_epochs * steps_per_epoch), 1), total)
@@ -174,7 +176,7 @@ class Trainer:
         val: GraphSet | None = None,
         resume: bool = False,
     ) -> tuple[object, History]:
-        """Train ``model`` on ``train`` (standardised targets / 0-1 labels, NaN = missing).
+        """Train ``model`` on ``train`` with targets ``y_train`` (NaN = missing).
 
         Returns the best model (by validation metric, or the last one without
         validation data) and the history.
@@ -312,7 +314,9 @@ class Trainer:
             raise ValueError("resume needs a checkpoint directory")
         meta_path = self.checkpoint_dir / "checkpoint.json"
         if not meta_path.exists():
-            log.warning("no checkpoint in %s; starting from scratch", self.checkpoint_dir)
+            log.warning(
+                "no checkpoint in %s; starting from scratch", self.checkpoint_dir
+            )
             return None
         meta = json.loads(meta_path.read_text())
         saved = {k: v for k, v in meta["config"].items() if k != "epochs"}
@@ -326,7 +330,9 @@ class Trainer:
         arrays = load_npz(self.checkpoint_dir / "checkpoint.npz")
 
         def part(prefix):
-            return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            return {
+                k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)
+            }
 
         model = arrays_to_tree(model, part("model"), "checkpoint model")
         best = arrays_to_tree(model, part("best"), "checkpoint best model")

@@ -23,7 +23,5 @@ def masked_bce(
 ) -> Float[Array, ""]:
     """Binary cross-entropy on logits; ``pos_weight`` scales positive terms per task."""
     weight = 1.0 if pos_weight is None else jnp.where(y > 0.5, pos_weight, 1.0)
-    loss = weight * (
-        jax.nn.softplus(-logits) * y + jax.nn.softplus(logits) * (1.0 - y)
-    )
+    loss = weight * (jax.nn.softplus(-logits) * y + jax.nn.softplus(logits) * (1.0 - y))
     return jnp.where(mask, loss, 0.0).sum() / jnp.maximum(mask.sum(), 1)

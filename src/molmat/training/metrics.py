@@ -52,9 +52,7 @@ def classification_scores(
     return out
 
 
-def score(
-    task: str, y: np.ndarray, pred: np.ndarray, target_names: list[str]
-) -> dict:
+def score(task: str, y: np.ndarray, pred: np.ndarray, target_names: list[str]) -> dict:
     """Metrics per target and their mean over targets.
 
     Args:
@@ -71,9 +69,11 @@ def score(
     per_target = {}
     for j, name in enumerate(target_names):
         known = ~np.isnan(y[:, j])
-        per_target[name] = fn(y[known, j], pred[known, j]) if known.any() else {
-            m: float("nan") for m in names
-        }
+        per_target[name] = (
+            fn(y[known, j], pred[known, j])
+            if known.any()
+            else {m: float("nan") for m in names}
+        )
     out: dict = {}
     for m in names:
         values = [per_target[t][m] for t in target_names]

@@ -41,7 +41,9 @@ def parity_plot(
     return Path(path)
 
 
-def roc_plot(y: np.ndarray, prob: np.ndarray, path: str | Path, names: list[str]) -> Path:
+def roc_plot(
+    y: np.ndarray, prob: np.ndarray, path: str | Path, names: list[str]
+) -> Path:
     """ROC curve of every target (y, prob: [n, T], NaN = missing)."""
     fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
     for j, name in enumerate(names):

@@ -26,7 +26,9 @@ def arrays_to_tree(template, arrays: dict[str, np.ndarray], what: str = "paramet
     missing = [n for n in names if n not in arrays]
     extra = sorted(set(arrays) - set(names))
     if missing or extra:
-        raise ValueError(f"{what} do not match: missing {missing[:3]}, extra {extra[:3]}")
+        raise ValueError(
+            f"{what} do not match: missing {missing[:3]}, extra {extra[:3]}"
+        )
     filled = []
     for name, (_, leaf) in zip(names, leaves, strict=True):
         value = arrays[name]
