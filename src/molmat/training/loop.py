@@ -185,17 +185,18 @@ class Trainer:
         budget = Budget.for_data(train, cfg.batch_size)
         steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         optimizer = make_optimizer(cfg, steps_per_epoch)
-        opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
+        params, static = eqx.partition(model, eqx.is_array)
+        opt_state = optimizer.init(params)
         metric = selection_metric(cfg.task)
-        history, best_model, start_epoch, step = History(), model, 0, 0
+        history, best, start_epoch, step = History(), params, 0, 0
 
         if resume:
-            restored = self._restore(model, opt_state)
+            restored = self._restore(params, opt_state)
             if restored is not None:
-                model, opt_state, best_model, history, step = restored
+                params, opt_state, best, history, step = restored
                 start_epoch = len(history.records)
                 log.info("resumed from checkpoint at epoch %d", start_epoch)
-        train_step = self._make_step(optimizer)
+        train_step = self._make_step(optimizer, static)
         base_key = jax.random.key(cfg.seed)
 
         bar = tqdm(
@@ -211,9 +212,9 @@ class Trainer:
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
             losses = []
             for idx in plan_batches(train, order, budget):
-                batch = make_batch(train, idx, budget, y_train)
-                model, opt_state, loss = train_step(
-                    model, opt_state, batch, base_key, jnp.int32(step)
+                batch = jax.device_put(make_batch(train, idx, budget, y_train))
+                params, opt_state, loss = train_step(
+                    params, opt_state, batch, base_key, jnp.int32(step)
                 )
                 losses.append(loss)
                 step += 1
@@ -226,13 +227,14 @@ class Trainer:
                 "molecules_per_second": len(train) / seconds,
             }
             if val is not None and len(val):
+                model = eqx.combine(params, static)
                 scores = self.evaluate(predict_graphs(model, val, cfg.batch_size))
                 record.update({f"val_{k}": v for k, v in scores.items() if k != "n"})
                 if is_better(metric, scores[metric], history.best_score):
                     history.best_score, history.best_epoch = scores[metric], epoch + 1
-                    best_model = model
+                    best = params
             else:
-                best_model, history.best_epoch = model, epoch + 1
+                best, history.best_epoch = params, epoch + 1
             history.records.append(record)
             history.train_seconds += seconds
             self._log_epoch(record)
@@ -240,7 +242,7 @@ class Trainer:
             if f"val_{metric}" in record:
                 postfix[f"val_{metric}"] = f"{record[f'val_{metric}']:.4f}"
             bar.set_postfix(postfix)
-            self._checkpoint(model, opt_state, best_model, history, step)
+            self._checkpoint(params, opt_state, best, history, step)
             if (
                 cfg.patience is not None
                 and history.best_epoch > 0
@@ -256,18 +258,17 @@ class Trainer:
         bar.close()
         history.compilations = self.counter.count
         log.info("compilations of the train step: %d", self.counter.count)
-        return best_model, history
+        return eqx.combine(best, static), history
 
-    def _make_step(self, optimizer):
+    def _make_step(self, optimizer, static):
+        """One jitted step on the array leaves ``params`` of the model."""
         task, pos_weight = self.cfg.task, self.pos_weight
-
-        static = {}
 
         @jax.jit
         @self.counter.wrap
         def step_fn(params, opt_state, batch, base_key, step):
             def loss_fn(params):
-                model = eqx.combine(params, static["model"])
+                model = eqx.combine(params, static)
                 key = jax.random.fold_in(base_key, step)
                 return batch_loss(model, batch, task, pos_weight, key, False)
 
@@ -275,14 +276,7 @@ class Trainer:
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state, loss
 
-        def run(model, opt_state, batch, base_key, step):
-            params, static["model"] = eqx.partition(model, eqx.is_array)
-            params, opt_state, loss = step_fn(
-                params, opt_state, jax.device_put(batch), base_key, step
-            )
-            return eqx.combine(params, static["model"]), opt_state, loss
-
-        return run
+        return step_fn
 
     def _log_epoch(self, record: dict) -> None:
         if self.metrics_log is not None:
@@ -290,13 +284,13 @@ class Trainer:
                 fh.write(json.dumps(record) + "\n")
 
     # -- checkpoints -------------------------------------------------------
-    def _checkpoint(self, model, opt_state, best_model, history, step) -> None:
+    def _checkpoint(self, params, opt_state, best, history, step) -> None:
         if self.checkpoint_dir is None:
             return
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         arrays = {
-            **{f"model{k}": v for k, v in tree_to_arrays(model).items()},
-            **{f"best{k}": v for k, v in tree_to_arrays(best_model).items()},
+            **{f"model{k}": v for k, v in tree_to_arrays(params).items()},
+            **{f"best{k}": v for k, v in tree_to_arrays(best).items()},
             **{f"opt{k}": v for k, v in tree_to_arrays(opt_state).items()},
         }
         save_npz(self.checkpoint_dir / "checkpoint.npz", arrays)
@@ -309,7 +303,7 @@ class Trainer:
         tmp.write_text(json.dumps(meta))
         tmp.replace(self.checkpoint_dir / "checkpoint.json")
 
-    def _restore(self, model, opt_state):
+    def _restore(self, params, opt_state):
         if self.checkpoint_dir is None:
             raise ValueError("resume needs a checkpoint directory")
         meta_path = self.checkpoint_dir / "checkpoint.json"
@@ -334,8 +328,8 @@ class Trainer:
                 k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)
             }
 
-        model = arrays_to_tree(model, part("model"), "checkpoint model")
-        best = arrays_to_tree(model, part("best"), "checkpoint best model")
+        params = arrays_to_tree(params, part("model"), "checkpoint model")
+        best = arrays_to_tree(params, part("best"), "checkpoint best model")
         opt_state = arrays_to_tree(opt_state, part("opt"), "checkpoint optimiser")
         history = History(**meta["history"])
-        return model, opt_state, best, history, meta["step"]
+        return params, opt_state, best, history, meta["step"]
