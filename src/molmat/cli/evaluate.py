@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from molmat.cli.output import metrics_table
+from molmat.cli.output import HelpFormatter, metrics_table
 from molmat.tasks.runs import evaluate_file
 
 
 def add_parser(sub):
     p = sub.add_parser(
         "evaluate",
+        formatter_class=HelpFormatter,
         help="score a model on a labelled CSV",
         description="Predict a labelled CSV with a trained model; print the metrics "
         "and write metrics.json, predictions.csv and parity/ROC plots.",

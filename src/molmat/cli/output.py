@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 
@@ -47,3 +48,12 @@ def metrics_table(metrics: dict) -> str:
     if len(per_target) > 1:
         rows.append(["mean", *(metrics[m] for m in names)])
     return table(["target", *names], rows)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for on/off flags and options without one."""
+
+    def _get_help_string(self, action):
+        if action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)

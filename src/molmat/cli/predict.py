@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from molmat.cli.output import HelpFormatter
 from molmat.tasks.runs import predict_file
 
 
 def add_parser(sub):
     p = sub.add_parser(
         "predict",
+        formatter_class=HelpFormatter,
         help="predict properties for a CSV of SMILES",
         description="Write the input CSV with one prediction column per target "
         "(<target>_pred for regression, <target>_prob for classification). Rows "

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
-
-from molmat.cli.output import metrics_table, table
+from molmat.cli.output import HelpFormatter, metrics_table, table
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import SPLITS, train_run
 
 DEFAULTS = PropertyModel().get_params()  # the CLI and the Python API agree
+
+# (flag, PropertyModel parameter, type, help); defaults come from PropertyModel.
+MODEL_OPTIONS = [
+    ("--hidden", "hidden", int, "message-passing width"),
+    ("--depth", "depth", int, "message-passing steps"),
+    ("--ffn-hidden", "ffn_hidden", int, "MLP head width"),
+    ("--ffn-layers", "ffn_layers", int, "MLP head hidden layers"),
+    ("--dropout", "dropout", float, "dropout rate"),
+]
+TRAINING_OPTIONS = [
+    ("--epochs", "epochs", int, "training epochs"),
+    ("--batch-size", "batch_size", int, "molecules per batch"),
+    ("--lr", "max_lr", float, "peak learning rate (after warm-up)"),
+    ("--weight-decay", "weight_decay", float, "AdamW weight decay"),
+    (
+        "--patience",
+        "patience",
+        int,
+        "stop after this many epochs without a better validation metric; "
+        "without it all epochs run (the best epoch is kept either way)",
+    ),
+]
 
 
 def add_parser(sub):
@@ -18,7 +38,7 @@ def add_parser(sub):
         description="Train a graph neural network on a CSV of SMILES and write a run "
         "folder: model/ (archive), split.json, metrics.json, metrics.jsonl, "
         "data_report.json, test_predictions.csv, parity/ROC and learning-curve PNGs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     data = p.add_argument_group("data")
     data.add_argument(
@@ -38,7 +58,7 @@ def add_parser(sub):
     data.add_argument(
         "--task",
         choices=["auto", "regression", "classification"],
-        default="auto",
+        default=DEFAULTS["task"],
         help="auto: classification when all labels are 0/1",
     )
     data.add_argument(
@@ -68,24 +88,6 @@ def add_parser(sub):
         help="mpnn: directed message passing (D-MPNN); gcn: graph convolutions",
     )
     model.add_argument(
-        "--hidden", type=int, default=DEFAULTS["hidden"], help="message-passing width"
-    )
-    model.add_argument(
-        "--depth", type=int, default=DEFAULTS["depth"], help="message-passing steps"
-    )
-    model.add_argument(
-        "--ffn-hidden", type=int, default=DEFAULTS["ffn_hidden"], help="MLP head width"
-    )
-    model.add_argument(
-        "--ffn-layers",
-        type=int,
-        default=DEFAULTS["ffn_layers"],
-        help="MLP head hidden layers",
-    )
-    model.add_argument(
-        "--dropout", type=float, default=DEFAULTS["dropout"], help="dropout rate"
-    )
-    model.add_argument(
         "--readout",
         choices=["sum", "mean"],
         default=DEFAULTS["readout"],
@@ -94,44 +96,41 @@ def add_parser(sub):
     model.add_argument(
         "--class-weight",
         choices=["balanced"],
-        default=None,
+        default=DEFAULTS["class_weight"],
         help="weight positives by n_negative/n_positive (classification)",
     )
-    opt = p.add_argument_group("training")
-    opt.add_argument(
-        "--epochs", type=int, default=DEFAULTS["epochs"], help="training epochs"
+    training = p.add_argument_group("training")
+    for group, options in ((model, MODEL_OPTIONS), (training, TRAINING_OPTIONS)):
+        for flag, name, kind, text in options:
+            group.add_argument(
+                flag, dest=name, type=kind, default=DEFAULTS[name], help=text
+            )
+    training.add_argument(
+        "--seed", type=int, default=DEFAULTS["seed"], help="seed of split and training"
     )
-    opt.add_argument(
-        "--batch-size",
-        type=int,
-        default=DEFAULTS["batch_size"],
-        help="molecules per batch",
-    )
-    opt.add_argument(
-        "--lr", type=float, default=DEFAULTS["max_lr"], help="peak learning rate"
-    )
-    opt.add_argument(
-        "--patience",
-        type=int,
-        default=DEFAULTS["patience"],
-        help="stop after this many epochs without a better validation metric "
-        "(default: train all epochs; the best epoch is kept either way)",
-    )
-    opt.add_argument("--seed", type=int, default=0, help="seed of split and training")
-    opt.add_argument(
+    training.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run from OUT/checkpoint with the same settings",
     )
-    opt.add_argument(
-        "--no-cache", action="store_true", help="do not cache featurised molecules"
+    training.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="do not cache featurised molecules",
     )
-    opt.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    training.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="hide the progress bar",
+    )
     p.add_argument("--out", required=True, help="run folder to write")
     return p
 
 
 def run(args) -> int:
+    params = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k != "seed"}
     result = train_run(
         args.data,
         args.out,
@@ -143,21 +142,7 @@ def run(args) -> int:
         seed=args.seed,
         resume=args.resume,
         strict=args.strict,
-        model=args.model,
-        hidden=args.hidden,
-        depth=args.depth,
-        ffn_hidden=args.ffn_hidden,
-        ffn_layers=args.ffn_layers,
-        dropout=args.dropout,
-        readout=args.readout,
-        task=args.task,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        max_lr=args.lr,
-        patience=args.patience,
-        class_weight=args.class_weight,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
+        **params,
     )
     runs = result["runs"]
     first = runs[0]
@@ -169,8 +154,8 @@ def run(args) -> int:
     if len(runs) == 1 and "test" in first:
         print(
             f"test set ({first['split_sizes']['test']} molecules), best epoch "
-            f"{first['best_epoch']}, {first['fit_seconds']:.1f} s, "
-            f"{first['compilations']} compilations"
+            f"{first['best_epoch']} of {first['epochs_run']}, "
+            f"{first['fit_seconds']:.1f} s, {first['compilations']} compilation(s)"
         )
         print(metrics_table(first["test"]))
     elif result["summary"]:
