@@ -80,7 +80,7 @@ def test_cache_returns_identical_graphs(tmp_path, monkeypatch):
     first = fg.featurize_cached(smiles, mols)
     assert len(list((tmp_path / "features").glob("*.npz"))) == 1
     calls = []
-    monkeypatch.setattr(fg, "featurize", lambda m: calls.append(m))
+    monkeypatch.setattr(fg, "featurize", lambda *args: calls.append(args))
     second = fg.featurize_cached(smiles, mols)
     assert calls == []  # served from the cache
     for key, value in first.arrays().items():

@@ -94,6 +94,13 @@ def add_parser(sub):
         help="sum for extensive properties, mean for intensive ones",
     )
     model.add_argument(
+        "--mol-features",
+        choices=["physchem"],
+        default=DEFAULTS["mol_features"],
+        help="whole-molecule RDKit descriptors joined to the readout (physchem: 17 "
+        "2D descriptors such as Crippen logP, TPSA, H-bond donors/acceptors)",
+    )
+    model.add_argument(
         "--class-weight",
         choices=["balanced"],
         default=DEFAULTS["class_weight"],

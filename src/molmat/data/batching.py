@@ -35,6 +35,7 @@ class GraphBatch(NamedTuple):
     node_mask: np.ndarray  # [N] bool
     edge_mask: np.ndarray  # [E] bool
     graph_mask: np.ndarray  # [G] bool
+    mol_x: np.ndarray  # [G, D] float32 whole-molecule features (D may be 0)
     y: np.ndarray  # [G, T] float32, 0 where missing
     y_mask: np.ndarray  # [G, T] bool, True where a label exists
 
@@ -146,6 +147,8 @@ def make_batch(
     node_graph = np.full(budget.nodes, budget.graphs - 1, np.int32)
     node_graph[:n_real_nodes] = np.repeat(np.arange(g, dtype=np.int32), n_atoms)
 
+    mol_x = np.zeros((budget.graphs, graphs.mol_x.shape[1]), np.float32)
+    mol_x[:g] = graphs.mol_x[idx]
     t = y.shape[1] if y is not None else n_targets
     targets = np.zeros((budget.graphs, t), np.float32)
     y_mask = np.zeros((budget.graphs, t), bool)
@@ -162,6 +165,7 @@ def make_batch(
         node_mask=np.arange(budget.nodes) < n_real_nodes,
         edge_mask=np.arange(budget.edges) < n_real_edges,
         graph_mask=np.arange(budget.graphs) < g,
+        mol_x=mol_x,
         y=targets,
         y_mask=y_mask,
     )

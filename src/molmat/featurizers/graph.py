@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem
 
+from molmat.featurizers.descriptors import molecule_descriptors
+
 log = logging.getLogger("molmat")
 
 FEATURIZER_VERSION = "graph-v1"
@@ -125,6 +127,8 @@ class GraphSet:
         receivers: [total_edges] int32, target atom of each edge (molecule-local).
         n_atoms: [n_mols] int32.
         n_edges: [n_mols] int32 (twice the number of bonds).
+        mol_x: [n_mols, n_descriptors] float32 whole-molecule features (may be
+            0 columns; see :mod:`molmat.featurizers.descriptors`).
     """
 
     atom_x: np.ndarray
@@ -133,6 +137,7 @@ class GraphSet:
     receivers: np.ndarray
     n_atoms: np.ndarray
     n_edges: np.ndarray
+    mol_x: np.ndarray
 
     def __len__(self) -> int:
         return len(self.n_atoms)
@@ -155,6 +160,7 @@ class GraphSet:
             "receivers": self.receivers,
             "n_atoms": self.n_atoms,
             "n_edges": self.n_edges,
+            "mol_x": self.mol_x,
         }
 
 
@@ -181,8 +187,13 @@ def mol_graph(mol: Chem.Mol) -> dict[str, np.ndarray]:
     }
 
 
-def featurize(mols: list[Chem.Mol]) -> GraphSet:
-    """Featurise molecules into one :class:`GraphSet`."""
+def featurize(mols: list[Chem.Mol], mol_features: str | None = None) -> GraphSet:
+    """Featurise molecules into one :class:`GraphSet`.
+
+    Args:
+        mols: sanitised RDKit molecules.
+        mol_features: name of a descriptor set for ``mol_x`` (``None``: none).
+    """
     graphs = [mol_graph(m) for m in mols]
     return GraphSet(
         atom_x=np.concatenate([g["atom_x"] for g in graphs]).astype(np.float32)
@@ -199,6 +210,7 @@ def featurize(mols: list[Chem.Mol]) -> GraphSet:
         ),
         n_atoms=np.array([len(g["atom_x"]) for g in graphs], dtype=np.int32),
         n_edges=np.array([len(g["senders"]) for g in graphs], dtype=np.int32),
+        mol_x=molecule_descriptors(mols, mol_features),
     )
 
 
@@ -208,15 +220,18 @@ def cache_dir() -> Path:
 
 
 def featurize_cached(
-    smiles: list[str], mols: list[Chem.Mol], use_cache: bool = True
+    smiles: list[str],
+    mols: list[Chem.Mol],
+    mol_features: str | None = None,
+    use_cache: bool = True,
 ) -> GraphSet:
     """Featurise, reusing a cached result for the same SMILES list.
 
-    The cache key hashes the featuriser version and the SMILES strings, so a
-    repeated run on the same data skips featurisation.
+    The cache key hashes the featuriser version, the descriptor set and the
+    SMILES strings, so a repeated run on the same data skips featurisation.
     """
     digest = hashlib.sha256(
-        "\n".join([FEATURIZER_VERSION, *smiles]).encode()
+        "\n".join([FEATURIZER_VERSION, str(mol_features), *smiles]).encode()
     ).hexdigest()[:32]
     path = cache_dir() / "features" / f"{digest}.npz"
     if use_cache and path.exists():
@@ -227,7 +242,7 @@ def featurize_cached(
             return graphs
         except (OSError, ValueError, KeyError, TypeError):
             log.warning("feature cache %s unreadable; featurising again", path)
-    graphs = featurize(mols)
+    graphs = featurize(mols, mol_features)
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from molmat.data.batching import GraphBatch
@@ -20,6 +21,7 @@ DEFAULT_CONFIG = {
     "ffn_layers": 1,
     "dropout": 0.0,
     "readout": "sum",
+    "mol_dim": 0,
 }
 
 
@@ -41,14 +43,16 @@ class PropertyNet(eqx.Module):
     ) -> Float[Array, "G n_targets"]:
         ekey, hkey = jax.random.split(key) if key is not None else (None, None)
         h = self.encoder(g, key=ekey, inference=inference)
-        return self.head(readout(h, g, self.pooling), key=hkey, inference=inference)
+        pooled = jnp.concatenate([readout(h, g, self.pooling), g.mol_x], axis=-1)
+        return self.head(pooled, key=hkey, inference=inference)
 
 
 def build_model(config: dict, *, key: PRNGKeyArray) -> PropertyNet:
     """Build a :class:`PropertyNet` from a config dict.
 
     Required keys: ``atom_dim``, ``bond_dim``, ``n_targets``; others default to
-    ``DEFAULT_CONFIG`` (``model`` is ``"mpnn"`` or ``"gcn"``).
+    ``DEFAULT_CONFIG`` (``model`` is ``"mpnn"`` or ``"gcn"``; ``mol_dim`` is the
+    number of whole-molecule features joined to the readout).
     """
     cfg = {**DEFAULT_CONFIG, **config}
     if cfg["model"] not in ENCODERS:
@@ -65,7 +69,7 @@ def build_model(config: dict, *, key: PRNGKeyArray) -> PropertyNet:
         key=ekey,
     )
     head = MLP(
-        cfg["hidden"],
+        cfg["hidden"] + cfg["mol_dim"],
         cfg["ffn_hidden"],
         cfg["n_targets"],
         n_hidden=cfg["ffn_layers"],

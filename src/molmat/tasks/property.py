@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from rdkit import Chem
 from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError, parse_smiles
+from molmat.featurizers.descriptors import DescriptorScaler, descriptor_names
 from molmat.featurizers.graph import (
     ATOM_DIM,
     BOND_DIM,
@@ -78,6 +80,8 @@ class PropertyModel(BaseEstimator):
         ffn_layers: hidden layers in the MLP head.
         dropout: dropout rate in encoder and head.
         readout: ``"sum"`` (extensive properties) or ``"mean"`` (intensive).
+        mol_features: whole-molecule RDKit descriptors joined to the readout
+            (``"physchem"``) or ``None``; standardised on the training data.
         task: ``"regression"``, ``"classification"`` or ``"auto"`` (0/1 labels
             mean classification).
         epochs: training epochs.
@@ -105,6 +109,7 @@ class PropertyModel(BaseEstimator):
         ffn_layers: int = 1,
         dropout: float = 0.0,
         readout: str = "sum",
+        mol_features: str | None = None,
         task: str = "auto",
         epochs: int = 50,
         batch_size: int = 64,
@@ -127,6 +132,7 @@ class PropertyModel(BaseEstimator):
         self.ffn_layers = ffn_layers
         self.dropout = dropout
         self.readout = readout
+        self.mol_features = mol_features
         self.task = task
         self.epochs = epochs
         self.batch_size = batch_size
@@ -205,6 +211,10 @@ class PropertyModel(BaseEstimator):
             self.y_mean_ = np.zeros(self.n_targets_, np.float32)
             self.y_std_ = np.ones(self.n_targets_, np.float32)
         pos_weight = self._pos_weight(y)
+        self.mol_scaler_ = DescriptorScaler.fit(train_graphs.mol_x)
+        train_graphs = self._scaled(train_graphs)
+        if val_graphs is not None:
+            val_graphs = self._scaled(val_graphs)
 
         def evaluate(raw: np.ndarray) -> dict:
             return score(self.task_, y_val, self._from_raw(raw), self.target_names_)
@@ -236,6 +246,7 @@ class PropertyModel(BaseEstimator):
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        descriptor_names(self.mol_features)  # raises for an unknown set
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -261,6 +272,7 @@ class PropertyModel(BaseEstimator):
             "ffn_layers": self.ffn_layers,
             "dropout": self.dropout,
             "readout": self.readout,
+            "mol_dim": len(descriptor_names(self.mol_features)),
             "atom_dim": ATOM_DIM,
             "bond_dim": BOND_DIM,
             "n_targets": self.n_targets_,
@@ -296,7 +308,13 @@ class PropertyModel(BaseEstimator):
             raise DataError(
                 f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5])
             )
-        return featurize_cached(keys, mols, use_cache=self.use_cache)
+        return featurize_cached(keys, mols, self.mol_features, self.use_cache)
+
+    def _scaled(self, graphs: GraphSet) -> GraphSet:
+        """Graphs with their molecule descriptors standardised."""
+        return dataclasses.replace(
+            graphs, mol_x=self.mol_scaler_.transform(graphs.mol_x)
+        )
 
     # -- prediction --------------------------------------------------------
     def _from_raw(self, raw: np.ndarray) -> np.ndarray:
@@ -315,8 +333,12 @@ class PropertyModel(BaseEstimator):
         out = np.full((len(keys), self.n_targets_), np.nan, dtype=np.float32)
         if good:
             graphs = featurize_cached(
-                [keys[i] for i in good], [mols[i] for i in good], use_cache=False
+                [keys[i] for i in good],
+                [mols[i] for i in good],
+                self.mol_features,
+                use_cache=False,
             )
+            graphs = self._scaled(graphs)
             raw = predict_graphs(self.net_, graphs, self.batch_size, self.n_targets_)
             out[good] = self._from_raw(raw)
         return out
@@ -358,6 +380,10 @@ class PropertyModel(BaseEstimator):
             "task": self.task_,
             "target_names": self.target_names_,
             "scaler": {"mean": self.y_mean_.tolist(), "std": self.y_std_.tolist()},
+            "descriptor_scaler": {
+                "mean": self.mol_scaler_.mean.tolist(),
+                "std": self.mol_scaler_.std.tolist(),
+            },
             "history": {
                 "best_epoch": self.history_.best_epoch,
                 "epochs_run": len(self.history_.records),
@@ -392,6 +418,9 @@ def load(path: str | Path) -> PropertyModel:
         model.n_targets_ = len(model.target_names_)
         model.y_mean_ = np.asarray(config["scaler"]["mean"], np.float32)
         model.y_std_ = np.asarray(config["scaler"]["std"], np.float32)
+        model.mol_scaler_ = DescriptorScaler(
+            config["descriptor_scaler"]["mean"], config["descriptor_scaler"]["std"]
+        )
         model.history_ = History(
             best_epoch=config["history"]["best_epoch"],
         )
