@@ -183,3 +183,34 @@ def test_corrupted_archive_error(run_dir, tmp_path, tiny_csv, capsys):
     )
     assert code == 2
     assert "corrupted parameter file" in capsys.readouterr().err
+
+
+def test_kfold_reports_mean_and_std(tiny_csv, tmp_path, capsys):
+    out = tmp_path / "cv"
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_csv),
+            "--target",
+            "logS",
+            "--split",
+            "kfold",
+            "--folds",
+            "3",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            *TRAIN,
+        ]
+    )
+    assert code == 0
+    assert "3-fold cross-validation" in capsys.readouterr().out
+    tests = []
+    for k in range(3):
+        split = json.loads((out / f"fold_{k}" / "split.json").read_text())
+        tests += split["test"]
+    assert sorted(tests) == sorted(set(tests)) and len(tests) == 15
+    summary = json.loads((out / "metrics.json").read_text())["summary"]
+    assert len(summary["rmse"]) == 2  # mean, std

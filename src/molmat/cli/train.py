@@ -95,10 +95,11 @@ def add_parser(sub):
     )
     model.add_argument(
         "--mol-features",
-        choices=["physchem"],
-        default=DEFAULTS["mol_features"],
+        choices=["physchem", "none"],
+        default=DEFAULTS["mol_features"] or "none",
         help="whole-molecule RDKit descriptors joined to the readout (physchem: 17 "
-        "2D descriptors such as Crippen logP, TPSA, H-bond donors/acceptors)",
+        "2D descriptors such as Crippen logP, TPSA, H-bond donors/acceptors; "
+        "none: the graph alone)",
     )
     model.add_argument(
         "--class-weight",
@@ -138,6 +139,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     params = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k != "seed"}
+    params["mol_features"] = None if args.mol_features == "none" else args.mol_features
     result = train_run(
         args.data,
         args.out,

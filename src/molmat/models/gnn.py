@@ -13,17 +13,6 @@ from molmat.nn.graph import DMPNNEncoder, GCNEncoder, readout
 
 ENCODERS = {"mpnn": DMPNNEncoder, "gcn": GCNEncoder}
 
-DEFAULT_CONFIG = {
-    "model": "mpnn",
-    "hidden": 300,
-    "depth": 3,
-    "ffn_hidden": 300,
-    "ffn_layers": 1,
-    "dropout": 0.0,
-    "readout": "sum",
-    "mol_dim": 0,
-}
-
 
 class PropertyNet(eqx.Module):
     """Molecule -> [n_targets] outputs (standardised values or logits).
@@ -50,11 +39,12 @@ class PropertyNet(eqx.Module):
 def build_model(config: dict, *, key: PRNGKeyArray) -> PropertyNet:
     """Build a :class:`PropertyNet` from a config dict.
 
-    Required keys: ``atom_dim``, ``bond_dim``, ``n_targets``; others default to
-    ``DEFAULT_CONFIG`` (``model`` is ``"mpnn"`` or ``"gcn"``; ``mol_dim`` is the
-    number of whole-molecule features joined to the readout).
+    Keys: ``model`` (``"mpnn"`` or ``"gcn"``), ``hidden``, ``depth``,
+    ``ffn_hidden``, ``ffn_layers``, ``dropout``, ``readout``, ``atom_dim``,
+    ``bond_dim``, ``mol_dim`` (whole-molecule features joined to the readout)
+    and ``n_targets``; :meth:`PropertyModel.network_config_` writes them all.
     """
-    cfg = {**DEFAULT_CONFIG, **config}
+    cfg = config
     if cfg["model"] not in ENCODERS:
         raise ValueError(
             f"unknown model {cfg['model']!r}; choose one of {sorted(ENCODERS)}"
