@@ -37,7 +37,7 @@ def table(headers: list[str], rows: list[list]) -> str:
     body = [
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells
     ]
-    return "\n".join([line, rule, *body])
+    return "\n".join(row.rstrip() for row in [line, rule, *body])
 
 
 def metrics_table(metrics: dict) -> str:

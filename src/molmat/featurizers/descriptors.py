@@ -12,6 +12,9 @@ import contextlib
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import Descriptors
+from tqdm.auto import tqdm
+
+PROGRESS_FROM = 2000  # featurising at least this many molecules shows a progress bar
 
 DESCRIPTOR_SETS: dict[str, tuple[str, ...]] = {
     "physchem": (
@@ -54,7 +57,10 @@ def molecule_descriptors(mols: list[Chem.Mol], kind: str | None) -> np.ndarray:
     names = descriptor_names(kind)
     functions = [getattr(Descriptors, name) for name in names]
     out = np.full((len(mols), len(names)), np.nan, dtype=np.float64)
-    for i, mol in enumerate(mols):
+    bar = tqdm(
+        mols, desc="descriptors", unit="mol", disable=len(mols) < 2000 or not names
+    )
+    for i, mol in enumerate(bar):
         for j, fn in enumerate(functions):
             with contextlib.suppress(ValueError, RuntimeError, ZeroDivisionError):
                 out[i, j] = fn(mol)  # a failed descriptor stays NaN
