@@ -4,7 +4,7 @@ import pytest
 from rdkit import Chem
 
 from molmat.data.batching import Budget, make_batch
-from molmat.featurizers.graph import ATOM_DIM, BOND_DIM, featurize
+from molmat.featurizers.graph import ATOM_DIM, BOND_DIM, ELEMENT_ONEHOT, featurize
 from molmat.models.gnn import build_model
 from molmat.training.loop import _forward, predict_graphs
 
@@ -30,6 +30,7 @@ def net(kind: str, readout: str = "sum", n_targets: int = 2):
         "dropout": 0.0,
         "mol_dim": 0,
         "atom_dim": ATOM_DIM,
+        "atom_onehot": ELEMENT_ONEHOT,
         "bond_dim": BOND_DIM,
         "n_targets": n_targets,
     }
@@ -94,3 +95,21 @@ def test_unknown_model_is_rejected():
             {"model": "nope", "atom_dim": 3, "bond_dim": 2, "n_targets": 1},
             key=jax.random.key(0),
         )
+
+
+def test_onehot_dense_equals_dense():
+    import equinox as eqx
+
+    from molmat.nn.core import Dense, OneHotDense
+
+    layer = OneHotDense(ATOM_DIM, 8, n_onehot=ELEMENT_ONEHOT, key=jax.random.key(4))
+    stacked = np.concatenate([layer.onehot, layer.dense.weight])
+    dense = eqx.tree_at(
+        lambda d: d.weight, Dense(ATOM_DIM, 8, key=jax.random.key(0)), stacked
+    )
+    dense = eqx.tree_at(lambda d: d.bias, dense, layer.dense.bias)
+    graphs = featurize([Chem.MolFromSmiles(s) for s in MOLS])
+    x = np.concatenate(
+        [graphs.atom_x, np.zeros((3, ATOM_DIM), np.float32)]
+    )  # + padding
+    np.testing.assert_allclose(layer(x), dense(x), atol=1e-5)

@@ -66,6 +66,7 @@ BOND_STEREO = [
 ]
 
 _ATOM_BLOCKS = [ELEMENTS, DEGREES, CHARGES, HYDROGENS, HYBRIDISATIONS, CHIRAL_TAGS]
+ELEMENT_ONEHOT = len(ELEMENTS) + 1  # the leading one-hot block of the atom features
 ATOM_DIM = sum(len(b) + 1 for b in _ATOM_BLOCKS) + 1 + 1 + len(RING_SIZES) + 1
 BOND_DIM = len(BOND_TYPES) + 1 + 1 + 1 + len(BOND_STEREO) + 1
 

@@ -41,8 +41,9 @@ def build_model(config: dict, *, key: PRNGKeyArray) -> PropertyNet:
 
     Keys: ``model`` (``"mpnn"`` or ``"gcn"``), ``hidden``, ``depth``,
     ``ffn_hidden``, ``ffn_layers``, ``dropout``, ``readout``, ``atom_dim``,
-    ``bond_dim``, ``mol_dim`` (whole-molecule features joined to the readout)
-    and ``n_targets``; :meth:`PropertyModel.network_config_` writes them all.
+    ``atom_onehot`` (leading one-hot atom-feature columns), ``bond_dim``,
+    ``mol_dim`` (whole-molecule features joined to the readout) and
+    ``n_targets``; :meth:`PropertyModel.network_config_` writes them all.
     """
     cfg = config
     if cfg["model"] not in ENCODERS:
@@ -56,6 +57,7 @@ def build_model(config: dict, *, key: PRNGKeyArray) -> PropertyNet:
         hidden=cfg["hidden"],
         depth=cfg["depth"],
         dropout=cfg["dropout"],
+        atom_onehot=cfg["atom_onehot"],
         key=ekey,
     )
     head = MLP(

@@ -39,6 +39,45 @@ class Dense(eqx.Module):
         return y if self.bias is None else y + self.bias
 
 
+class OneHotDense(eqx.Module):
+    """``x @ weight + bias`` for inputs whose first ``n_onehot`` columns are one-hot.
+
+    The one-hot block (at most one non-zero entry per row, e.g. the element of an
+    atom) is applied as a row lookup scaled by that entry, so it costs nothing
+    like a matmul; the rest is a dense product. The result equals a
+    :class:`Dense` layer with the stacked weights.
+
+    Example:
+        >>> layer = OneHotDense(5, 3, n_onehot=3, key=jax.random.key(0))
+        >>> layer(jnp.array([[0.0, 1.0, 0.0, 0.5, 2.0]])).shape
+        (1, 3)
+    """
+
+    onehot: Float[Array, "n_onehot d_out"]
+    dense: Dense
+    n_onehot: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        *,
+        n_onehot: int,
+        use_bias: bool = True,
+        key: PRNGKeyArray,
+    ):
+        full = Dense(d_in, d_out, use_bias=use_bias, key=key)
+        self.onehot = full.weight[:n_onehot]
+        self.dense = eqx.tree_at(lambda d: d.weight, full, full.weight[n_onehot:])
+        self.n_onehot = n_onehot
+
+    def __call__(self, x: Float[Array, "n d_in"]) -> Float[Array, "n d_out"]:
+        block = x[:, : self.n_onehot]
+        hot = jnp.argmax(block, axis=-1)
+        scale = jnp.take_along_axis(block, hot[:, None], axis=-1)
+        return self.onehot[hot] * scale + self.dense(x[:, self.n_onehot :])
+
+
 def dropout(x: Array, rate: float, key: PRNGKeyArray | None, inference: bool) -> Array:
     """Inverted dropout; identity when ``inference`` or ``rate == 0``."""
     if inference or rate == 0.0 or key is None:

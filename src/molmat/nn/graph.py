@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from molmat.data.batching import GraphBatch
-from molmat.nn.core import Dense, dropout
+from molmat.nn.core import Dense, OneHotDense, dropout
 
 
 def segment_sum(data: Array, segment_ids: Array, num_segments: int) -> Array:
@@ -32,13 +32,15 @@ class DMPNNEncoder(eqx.Module):
     ``m_uv = sum_{k->u} h_ku - h_vu`` (all messages into u except the one from
     v). Atoms then read ``relu(W_o [x_v, sum_{u->v} h_uv])``.
 
-    Returns node embeddings [N, hidden].
+    Returns node embeddings [N, hidden]. ``atom_onehot`` leading atom-feature
+    columns form a one-hot block (the element), applied as a lookup.
     """
 
-    w_i_atom: Dense
+    w_i_atom: OneHotDense
     w_i_bond: Dense
     w_h: Dense
-    w_o: Dense
+    w_o_atom: OneHotDense
+    w_o_message: Dense
     depth: int = eqx.field(static=True)
     rate: float = eqx.field(static=True)
 
@@ -46,18 +48,23 @@ class DMPNNEncoder(eqx.Module):
         self,
         atom_dim: int,
         bond_dim: int,
-        hidden: int = 300,
+        hidden: int = 256,
         depth: int = 3,
         dropout: float = 0.0,
+        atom_onehot: int = 0,
         *,
         key: PRNGKeyArray,
     ):
-        k1, k2, k3, k4 = jax.random.split(key, 4)
-        # W_i [x_u, e_uv] split in two, so the atom part runs once per atom.
-        self.w_i_atom = Dense(atom_dim, hidden, use_bias=False, key=k1)
-        self.w_i_bond = Dense(bond_dim, hidden, use_bias=False, key=k4)
-        self.w_h = Dense(hidden, hidden, use_bias=False, key=k2)
-        self.w_o = Dense(atom_dim + hidden, hidden, key=k3)
+        k1, k2, k3, k4, k5 = jax.random.split(key, 5)
+        # W_i [x_u, e_uv] and W_o [x_v, m_v] are split by input, so atom terms
+        # are computed once per atom and the one-hot element block is a lookup.
+        self.w_i_atom = OneHotDense(
+            atom_dim, hidden, n_onehot=atom_onehot, use_bias=False, key=k1
+        )
+        self.w_i_bond = Dense(bond_dim, hidden, use_bias=False, key=k2)
+        self.w_h = Dense(hidden, hidden, use_bias=False, key=k3)
+        self.w_o_atom = OneHotDense(atom_dim, hidden, n_onehot=atom_onehot, key=k4)
+        self.w_o_message = Dense(hidden, hidden, use_bias=False, key=k5)
         self.depth = depth
         self.rate = dropout
 
@@ -79,7 +86,7 @@ class DMPNNEncoder(eqx.Module):
             h = jax.nn.relu(h0 + self.w_h(message)) * edge_mask
             h = dropout(h, self.rate, keys[step], inference)
         into_atom = segment_sum(h, g.receivers, n)
-        out = jax.nn.relu(self.w_o(jnp.concatenate([g.atom_x, into_atom], axis=-1)))
+        out = jax.nn.relu(self.w_o_atom(g.atom_x) + self.w_o_message(into_atom))
         out = dropout(out, self.rate, keys[0], inference)
         return out * g.node_mask[:, None]
 
@@ -91,7 +98,7 @@ class GCNEncoder(eqx.Module):
     bond adjacency. Returns node embeddings [N, hidden].
     """
 
-    embed: Dense
+    embed: OneHotDense
     layers: tuple[Dense, ...]
     rate: float = eqx.field(static=True)
 
@@ -99,15 +106,16 @@ class GCNEncoder(eqx.Module):
         self,
         atom_dim: int,
         bond_dim: int,
-        hidden: int = 300,
+        hidden: int = 256,
         depth: int = 3,
         dropout: float = 0.0,
+        atom_onehot: int = 0,
         *,
         key: PRNGKeyArray,
     ):
         del bond_dim  # plain GCN does not use bond features
         keys = jax.random.split(key, depth + 1)
-        self.embed = Dense(atom_dim, hidden, key=keys[0])
+        self.embed = OneHotDense(atom_dim, hidden, n_onehot=atom_onehot, key=keys[0])
         self.layers = tuple(Dense(hidden, hidden, key=k) for k in keys[1:])
         self.rate = dropout
 

@@ -24,6 +24,7 @@ from molmat.featurizers.descriptors import DescriptorScaler, descriptor_names
 from molmat.featurizers.graph import (
     ATOM_DIM,
     BOND_DIM,
+    ELEMENT_ONEHOT,
     FEATURIZER_VERSION,
     GraphSet,
     featurize_cached,
@@ -274,6 +275,7 @@ class PropertyModel(BaseEstimator):
             "readout": self.readout,
             "mol_dim": len(descriptor_names(self.mol_features)),
             "atom_dim": ATOM_DIM,
+            "atom_onehot": ELEMENT_ONEHOT,
             "bond_dim": BOND_DIM,
             "n_targets": self.n_targets_,
         }
