@@ -83,3 +83,15 @@ def test_score_masks_missing_labels_per_target():
     pred = np.array([[1.0, 100.0], [2.0, 1.0], [3.0, 2.0]])
     out = score("regression", y, pred, ["a", "b"])
     assert out["per_target"]["b"]["rmse"] == 0.0 and out["rmse"] == 0.0
+
+
+def test_single_class_validation_falls_back_to_log_loss(esol, caplog):
+    smiles = esol.smiles[:60]
+    y = (esol.y[:60, 0] > esol.y[:60, 0].mean()).astype(np.float32)
+    val_smiles = [s for s, label in zip(smiles, y, strict=True) if label == 1][:10]
+    model = PropertyModel(epochs=3, **SMALL).fit(
+        smiles, y, X_val=val_smiles, y_val=np.ones(len(val_smiles))
+    )
+    assert model.history_.best_epoch > 0
+    assert "val_log_loss" in model.history_.records[0]
+    assert "one class only" in caplog.text

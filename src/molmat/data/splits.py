@@ -39,7 +39,8 @@ def scaffold_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Deterministic scaffold split: largest scaffold groups go to train.
 
-    Groups are sorted by size (ties by first index), descending; each group goes
+    Groups are sorted by (size, first index), descending, as DeepChem and
+    chemprop do; each group goes
     to train while train stays within ``sizes[0]``, else to validation while
     train + validation stay within ``sizes[0] + sizes[1]``, else to test. No
     scaffold is shared between parts.
@@ -47,7 +48,7 @@ def scaffold_split(
     groups: dict[str, list[int]] = {}
     for i, mol in enumerate(mols):
         groups.setdefault(murcko_scaffold(mol), []).append(i)
-    ordered = sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+    ordered = sorted(groups.values(), key=lambda g: (len(g), g[0]), reverse=True)
     n = len(mols)
     train_cut, val_cut = sizes[0] * n, (sizes[0] + sizes[1]) * n
     parts: tuple[list[int], list[int], list[int]] = ([], [], [])

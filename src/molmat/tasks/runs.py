@@ -190,7 +190,7 @@ def _train_one(
     plots.learning_curve(
         records,
         out / "learning_curve.png",
-        selection_metric(model.task_),
+        selection_metric(model.task_, metrics.get("val")),
         model.history_.best_epoch,
     )
     model.save(out / "model", metrics=metrics)

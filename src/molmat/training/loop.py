@@ -229,6 +229,13 @@ class Trainer:
             if val is not None and len(val):
                 model = eqx.combine(params, static)
                 scores = self.evaluate(predict_graphs(model, val, cfg.batch_size))
+                if selection_metric(cfg.task, scores) != metric:
+                    metric = selection_metric(cfg.task, scores)
+                    log.warning(
+                        "validation ROC-AUC is undefined (one class only); the best "
+                        "epoch is chosen by validation %s",
+                        metric,
+                    )
                 record.update({f"val_{k}": v for k, v in scores.items() if k != "n"})
                 if is_better(metric, scores[metric], history.best_score):
                     history.best_score, history.best_epoch = scores[metric], epoch + 1

@@ -9,8 +9,8 @@ from scipy import stats
 from sklearn import metrics as skm
 
 REGRESSION_METRICS = ("rmse", "mae", "r2", "pearson", "spearman")
-CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy", "mcc")
-LOWER_IS_BETTER = {"rmse", "mae", "loss"}
+CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy", "mcc", "log_loss")
+LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
 
 
 def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -34,7 +34,10 @@ def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 def classification_scores(
     y: np.ndarray, prob: np.ndarray, threshold: float = 0.5
 ) -> dict[str, float]:
-    """ROC-AUC, PR-AUC (average precision), accuracy and MCC for 1-D arrays."""
+    """ROC-AUC, PR-AUC (average precision), accuracy, MCC and log-loss (1-D arrays).
+
+    ROC-AUC, PR-AUC and MCC are NaN when ``y`` holds one class only.
+    """
     labels = (prob >= threshold).astype(int)
     y = y.astype(int)
     out = {
@@ -42,6 +45,9 @@ def classification_scores(
         "pr_auc": float("nan"),
         "accuracy": float(np.mean(labels == y)) if len(y) else float("nan"),
         "mcc": float("nan"),
+        "log_loss": float(skm.log_loss(y, prob, labels=[0, 1]))
+        if len(y)
+        else float("nan"),
     }
     if len(np.unique(y)) == 2:
         out["roc_auc"] = float(skm.roc_auc_score(y, prob))
@@ -84,9 +90,17 @@ def score(task: str, y: np.ndarray, pred: np.ndarray, target_names: list[str]) -
     return out
 
 
-def selection_metric(task: str) -> str:
-    """Metric early stopping watches: RMSE (regression) or ROC-AUC."""
-    return "rmse" if task == "regression" else "roc_auc"
+def selection_metric(task: str, scores: dict | None = None) -> str:
+    """Metric that picks the best epoch: RMSE (regression) or ROC-AUC.
+
+    Given validation ``scores`` whose ROC-AUC is undefined (one class only),
+    validation log-loss is used instead.
+    """
+    if task == "regression":
+        return "rmse"
+    if scores is not None and not np.isfinite(scores.get("roc_auc", np.nan)):
+        return "log_loss"
+    return "roc_auc"
 
 
 def is_better(metric: str, new: float, best: float | None) -> bool:

@@ -26,8 +26,8 @@ def parity_plot(
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1)
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlabel(f"measured {label}")
-    ax.set_ylabel(f"predicted {label}")
+    ax.set_xlabel(f"{label} (measured)")
+    ax.set_ylabel(f"{label} (predicted)")
     ax.set_aspect("equal")
     text = "\n".join(
         f"{name} = {metrics[key]:.3f}"
