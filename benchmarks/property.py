@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import numpy as np
@@ -69,7 +68,6 @@ def run_one(dataset: str, split: str, seed: int, params: dict) -> dict:
 
 
 def main() -> None:
-    os.environ.setdefault("TQDM_DISABLE", "1")  # JSON lines only
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--runs", nargs="+", default=list(RUNS), help="dataset:split:seed triples"

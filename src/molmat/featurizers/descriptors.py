@@ -16,6 +16,12 @@ from tqdm.auto import tqdm
 
 PROGRESS_FROM = 2000  # featurising at least this many molecules shows a progress bar
 
+
+def progress_off(n_items: int) -> bool | None:
+    """tqdm's ``disable``: off for small jobs, else on when writing to a terminal."""
+    return True if n_items < PROGRESS_FROM else None
+
+
 DESCRIPTOR_SETS: dict[str, tuple[str, ...]] = {
     "physchem": (
         "MolWt",
@@ -58,7 +64,10 @@ def molecule_descriptors(mols: list[Chem.Mol], kind: str | None) -> np.ndarray:
     functions = [getattr(Descriptors, name) for name in names]
     out = np.full((len(mols), len(names)), np.nan, dtype=np.float64)
     bar = tqdm(
-        mols, desc="descriptors", unit="mol", disable=len(mols) < 2000 or not names
+        mols,
+        desc="descriptors",
+        unit="mol",
+        disable=progress_off(len(mols) * bool(names)),
     )
     for i, mol in enumerate(bar):
         for j, fn in enumerate(functions):

@@ -25,7 +25,7 @@ import numpy as np
 from rdkit import Chem
 from tqdm.auto import tqdm
 
-from molmat.featurizers.descriptors import PROGRESS_FROM, molecule_descriptors
+from molmat.featurizers.descriptors import molecule_descriptors, progress_off
 
 log = logging.getLogger("molmat")
 
@@ -196,7 +196,7 @@ def featurize(mols: list[Chem.Mol], mol_features: str | None = None) -> GraphSet
         mols: sanitised RDKit molecules.
         mol_features: name of a descriptor set for ``mol_x`` (``None``: none).
     """
-    bar = tqdm(mols, desc="featurising", unit="mol", disable=len(mols) < PROGRESS_FROM)
+    bar = tqdm(mols, desc="featurising", unit="mol", disable=progress_off(len(mols)))
     graphs = [mol_graph(m) for m in bar]
     return GraphSet(
         atom_x=np.concatenate([g["atom_x"] for g in graphs]).astype(np.float32)

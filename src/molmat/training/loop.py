@@ -203,7 +203,7 @@ class Trainer:
             range(start_epoch, cfg.epochs),
             desc="training",
             unit="epoch",
-            disable=not self.progress,
+            disable=None if self.progress else True,  # None: only on a terminal
             initial=start_epoch,
             total=cfg.epochs,
         )
