@@ -5,9 +5,11 @@ from rdkit.Chem import Crippen, Descriptors
 
 from molmat import PropertyModel, load
 from molmat.featurizers.descriptors import (
-    DESCRIPTOR_SETS,
+    PHYSCHEM,
     DescriptorScaler,
+    feature_names,
     molecule_descriptors,
+    molecule_features_cached,
 )
 from tests.conftest import SMALL
 
@@ -15,7 +17,7 @@ from tests.conftest import SMALL
 def test_descriptors_match_rdkit():
     mols = [Chem.MolFromSmiles(s) for s in ("CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1")]
     x = molecule_descriptors(mols, "physchem")
-    names = DESCRIPTOR_SETS["physchem"]
+    names = PHYSCHEM
     assert x.shape == (3, len(names))
     logp = x[:, names.index("MolLogP")]
     np.testing.assert_allclose(logp, [Crippen.MolLogP(m) for m in mols], rtol=1e-5)
@@ -36,7 +38,9 @@ def test_scaler_uses_training_statistics_only():
 
 def test_unknown_descriptor_set():
     with pytest.raises(ValueError, match="unknown molecule features"):
-        PropertyModel(mol_features="morgan", **SMALL).fit(["CCO", "CCN"], [1.0, 2.0])
+        PropertyModel(mol_features="fingerprints", **SMALL).fit(
+            ["CCO", "CCN"], [1.0, 2.0]
+        )
 
 
 def test_descriptor_model_is_batch_independent_and_round_trips(esol, tmp_path):
@@ -49,3 +53,57 @@ def test_descriptor_model_is_batch_independent_and_round_trips(esol, tmp_path):
     np.testing.assert_array_equal(
         load(tmp_path / "m").predict(smiles), model.predict(smiles)
     )
+
+
+SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C"]
+
+
+def mols():
+    return [Chem.MolFromSmiles(s) for s in SMILES]
+
+
+def test_morgan_bits_and_counts_agree_with_rdkit():
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=3, fpSize=1024)
+    bits = molecule_descriptors(mols(), "morgan", radius=3, n_bits=1024)
+    counts = molecule_descriptors(mols(), "morgan-counts", radius=3, n_bits=1024)
+    assert bits.shape == counts.shape == (4, 1024)
+    for i, mol in enumerate(mols()):
+        np.testing.assert_array_equal(bits[i], gen.GetFingerprintAsNumPy(mol))
+    np.testing.assert_array_equal(counts > 0, bits > 0)
+    assert counts.max() > 1  # paracetamol repeats aromatic CH environments
+
+
+def test_maccs_and_rdkit2d():
+    from rdkit.Chem import Descriptors
+
+    maccs = molecule_descriptors(mols(), "maccs")
+    assert maccs.shape == (4, 167) and set(np.unique(maccs)) <= {0.0, 1.0}
+    rdkit2d = molecule_descriptors(mols(), "rdkit2d")
+    names = feature_names("rdkit2d")
+    assert rdkit2d.shape == (4, len(Descriptors._descList)) == (4, len(names))
+    reference = Descriptors.CalcMolDescriptors(mols()[2])
+    for j in (names.index("MolLogP"), names.index("NumHDonors"), names.index("qed")):
+        assert rdkit2d[2, j] == pytest.approx(reference[names[j]], rel=1e-5)
+
+
+def test_mordred_needs_its_extra():
+    try:
+        import mordred  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"molmat\[mordred\]"):
+            molecule_descriptors(mols(), "mordred")
+    else:
+        x = molecule_descriptors(mols()[:2], "mordred")
+        assert x.shape[0] == 2 and x.shape[1] > 1000
+
+
+def test_feature_cache_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOLMAT_CACHE_DIR", str(tmp_path))
+    first = molecule_features_cached(SMILES, mols(), "morgan", n_bits=256)
+    second = molecule_features_cached(SMILES, mols(), "morgan", n_bits=256)
+    other = molecule_features_cached(SMILES, mols(), "morgan", n_bits=512)
+    np.testing.assert_array_equal(first, second)
+    assert other.shape == (4, 512)
+    assert len(list((tmp_path / "features").glob("*.npz"))) == 2

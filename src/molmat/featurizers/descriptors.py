@@ -1,20 +1,58 @@
-"""Whole-molecule RDKit descriptors appended to a graph model's readout.
+"""Whole-molecule feature vectors: RDKit descriptors and fingerprints.
 
-``physchem`` is 17 fast 2D descriptors (those AqSolDB ships with its data):
-size, lipophilicity (Crippen logP, molar refractivity), polarity (TPSA,
-H-bond donors/acceptors), flexibility, rings and topological complexity.
+Feature sets (``kind``):
+
+- ``physchem``: 17 fast 2D descriptors (the ones AqSolDB ships): size,
+  Crippen logP and molar refractivity, TPSA, H-bond donors/acceptors,
+  flexibility, rings, topological complexity.
+- ``rdkit2d``: every 2D descriptor RDKit lists (``Descriptors._descList``).
+- ``morgan``: Morgan/ECFP bits (``radius``, ``n_bits``; radius 2 = ECFP4).
+- ``morgan-counts``: Morgan counts (how often each environment occurs).
+- ``maccs``: the 167 MACCS structural keys.
+- ``mordred``: Mordred 2D descriptors (``pip install molmat[mordred]``).
+
+A descriptor that fails for a molecule is NaN; :class:`DescriptorScaler`
+(and the classic models' cleaning step) deal with those.
 """
 
 from __future__ import annotations
 
 import contextlib
+import warnings
+from functools import cache
 
 import numpy as np
 from rdkit import Chem
-from rdkit.Chem import Descriptors
+from rdkit.Chem import Descriptors, MACCSkeys, rdFingerprintGenerator
 from tqdm.auto import tqdm
 
+from molmat.featurizers.cache import cached_arrays
+
 PROGRESS_FROM = 2000  # featurising at least this many molecules shows a progress bar
+FEATURES_VERSION = "descriptors-v1"
+
+PHYSCHEM = (
+    "MolWt",
+    "MolLogP",
+    "MolMR",
+    "HeavyAtomCount",
+    "NumHAcceptors",
+    "NumHDonors",
+    "NumHeteroatoms",
+    "NumRotatableBonds",
+    "NumValenceElectrons",
+    "NumAromaticRings",
+    "NumSaturatedRings",
+    "NumAliphaticRings",
+    "RingCount",
+    "TPSA",
+    "LabuteASA",
+    "BalabanJ",
+    "BertzCT",
+)
+FEATURE_SETS = ("physchem", "rdkit2d", "morgan", "morgan-counts", "maccs", "mordred")
+BINARY_SETS = ("morgan", "maccs")  # 0/1 vectors: Tanimoto kernel
+COUNT_SETS = ("morgan-counts",)  # non-negative integer vectors: MinMax kernel
 
 
 def progress_off(n_items: int) -> bool | None:
@@ -22,59 +60,102 @@ def progress_off(n_items: int) -> bool | None:
     return True if n_items < PROGRESS_FROM else None
 
 
-DESCRIPTOR_SETS: dict[str, tuple[str, ...]] = {
-    "physchem": (
-        "MolWt",
-        "MolLogP",
-        "MolMR",
-        "HeavyAtomCount",
-        "NumHAcceptors",
-        "NumHDonors",
-        "NumHeteroatoms",
-        "NumRotatableBonds",
-        "NumValenceElectrons",
-        "NumAromaticRings",
-        "NumSaturatedRings",
-        "NumAliphaticRings",
-        "RingCount",
-        "TPSA",
-        "LabuteASA",
-        "BalabanJ",
-        "BertzCT",
-    ),
-}
-
-
-def descriptor_names(kind: str | None) -> tuple[str, ...]:
-    """Names of a descriptor set; ``None`` is the empty set."""
-    if kind is None:
-        return ()
-    try:
-        return DESCRIPTOR_SETS[kind]
-    except KeyError:
+def check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in FEATURE_SETS:
         raise ValueError(
-            f"unknown molecule features {kind!r}; "
-            f"choose one of {sorted(DESCRIPTOR_SETS)}"
-        ) from None
+            f"unknown molecule features {kind!r}; choose one of {list(FEATURE_SETS)}"
+        )
 
 
-def molecule_descriptors(mols: list[Chem.Mol], kind: str | None) -> np.ndarray:
-    """Descriptor matrix [n_mols, n_descriptors] float32; failed values are NaN."""
-    names = descriptor_names(kind)
-    functions = [getattr(Descriptors, name) for name in names]
+@cache
+def _mordred_calculator():
+    try:
+        from mordred import Calculator, descriptors
+    except ImportError as err:
+        raise ImportError(
+            "Mordred descriptors need the optional extra: pip install 'molmat[mordred]'"
+        ) from err
+    return Calculator(descriptors, ignore_3D=True)
+
+
+def feature_names(kind: str | None, radius: int = 2, n_bits: int = 2048) -> list[str]:
+    """Column names of a feature set (``None``: no columns)."""
+    check_kind(kind)
+    if kind is None:
+        return []
+    if kind == "physchem":
+        return list(PHYSCHEM)
+    if kind == "rdkit2d":
+        return [name for name, _ in Descriptors._descList]
+    if kind == "maccs":
+        return [f"maccs_{i}" for i in range(167)]
+    if kind == "mordred":
+        return [str(d) for d in _mordred_calculator().descriptors]
+    prefix = "ecfp" if kind == "morgan" else "ecfp_count"
+    return [f"{prefix}{2 * radius}_{i}" for i in range(n_bits)]
+
+
+def molecule_descriptors(
+    mols: list[Chem.Mol], kind: str | None, radius: int = 2, n_bits: int = 2048
+) -> np.ndarray:
+    """Feature matrix [n_mols, n_features] float32 (see the module doc for kinds)."""
+    names = feature_names(kind, radius, n_bits)
     out = np.full((len(mols), len(names)), np.nan, dtype=np.float64)
+    if not names:
+        return out.astype(np.float32)
     bar = tqdm(
-        mols,
-        desc="descriptors",
-        unit="mol",
-        disable=progress_off(len(mols) * bool(names)),
+        mols, desc=f"{kind} features", unit="mol", disable=progress_off(len(mols))
     )
+    row_of = _row_function(kind, names, radius, n_bits)
     for i, mol in enumerate(bar):
-        for j, fn in enumerate(functions):
-            with contextlib.suppress(ValueError, RuntimeError, ZeroDivisionError):
-                out[i, j] = fn(mol)  # a failed descriptor stays NaN
+        out[i] = row_of(mol)
     out[~np.isfinite(out)] = np.nan
     return out.astype(np.float32)
+
+
+def _row_function(kind: str, names: list[str], radius: int, n_bits: int):
+    """Function mapping one molecule to its feature row (float64, NaN on failure)."""
+    if kind in ("morgan", "morgan-counts"):
+        gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+        if kind == "morgan":
+            return gen.GetFingerprintAsNumPy
+        return gen.GetCountFingerprintAsNumPy
+    if kind == "maccs":
+        return lambda mol: np.array(list(MACCSkeys.GenMACCSKeys(mol)), dtype=np.float64)
+    if kind == "mordred":
+        calc = _mordred_calculator()
+        return lambda mol: np.array(
+            [float(v) if isinstance(v, int | float) else np.nan for v in calc(mol)]
+        )
+    functions = [getattr(Descriptors, name) for name in names]
+
+    def descriptors_row(mol):
+        row = np.full(len(functions), np.nan)
+        for j, fn in enumerate(functions):
+            with contextlib.suppress(Exception):  # RDKit raises many error types
+                row[j] = fn(mol)
+        return row
+
+    return descriptors_row
+
+
+def molecule_features_cached(
+    smiles: list[str],
+    mols: list[Chem.Mol],
+    kind: str,
+    radius: int = 2,
+    n_bits: int = 2048,
+    use_cache: bool = True,
+) -> np.ndarray:
+    """:func:`molecule_descriptors`, cached on disk for the same SMILES and options."""
+    settings = [FEATURES_VERSION, kind, str(radius), str(n_bits)]
+    arrays = cached_arrays(
+        settings,
+        smiles,
+        lambda: {"x": molecule_descriptors(mols, kind, radius, n_bits)},
+        use_cache,
+    )
+    return arrays["x"]
 
 
 class DescriptorScaler:
@@ -91,8 +172,10 @@ class DescriptorScaler:
 
     @classmethod
     def fit(cls, x: np.ndarray) -> DescriptorScaler:
-        mean = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(x.shape[1])
-        std = np.nan_to_num(np.nanstd(x, axis=0), nan=1.0) if len(x) else mean + 1
+        with warnings.catch_warnings():  # all-NaN columns: mean 0, std 1
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nan_to_num(np.nanmean(x, axis=0))
+            std = np.nan_to_num(np.nanstd(x, axis=0), nan=1.0)
         std[std < 1e-8] = 1.0
         return cls(mean, std)
 

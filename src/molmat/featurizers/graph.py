@@ -14,20 +14,15 @@ travelling the other way round of edge ``e`` is ``e ^ 1`` (D-MPNN needs it).
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 from rdkit import Chem
 from tqdm.auto import tqdm
 
+from molmat.featurizers.cache import cached_arrays
 from molmat.featurizers.descriptors import molecule_descriptors, progress_off
-
-log = logging.getLogger("molmat")
 
 FEATURIZER_VERSION = "graph-v1"
 
@@ -217,11 +212,6 @@ def featurize(mols: list[Chem.Mol], mol_features: str | None = None) -> GraphSet
     )
 
 
-def cache_dir() -> Path:
-    """Feature cache folder: ``$MOLMAT_CACHE_DIR`` or ``~/.cache/molmat``."""
-    return Path(os.environ.get("MOLMAT_CACHE_DIR", Path.home() / ".cache" / "molmat"))
-
-
 def featurize_cached(
     smiles: list[str],
     mols: list[Chem.Mol],
@@ -230,28 +220,16 @@ def featurize_cached(
 ) -> GraphSet:
     """Featurise, reusing a cached result for the same SMILES list.
 
-    The cache key hashes the featuriser version, the descriptor set and the
+    The cache key holds the featuriser version, the descriptor set and the
     SMILES strings, so a repeated run on the same data skips featurisation.
     """
-    digest = hashlib.sha256(
-        "\n".join([FEATURIZER_VERSION, str(mol_features), *smiles]).encode()
-    ).hexdigest()[:32]
-    path = cache_dir() / "features" / f"{digest}.npz"
-    if use_cache and path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                graphs = GraphSet(**{k: data[k] for k in data.files})
-            log.info("features loaded from cache %s", path)
-            return graphs
-        except (OSError, ValueError, KeyError, TypeError):
-            log.warning("feature cache %s unreadable; featurising again", path)
-    graphs = featurize(mols, mol_features)
-    if use_cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **graphs.arrays())
-            tmp.replace(path)
-        except OSError as err:
-            log.warning("could not write feature cache %s: %s", path, err)
-    return graphs
+    arrays = cached_arrays(
+        [FEATURIZER_VERSION, str(mol_features)],
+        smiles,
+        lambda: featurize(mols, mol_features).arrays(),
+        use_cache,
+    )
+    try:
+        return GraphSet(**arrays)
+    except TypeError:  # a cache entry of another layout
+        return GraphSet(**featurize(mols, mol_features).arrays())

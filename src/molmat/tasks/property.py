@@ -20,7 +20,7 @@ from rdkit import Chem
 from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError, parse_smiles
-from molmat.featurizers.descriptors import DescriptorScaler, descriptor_names
+from molmat.featurizers.descriptors import DescriptorScaler, check_kind, feature_names
 from molmat.featurizers.graph import (
     ATOM_DIM,
     BOND_DIM,
@@ -247,7 +247,7 @@ class PropertyModel(BaseEstimator):
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
-        descriptor_names(self.mol_features)  # raises for an unknown set
+        check_kind(self.mol_features)
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -273,7 +273,7 @@ class PropertyModel(BaseEstimator):
             "ffn_layers": self.ffn_layers,
             "dropout": self.dropout,
             "readout": self.readout,
-            "mol_dim": len(descriptor_names(self.mol_features)),
+            "mol_dim": len(feature_names(self.mol_features)),
             "atom_dim": ATOM_DIM,
             "atom_onehot": ELEMENT_ONEHOT,
             "bond_dim": BOND_DIM,
