@@ -1,0 +1,1 @@
+"""Descriptor + scikit-learn models, molecular kernels and model assessment."""
