@@ -48,7 +48,10 @@ def _minmax(a: np.ndarray, b: np.ndarray) -> jax.Array:
 def kernel_matrix(
     a: np.ndarray, b: np.ndarray | None = None, kind: str = "tanimoto"
 ) -> np.ndarray:
-    """Kernel matrix [n_a, n_b] float32 between the rows of ``a`` and ``b``.
+    """Kernel matrix [n_a, n_b] between the rows of ``a`` and ``b``.
+
+    Integer inputs (bits, counts) are computed exactly in float32 with JAX;
+    real-valued inputs (Tanimoto only) in float64.
 
     Args:
         a: [n_a, d] fingerprints (0/1 for Tanimoto on bits; counts for MinMax).
@@ -60,16 +63,27 @@ def kernel_matrix(
             that are not non-negative integers.
     """
     b = a if b is None else b
-    a32, b32 = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    if a32.ndim != 2 or b32.ndim != 2 or a32.shape[1] != b32.shape[1]:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(
-            f"kernel inputs must be [n, d] with the same d: {a32.shape}, {b32.shape}"
+            f"kernel inputs must be [n, d] with the same d: {a.shape}, {b.shape}"
         )
-    if kind == "tanimoto":
-        return np.asarray(_tanimoto(a32, b32))
-    if kind == "minmax":
-        for x in (a32, b32):
-            if x.size and (x.min() < 0 or not np.array_equal(x, np.round(x))):
-                raise ValueError("the MinMax kernel needs non-negative integer counts")
-        return np.asarray(_minmax(a32, b32))
-    raise ValueError(f"unknown kernel {kind!r}; choose one of {KERNELS}")
+    integral = all(np.array_equal(x, np.round(x)) for x in (a, b))
+    if kind == "minmax" and not (
+        integral and min(a.min(initial=0), b.min(initial=0)) >= 0
+    ):
+        raise ValueError("the MinMax kernel needs non-negative integer counts")
+    if kind not in KERNELS:
+        raise ValueError(f"unknown kernel {kind!r}; choose one of {KERNELS}")
+    if not integral:  # real-valued Tanimoto, in float64 with NumPy
+        a, b = a.astype(np.float64), b.astype(np.float64)
+        return np.asarray(_ratio_np(a @ b.T, np.sum(a * a, 1), np.sum(b * b, 1)))
+    # Counts and bits: float32 products of integers are exact whatever the batching.
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    return np.asarray(_tanimoto(a32, b32) if kind == "tanimoto" else _minmax(a32, b32))
+
+
+def _ratio_np(shared, size_a, size_b) -> np.ndarray:
+    union = size_a[:, None] + size_b[None, :] - shared
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, shared / np.where(union > 0, union, 1.0), 1.0)
