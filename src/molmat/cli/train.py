@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter, metrics_table, table
+from molmat.featurizers.descriptors import FEATURE_SETS
+from molmat.tasks.classic import ClassicModel
 from molmat.tasks.property import PropertyModel
-from molmat.tasks.runs import SPLITS, train_run
+from molmat.tasks.runs import MODELS, SPLITS, train_run
 
-DEFAULTS = PropertyModel().get_params()  # the CLI and the Python API agree
+# The CLI and the Python API agree; graph-network defaults win for shared names.
+DEFAULTS = {**ClassicModel().get_params(), **PropertyModel().get_params()}
 
 # (flag, PropertyModel parameter, type, help); defaults come from PropertyModel.
 MODEL_OPTIONS = [
+    (
+        "--radius",
+        "radius",
+        int,
+        "Morgan fingerprint radius (2 = ECFP4; classic models)",
+    ),
+    ("--n-bits", "n_bits", int, "Morgan fingerprint length (classic models)"),
     ("--hidden", "hidden", int, "message-passing width"),
     ("--depth", "depth", int, "message-passing steps"),
     ("--ffn-hidden", "ffn_hidden", int, "MLP head width"),
@@ -83,9 +93,19 @@ def add_parser(sub):
     model = p.add_argument_group("model")
     model.add_argument(
         "--model",
-        choices=["mpnn", "gcn"],
+        choices=MODELS,
         default=DEFAULTS["model"],
-        help="mpnn: directed message passing (D-MPNN); gcn: graph convolutions",
+        help="graph networks: mpnn (directed message passing, D-MPNN), gcn; classic "
+        "models on --features: rf (random forest), gp (Gaussian process), krr "
+        "(kernel ridge), svr (support-vector machine), ridge, lasso, linear, "
+        "logistic. Fingerprints use Tanimoto/MinMax kernels",
+    )
+    model.add_argument(
+        "--features",
+        choices=FEATURE_SETS,
+        default=DEFAULTS["features"],
+        help="features of classic models: Morgan bits/counts, MACCS keys, all RDKit "
+        "2D descriptors, 17 physchem descriptors, Mordred (extra)",
     )
     model.add_argument(
         "--readout",
@@ -161,10 +181,15 @@ def run(args) -> int:
         f"{args.split_file or args.split}, seed {args.seed}"
     )
     if len(runs) == 1 and "test" in first:
+        epochs = (
+            f"best epoch {first['best_epoch']} of {first['epochs_run']}, "
+            f"{first['compilations']} compilation(s), "
+            if first["epochs_run"]
+            else ""
+        )
         print(
-            f"test set ({first['split_sizes']['test']} molecules), best epoch "
-            f"{first['best_epoch']} of {first['epochs_run']}, "
-            f"{first['fit_seconds']:.1f} s, {first['compilations']} compilation(s)"
+            f"test set ({first['split_sizes']['test']} molecules), {epochs}"
+            f"fit {first['fit_seconds']:.1f} s"
         )
         print(metrics_table(first["test"]))
     elif result["summary"]:

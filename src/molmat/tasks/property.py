@@ -65,6 +65,23 @@ def infer_task(y: np.ndarray) -> str:
     )
 
 
+def as_targets(y, name: str) -> np.ndarray:
+    """Targets as float32 [n, T] (NaN = missing); a clear error for bad values."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise DataError(f"{name} must be 1-D or 2-D, got shape {y.shape}")
+    if np.isinf(y).any():
+        rows = np.flatnonzero(np.isinf(y).any(axis=1))[:5].tolist()
+        raise DataError(f"{name} has infinite values (rows {rows})")
+    empty = np.isnan(y).all(axis=1)
+    if empty.any():
+        rows = np.flatnonzero(empty)[:5].tolist()
+        raise DataError(f"{name} has rows with no label at all (rows {rows})")
+    return y
+
+
 class PropertyModel(BaseEstimator):
     """Graph neural network for molecular properties (D-MPNN or GCN).
 
@@ -176,7 +193,7 @@ class PropertyModel(BaseEstimator):
             DataError: for unparsable molecules or non-finite, non-missing targets.
         """
         self._check_params()
-        y = self._targets(y, "y")
+        y = as_targets(y, "y")
         if X_val is None and self.val_fraction > 0:
             order = np.random.default_rng(self.seed).permutation(len(y))
             n_val = max(1, int(round(self.val_fraction * len(y))))
@@ -191,7 +208,7 @@ class PropertyModel(BaseEstimator):
         val_graphs = None
         if X_val is not None:
             val_graphs = self._graphs(X_val, "X_val")
-            y_val = self._targets(y_val, "y_val")
+            y_val = as_targets(y_val, "y_val")
 
         self.task_ = infer_task(y) if self.task == "auto" else self.task
         self.n_targets_ = y.shape[1]
@@ -287,22 +304,6 @@ class PropertyModel(BaseEstimator):
         neg = np.sum(~np.isnan(y), axis=0) - pos
         return (neg / np.maximum(pos, 1)).astype(np.float32)
 
-    @staticmethod
-    def _targets(y, name: str) -> np.ndarray:
-        y = np.asarray(y, dtype=np.float32)
-        if y.ndim == 1:
-            y = y[:, None]
-        if y.ndim != 2:
-            raise DataError(f"{name} must be 1-D or 2-D, got shape {y.shape}")
-        if np.isinf(y).any():
-            rows = np.flatnonzero(np.isinf(y).any(axis=1))[:5].tolist()
-            raise DataError(f"{name} has infinite values (rows {rows})")
-        empty = np.isnan(y).all(axis=1)
-        if empty.any():
-            rows = np.flatnonzero(empty)[:5].tolist()
-            raise DataError(f"{name} has rows with no label at all (rows {rows})")
-        return y
-
     def _graphs(self, X: Sequence, name: str) -> GraphSet:
         keys, mols, reasons = molecules(X)
         bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
@@ -363,7 +364,7 @@ class PropertyModel(BaseEstimator):
 
     def score_molecules(self, X: Sequence, y) -> dict:
         """Metrics of the predictions for ``X`` against ``y`` (see :func:`score`)."""
-        y = self._targets(y, "y")
+        y = as_targets(y, "y")
         return score(self.task_, y, self.predict_values(X), self.target_names_)
 
     # -- persistence -------------------------------------------------------
@@ -394,16 +395,20 @@ class PropertyModel(BaseEstimator):
         return archive.save_archive(path, self.net_, config, metrics)
 
 
-def load(path: str | Path) -> PropertyModel:
-    """Load a model archive (or run folder) written by :meth:`PropertyModel.save`.
+def load(path: str | Path):
+    """Load a model archive (or run folder): a PropertyModel or a ClassicModel.
 
     Raises:
         ArchiveError: the archive is missing, corrupted or incompatible.
     """
     folder, config = archive.read_config(path)
+    if config.get("kind") == "classic":
+        from molmat.tasks.classic import load_classic
+
+        return load_classic(folder, config)
     try:
         if config.get("kind") != "property":
-            raise archive.ArchiveError(f"{folder}: not a property model archive")
+            raise archive.ArchiveError(f"{folder}: not a molmat model archive")
         feat = config["featurizer"]
         if feat["version"] != FEATURIZER_VERSION or (
             feat["atom_dim"],

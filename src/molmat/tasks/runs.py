@@ -21,8 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
+from molmat.models.gnn import ENCODERS
+from molmat.tasks.classic import ClassicModel
 from molmat.tasks.property import PropertyModel, infer_task, load
 from molmat.training import plots
 from molmat.training.metrics import score, selection_metric
@@ -30,6 +33,22 @@ from molmat.training.metrics import score, selection_metric
 log = logging.getLogger("molmat")
 
 SPLITS = ("random", "scaffold", "kfold")
+MODELS = (*ENCODERS, *CLASSIC_MODELS)
+
+
+def build_model(model: str, seed: int = 0, **params) -> PropertyModel | ClassicModel:
+    """A graph network (``mpnn``, ``gcn``) or a classic model (``rf``, ``gp``...).
+
+    ``params`` that the chosen kind of model does not take are left out, so
+    one set of options can describe both kinds.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
+    kind = PropertyModel if model in ENCODERS else ClassicModel
+    accepted = kind().get_params()
+    return kind(
+        model=model, seed=seed, **{k: v for k, v in params.items() if k in accepted}
+    )
 
 
 def report_data(report: DataReport, out: Path | None = None, shown: int = 10) -> None:
@@ -88,7 +107,7 @@ def train_run(
     strict: bool = False,
     **model_params,
 ) -> dict:
-    """Train and test a :class:`PropertyModel` on a CSV; write a run folder.
+    """Train and test a model on a CSV; write a run folder.
 
     Args:
         data: CSV path or bundled dataset name.
@@ -99,7 +118,8 @@ def train_run(
         folds: number of folds for ``kfold``.
         seed: seed of the split and of the model.
         resume: continue an interrupted run from its checkpoint.
-        **model_params: :class:`PropertyModel` arguments.
+        **model_params: ``model`` (see :func:`build_model`) and the arguments of
+            :class:`PropertyModel` or :class:`ClassicModel`.
 
     Returns:
         ``{"runs": [metrics.json of each fold], "summary": {metric: (mean, std)}}``.
@@ -153,7 +173,7 @@ def _train_one(
     def pick(idx):
         return [table.mols[i] for i in idx]
 
-    model = PropertyModel(seed=seed, **model_params)
+    model = build_model(seed=seed, **model_params)
     tick = time.perf_counter()
     model.fit(
         pick(train),
@@ -187,12 +207,13 @@ def _train_one(
         metrics["test"] = score(model.task_, table.y[test], pred, table.target_names)
         write_predictions(table, test, pred, model, out / "test_predictions.csv")
         draw_result_plots(model, table.y[test], pred, metrics["test"], out)
-    plots.learning_curve(
-        records,
-        out / "learning_curve.png",
-        selection_metric(model.task_, metrics.get("val")),
-        model.history_.best_epoch,
-    )
+    if records:  # epoch-wise training only
+        plots.learning_curve(
+            records,
+            out / "learning_curve.png",
+            selection_metric(model.task_, metrics.get("val")),
+            model.history_.best_epoch,
+        )
     model.save(out / "model", metrics=metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics

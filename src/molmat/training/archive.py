@@ -53,7 +53,8 @@ def save_archive(
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     full = {"archive_format": ARCHIVE_FORMAT, "molmat_version": __version__, **config}
-    save_npz(path / PARAMS, tree_to_arrays(model))
+    if model is not None:
+        save_npz(path / PARAMS, tree_to_arrays(model))
     (path / CONFIG).write_text(json.dumps(full, indent=2))
     (path / METRICS).write_text(json.dumps(metrics or {}, indent=2))
     return path

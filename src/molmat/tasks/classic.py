@@ -1,0 +1,188 @@
+"""``ClassicModel``: descriptors or fingerprints + a scikit-learn model.
+
+The same interface as :class:`~molmat.tasks.property.PropertyModel`, so run
+folders, ``molmat predict`` and ``molmat evaluate`` treat both alike.
+
+Example:
+    >>> from molmat.tasks.classic import ClassicModel
+    >>> rf = ClassicModel("rf", features="morgan").fit(smiles, logS)  # doctest: +SKIP
+    >>> gp = ClassicModel(model="gp").fit(smiles, logS)  # doctest: +SKIP
+    >>> mean, std = gp.predict_with_std(["CCO"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from sklearn.base import BaseEstimator
+
+from molmat.classic.models import make_estimator
+from molmat.data.csv import DataError
+from molmat.featurizers.descriptors import check_kind, molecule_features_cached
+from molmat.tasks.property import TASKS, as_targets, infer_task, molecules
+from molmat.training import archive
+from molmat.training.loop import History
+from molmat.training.metrics import score
+
+TRUSTED_PREFIXES = ("sklearn.", "molmat.", "numpy.", "scipy.")
+
+
+class ClassicModel(BaseEstimator):
+    """A descriptor/fingerprint model: one scikit-learn pipeline per target.
+
+    Args:
+        model: ``rf``, ``gp``, ``krr``, ``svr`` (SVM; SVC for classification),
+            ``ridge``, ``lasso``, ``linear`` or ``logistic``.
+        features: ``morgan`` (default), ``morgan-counts``, ``maccs``,
+            ``rdkit2d``, ``physchem`` or ``mordred``.
+        radius, n_bits: Morgan options (radius 2, 2048 bits = ECFP4).
+        task: ``auto``, ``regression`` or ``classification``.
+        class_weight: ``"balanced"`` or ``None`` (classification).
+        seed: random state of the model.
+        use_cache: cache features on disk.
+    """
+
+    def __init__(
+        self,
+        model: str = "rf",
+        features: str = "morgan",
+        radius: int = 2,
+        n_bits: int = 2048,
+        task: str = "auto",
+        class_weight: str | None = None,
+        seed: int = 0,
+        use_cache: bool = True,
+    ):
+        self.model = model
+        self.features = features
+        self.radius = radius
+        self.n_bits = n_bits
+        self.task = task
+        self.class_weight = class_weight
+        self.seed = seed
+        self.use_cache = use_cache
+
+    def _features(self, X: Sequence, name: str) -> np.ndarray:
+        keys, mols, reasons = molecules(X)
+        bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
+        if bad:
+            raise DataError(
+                f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5])
+            )
+        return molecule_features_cached(
+            keys, mols, self.features, self.radius, self.n_bits, self.use_cache
+        )
+
+    def fit(self, X: Sequence, y, *, target_names: list[str] | None = None, **_):
+        """Fit one pipeline per target on its labelled rows.
+
+        Accepts (and ignores) the deep models' ``X_val``, ``y_val``,
+        ``checkpoint_dir``, ``metrics_log`` and ``resume`` keywords, so both
+        kinds of model run through the same code.
+        """
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        check_kind(self.features)
+        y = as_targets(y, "y")
+        features = self._features(X, "X")
+        if len(features) != len(y):
+            raise DataError(f"X has {len(features)} molecules but y has {len(y)} rows")
+        self.task_ = infer_task(y) if self.task == "auto" else self.task
+        self.n_targets_ = y.shape[1]
+        self.target_names_ = list(target_names or [f"y{j}" for j in range(y.shape[1])])
+        tick = time.perf_counter()
+        self.estimators_ = []
+        for j in range(self.n_targets_):
+            known = ~np.isnan(y[:, j])
+            estimator = make_estimator(
+                self.model, self.task_, self.features, self.seed, self.class_weight
+            )
+            self.estimators_.append(estimator.fit(features[known], y[known, j]))
+        self.history_ = History(train_seconds=time.perf_counter() - tick, best_epoch=0)
+        return self
+
+    def predict_values(self, X: Sequence) -> np.ndarray:
+        """Predictions [n, T]: values, or positive-class probabilities/scores."""
+        keys, mols, reasons = molecules(X)
+        good = [i for i, r in enumerate(reasons) if not r]
+        out = np.full((len(keys), self.n_targets_), np.nan, dtype=np.float32)
+        if good:
+            features = self._features([mols[i] for i in good], "X")
+            for j, estimator in enumerate(self.estimators_):
+                out[good, j] = self._predict_one(estimator, features)
+        return out
+
+    def _predict_one(self, estimator, features: np.ndarray) -> np.ndarray:
+        if self.task_ == "regression":
+            return estimator.predict(features)
+        if hasattr(estimator, "predict_proba"):
+            return estimator.predict_proba(features)[:, 1]
+        return 1.0 / (1.0 + np.exp(-estimator.decision_function(features)))
+
+    def predict(self, X: Sequence) -> np.ndarray:
+        """Values [n] (or [n, T]); 0/1 labels for classification."""
+        values = self.predict_values(X)
+        if self.task_ == "classification":
+            values = np.where(
+                np.isnan(values), np.nan, (values >= 0.5).astype(np.float32)
+            )
+        return values[:, 0] if self.n_targets_ == 1 else values
+
+    def predict_with_std(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """Gaussian-process mean and predictive standard deviation, [n, T] each."""
+        if self.model != "gp" or self.task_ != "regression":
+            raise AttributeError("predictive standard deviations need a GP regression")
+        features = self._features(X, "X")
+        pairs = [e.predict(features, return_std=True) for e in self.estimators_]
+        return np.stack([m for m, _ in pairs], 1), np.stack([s for _, s in pairs], 1)
+
+    def score_molecules(self, X: Sequence, y) -> dict:
+        return score(
+            self.task_, as_targets(y, "y"), self.predict_values(X), self.target_names_
+        )
+
+    def save(self, path: str | Path, metrics: dict | None = None) -> Path:
+        """Archive folder: config.json, one skops file per target, metrics.json."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for j, estimator in enumerate(self.estimators_):
+            sio.dump(estimator, path / f"target_{j}.skops")
+        config = {
+            "kind": "classic",
+            "params": self.get_params(),
+            "task": self.task_,
+            "target_names": self.target_names_,
+        }
+        return archive.save_archive(path, None, config, metrics)
+
+
+def load_classic(folder: Path, config: dict) -> ClassicModel:
+    """Rebuild a :class:`ClassicModel`; only scikit-learn/molmat/NumPy types load."""
+    try:
+        model = ClassicModel(**config["params"])
+        model.task_ = config["task"]
+        model.target_names_ = list(config["target_names"])
+    except (KeyError, TypeError) as err:
+        raise archive.ArchiveError(f"{folder}: incomplete config ({err!r})") from err
+    model.n_targets_ = len(model.target_names_)
+    model.estimators_ = []
+    for j in range(model.n_targets_):
+        file = folder / f"target_{j}.skops"
+        try:
+            types = sio.get_untrusted_types(file=file)
+            refused = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
+            if refused:
+                raise archive.ArchiveError(f"{file}: refusing to load types {refused}")
+            model.estimators_.append(sio.load(file, trusted=types))
+        except FileNotFoundError as err:
+            raise archive.ArchiveError(f"{folder}: {file.name} is missing") from err
+        except archive.ArchiveError:
+            raise
+        except Exception as err:  # a damaged zip or schema raises many types
+            raise archive.ArchiveError(f"{file}: corrupted model file ({err})") from err
+    model.history_ = History(best_epoch=0)
+    return model
