@@ -107,3 +107,16 @@ def test_feature_cache_round_trip(tmp_path, monkeypatch):
     np.testing.assert_array_equal(first, second)
     assert other.shape == (4, 512)
     assert len(list((tmp_path / "features").glob("*.npz"))) == 2
+
+
+def test_fragprints_are_morgan_counts_then_fragment_counts():
+    from rdkit.Chem import Descriptors
+
+    x = molecule_descriptors(mols(), "fragprints", n_bits=256)
+    names = feature_names("fragprints", n_bits=256)
+    assert x.shape == (4, len(names)) and names[256].startswith("fr_")
+    np.testing.assert_array_equal(
+        x[:, :256], molecule_descriptors(mols(), "morgan-counts", n_bits=256)
+    )
+    phenol = names.index("fr_phenol")
+    assert x[1, phenol] == Descriptors.fr_phenol(mols()[1]) == 1

@@ -9,6 +9,8 @@ Feature sets (``kind``):
 - ``morgan``: Morgan/ECFP bits (``radius``, ``n_bits``; radius 2 = ECFP4).
 - ``morgan-counts``: Morgan counts (how often each environment occurs).
 - ``maccs``: the 167 MACCS structural keys.
+- ``fragprints``: Morgan counts followed by RDKit's functional-group fragment
+  counts (the ``fr_*`` descriptors), a count vector for the MinMax kernel.
 - ``mordred``: Mordred 2D descriptors (``pip install molmat[mordred]``).
 
 A descriptor that fails for a molecule is NaN; :class:`DescriptorScaler`
@@ -50,9 +52,18 @@ PHYSCHEM = (
     "BalabanJ",
     "BertzCT",
 )
-FEATURE_SETS = ("physchem", "rdkit2d", "morgan", "morgan-counts", "maccs", "mordred")
+FEATURE_SETS = (
+    "physchem",
+    "rdkit2d",
+    "morgan",
+    "morgan-counts",
+    "fragprints",
+    "maccs",
+    "mordred",
+)
 BINARY_SETS = ("morgan", "maccs")  # 0/1 vectors: Tanimoto kernel
-COUNT_SETS = ("morgan-counts",)  # non-negative integer vectors: MinMax kernel
+COUNT_SETS = ("morgan-counts", "fragprints")  # integer counts: MinMax kernel
+FRAGMENTS = tuple(name for name, _ in Descriptors._descList if name.startswith("fr_"))
 
 
 def progress_off(n_items: int) -> bool | None:
@@ -92,7 +103,8 @@ def feature_names(kind: str | None, radius: int = 2, n_bits: int = 2048) -> list
     if kind == "mordred":
         return [str(d) for d in _mordred_calculator().descriptors]
     prefix = "ecfp" if kind == "morgan" else "ecfp_count"
-    return [f"{prefix}{2 * radius}_{i}" for i in range(n_bits)]
+    bits = [f"{prefix}{2 * radius}_{i}" for i in range(n_bits)]
+    return bits + list(FRAGMENTS) if kind == "fragprints" else bits
 
 
 def molecule_descriptors(
@@ -115,11 +127,16 @@ def molecule_descriptors(
 
 def _row_function(kind: str, names: list[str], radius: int, n_bits: int):
     """Function mapping one molecule to its feature row (float64, NaN on failure)."""
-    if kind in ("morgan", "morgan-counts"):
+    if kind in ("morgan", "morgan-counts", "fragprints"):
         gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
         if kind == "morgan":
             return gen.GetFingerprintAsNumPy
-        return gen.GetCountFingerprintAsNumPy
+        if kind == "morgan-counts":
+            return gen.GetCountFingerprintAsNumPy
+        fragments = _descriptors_row(FRAGMENTS)
+        return lambda mol: np.concatenate(
+            [gen.GetCountFingerprintAsNumPy(mol), fragments(mol)]
+        )
     if kind == "maccs":
         return lambda mol: np.array(list(MACCSkeys.GenMACCSKeys(mol)), dtype=np.float64)
     if kind == "mordred":
@@ -127,6 +144,11 @@ def _row_function(kind: str, names: list[str], radius: int, n_bits: int):
         return lambda mol: np.array(
             [float(v) if isinstance(v, int | float) else np.nan for v in calc(mol)]
         )
+    return _descriptors_row(names)
+
+
+def _descriptors_row(names):
+    """Function computing the named RDKit descriptors of a molecule."""
     functions = [getattr(Descriptors, name) for name in names]
 
     def descriptors_row(mol):

@@ -37,8 +37,8 @@ class ClassicModel(BaseEstimator):
     Args:
         model: ``rf``, ``gp``, ``krr``, ``svr`` (SVM; SVC for classification),
             ``ridge``, ``lasso``, ``linear`` or ``logistic``.
-        features: ``morgan`` (default), ``morgan-counts``, ``maccs``,
-            ``rdkit2d``, ``physchem`` or ``mordred``.
+        features: ``morgan`` (default), ``morgan-counts``, ``fragprints``,
+            ``maccs``, ``rdkit2d``, ``physchem`` or ``mordred``.
         radius, n_bits: Morgan options (radius 2, 2048 bits = ECFP4).
         task: ``auto``, ``regression`` or ``classification``.
         class_weight: ``"balanced"`` or ``None`` (classification).
