@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from molmat.classic.kernels import kernel_matrix
+from molmat.classic.models import CLASSIFIERS
 from molmat.data.csv import read_molecules
 from molmat.featurizers.descriptors import molecule_features_cached
 from molmat.tasks.runs import build_model, make_splits
@@ -59,6 +60,9 @@ def run_one(table, dataset, split, seed, spec) -> dict:
         return [table.smiles[i] for i in idx]
 
     name, _, features = spec.partition("/")
+    task = "classification" if dataset in ("bbbp", "clintox") else "regression"
+    if task == "classification" and name not in (*CLASSIFIERS, "mpnn"):
+        return {"dataset": dataset, "model": name, "skipped": "regression-only model"}
     model = build_model(name, seed=seed, progress=False, features=features or "morgan")
     tick = time.perf_counter()
     model.fit(
