@@ -134,3 +134,33 @@ def test_cli_trains_and_predicts_with_a_classic_model(tiny_csv, tmp_path, capsys
         == 0
     )
     assert "logS_pred" in preds.read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_featurize_writes_tables_and_drops_constant_columns(
+    tiny_csv, tmp_path, capsys, suffix
+):
+    import pandas as pd
+
+    out = tmp_path / f"x{suffix}"
+    assert (
+        main(
+            [
+                "featurize",
+                "--data",
+                str(tiny_csv),
+                "--features",
+                "maccs",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert (
+        len(frame) == 17 and 3 not in frame["row"].tolist()
+    )  # bad SMILES rows left out
+    assert 2 < frame.shape[1] - 2 < 167  # constant MACCS keys dropped
+    assert (frame.drop(columns=["row", "smiles"]).nunique() > 1).all()
+    assert "constant columns" in capsys.readouterr().out

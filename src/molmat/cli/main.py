@@ -7,17 +7,17 @@ import logging
 import sys
 
 from molmat import __version__
-from molmat.cli import datasets, evaluate, predict, train
+from molmat.cli import datasets, evaluate, featurize, predict, train
 from molmat.cli.output import setup_logging
 
-COMMANDS = (train, predict, evaluate, datasets)
+COMMANDS = (train, predict, evaluate, featurize, datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="molmat",
         description="Deep learning on molecules: train, predict and evaluate "
-        "property models from CSV files of SMILES.",
+        "property models from CSV files of SMILES, and write feature tables.",
     )
     parser.add_argument("--version", action="version", version=f"molmat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

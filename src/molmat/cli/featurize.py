@@ -1,0 +1,54 @@
+"""``molmat featurize``: write descriptor or fingerprint tables."""
+
+from __future__ import annotations
+
+from molmat.cli.output import HelpFormatter
+from molmat.featurizers.descriptors import FEATURE_SETS
+from molmat.tasks.featurize import featurize_file
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "featurize",
+        help="write descriptor/fingerprint tables",
+        formatter_class=HelpFormatter,
+        description="Compute molecular features for every usable row of a CSV and "
+        "write them, with the row number and SMILES, to Parquet or CSV. Constant and "
+        "all-NaN columns are reported and dropped; values are not scaled.",
+    )
+    p.add_argument("--data", required=True, help="CSV file or bundled dataset name")
+    p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    p.add_argument(
+        "--features",
+        choices=FEATURE_SETS,
+        default="rdkit2d",
+        help="feature set (see `molmat train --help`)",
+    )
+    p.add_argument("--radius", type=int, default=2, help="Morgan radius")
+    p.add_argument("--n-bits", type=int, default=2048, help="Morgan length")
+    p.add_argument(
+        "--keep-all", action="store_true", help="keep constant and all-NaN columns"
+    )
+    p.add_argument("--out", required=True, help="output file, .parquet or .csv")
+    return p
+
+
+def run(args) -> int:
+    frame, report, dropped = featurize_file(
+        args.data,
+        args.features,
+        args.out,
+        args.smiles_col,
+        args.radius,
+        args.n_bits,
+        args.keep_all,
+    )
+    for reason, columns in dropped.items():
+        if columns:
+            shown = ", ".join(columns[:8]) + (" ..." if len(columns) > 8 else "")
+            print(f"dropped {len(columns)} {reason.replace('_', '-')} columns: {shown}")
+    print(
+        f"{report.n_used} of {report.n_rows} rows x {frame.shape[1] - 2} features "
+        f"-> {args.out}"
+    )
+    return 0
