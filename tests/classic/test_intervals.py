@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+
+from molmat.classic.intervals import coverage, cv_plus_intervals
+
+
+def synthetic(n, rng):
+    x = rng.normal(size=(n, 5))
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + rng.standard_t(df=4, size=n)
+    return x, y
+
+
+@pytest.mark.parametrize("folds", [10, 200])  # CV+ and the exact jackknife+
+def test_intervals_cover_as_promised_on_synthetic_data(folds):
+    # The guarantee is marginal (over training sets): average over several.
+    covered, widths = [], {}
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        x, y = synthetic(200, rng)
+        x_test, y_test = synthetic(2000, rng)
+        for alpha in (0.3, 0.1, 0.05):
+            lower, upper, median = cv_plus_intervals(
+                Ridge, x, y, x_test, alpha=alpha, folds=folds
+            )
+            assert (lower <= median).all() and (median <= upper).all()
+            widths.setdefault(alpha, []).append(np.mean(upper - lower))
+            if alpha == 0.1:
+                covered.append(coverage(y_test, lower, upper))
+    assert 0.87 <= np.mean(covered) <= 0.93, covered
+    assert np.mean(widths[0.3]) < np.mean(widths[0.1]) < np.mean(widths[0.05])
+
+
+def test_intervals_work_on_smiles_with_a_classic_model(esol):
+    from molmat.tasks.classic import ClassicModel
+
+    lower, upper, _ = cv_plus_intervals(
+        lambda: ClassicModel(model="ridge", features="physchem"),
+        esol.smiles[:150],
+        esol.y[:150, 0],
+        esol.smiles[150:250],
+        folds=5,
+    )
+    assert 0.75 <= coverage(esol.y[150:250, 0], lower, upper) <= 1.0
+
+
+def test_interval_arguments_are_checked():
+    x, y = np.zeros((5, 2)), np.zeros(5)
+    with pytest.raises(ValueError, match="folds"):
+        cv_plus_intervals(Ridge, x, y, x, folds=1)
+    with pytest.raises(ValueError, match="too few"):
+        cv_plus_intervals(Ridge, x, y, x, alpha=0.1, folds=5)
