@@ -79,5 +79,5 @@ def test_gp_tanimoto_kernel_fits_and_gives_uncertainty(esol):
 def test_featurizer_reports_bad_smiles():
     from molmat.data.csv import DataError
 
-    with pytest.raises(DataError, match="1 bad molecules"):
+    with pytest.raises(DataError, match="X has 1 bad molecules"):
         MoleculeFeaturizer().transform(["CCO", "C1CC("])

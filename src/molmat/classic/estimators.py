@@ -27,7 +27,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from molmat.classic.kernels import kernel_matrix
-from molmat.data.csv import DataError
 from molmat.featurizers.descriptors import check_kind, molecule_features_cached
 
 log = logging.getLogger("molmat")
@@ -56,12 +55,9 @@ class MoleculeFeaturizer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        from molmat.tasks.property import molecules
+        from molmat.tasks.property import valid_molecules
 
-        keys, mols, reasons = molecules(X)
-        bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
-        if bad:
-            raise DataError(f"{len(bad)} bad molecules: " + "; ".join(bad[:5]))
+        keys, mols = valid_molecules(X, "X")
         return molecule_features_cached(
             keys, mols, self.kind, self.radius, self.n_bits, self.use_cache
         )

@@ -23,7 +23,14 @@ from sklearn.base import BaseEstimator
 from molmat.classic.models import make_estimator
 from molmat.data.csv import DataError
 from molmat.featurizers.descriptors import check_kind, molecule_features_cached
-from molmat.tasks.property import TASKS, as_targets, infer_task, molecules
+from molmat.tasks.property import (
+    TASKS,
+    as_predictions,
+    as_targets,
+    infer_task,
+    molecules,
+    valid_molecules,
+)
 from molmat.training import archive
 from molmat.training.loop import History
 from molmat.training.metrics import score
@@ -67,12 +74,7 @@ class ClassicModel(BaseEstimator):
         self.use_cache = use_cache
 
     def _features(self, X: Sequence, name: str) -> np.ndarray:
-        keys, mols, reasons = molecules(X)
-        bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
-        if bad:
-            raise DataError(
-                f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5])
-            )
+        keys, mols = valid_molecules(X, name)
         return molecule_features_cached(
             keys, mols, self.features, self.radius, self.n_bits, self.use_cache
         )
@@ -125,12 +127,7 @@ class ClassicModel(BaseEstimator):
 
     def predict(self, X: Sequence) -> np.ndarray:
         """Values [n] (or [n, T]); 0/1 labels for classification."""
-        values = self.predict_values(X)
-        if self.task_ == "classification":
-            values = np.where(
-                np.isnan(values), np.nan, (values >= 0.5).astype(np.float32)
-            )
-        return values[:, 0] if self.n_targets_ == 1 else values
+        return as_predictions(self.predict_values(X), self.task_)
 
     def predict_with_std(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """Gaussian-process mean and predictive standard deviation, [n, T] each."""

@@ -55,6 +55,22 @@ def molecules(X: Sequence) -> tuple[list[str], list[Chem.Mol | None], list[str]]
     return keys, mols, reasons
 
 
+def valid_molecules(X: Sequence, name: str) -> tuple[list[str], list[Chem.Mol]]:
+    """SMILES keys and molecules of ``X``; a :class:`DataError` listing bad ones."""
+    keys, mols, reasons = molecules(X)
+    bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
+    if bad:
+        raise DataError(f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5]))
+    return keys, mols
+
+
+def as_predictions(values: np.ndarray, task: str) -> np.ndarray:
+    """[n, T] outputs -> [n] (one target) or [n, T]; 0/1 labels for classification."""
+    if task == "classification":
+        values = np.where(np.isnan(values), np.nan, (values >= 0.5).astype(np.float32))
+    return values[:, 0] if values.shape[1] == 1 else values
+
+
 def infer_task(y: np.ndarray) -> str:
     """``classification`` when every known label is 0 or 1, else ``regression``."""
     known = y[~np.isnan(y)]
@@ -305,12 +321,7 @@ class PropertyModel(BaseEstimator):
         return (neg / np.maximum(pos, 1)).astype(np.float32)
 
     def _graphs(self, X: Sequence, name: str) -> GraphSet:
-        keys, mols, reasons = molecules(X)
-        bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
-        if bad:
-            raise DataError(
-                f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5])
-            )
+        keys, mols = valid_molecules(X, name)
         return featurize_cached(keys, mols, self.mol_features, self.use_cache)
 
     def _scaled(self, graphs: GraphSet) -> GraphSet:
@@ -348,12 +359,7 @@ class PropertyModel(BaseEstimator):
 
     def predict(self, X: Sequence) -> np.ndarray:
         """Values [n] (or [n, T] for several targets); 0/1 labels for classification."""
-        values = self.predict_values(X)
-        if self.task_ == "classification":
-            values = np.where(
-                np.isnan(values), np.nan, (values >= 0.5).astype(np.float32)
-            )
-        return values[:, 0] if self.n_targets_ == 1 else values
+        return as_predictions(self.predict_values(X), self.task_)
 
     def predict_proba(self, X: Sequence) -> np.ndarray:
         """Positive-class probabilities [n] (or [n, T]); classification only."""
