@@ -3,10 +3,11 @@
 These are the functions behind ``molmat train``, ``predict`` and ``evaluate``;
 the CLI only parses arguments and prints what they return.
 
-A run folder holds ``split.json``, ``metrics.jsonl`` (one line per epoch),
-``metrics.json`` (test/val metrics, data report, timings), ``data_report.json``
-(every skipped row), ``test_predictions.csv``, ``parity.png`` or ``roc.png``,
-``learning_curve.png``, ``checkpoint/`` and the model archive ``model/``.
+A run folder holds ``split.json``, ``metrics.json`` (test/val metrics, data
+report, timings), ``data_report.json`` (every skipped row),
+``test_predictions.csv``, ``parity.png`` or ``roc.png`` and the model archive
+``model/``; graph networks add ``metrics.jsonl`` (one line per epoch),
+``learning_curve.png`` and ``checkpoint/``.
 """
 
 from __future__ import annotations
