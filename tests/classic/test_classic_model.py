@@ -164,3 +164,46 @@ def test_featurize_writes_tables_and_drops_constant_columns(
     assert 2 < frame.shape[1] - 2 < 167  # constant MACCS keys dropped
     assert (frame.drop(columns=["row", "smiles"]).nunique() > 1).all()
     assert "constant columns" in capsys.readouterr().out
+
+
+def test_cli_assess_reports_cv_ci_and_y_randomisation(esol, tmp_path, capsys):
+    import pandas as pd
+
+    data = tmp_path / "sol.csv"
+    pd.DataFrame({"smiles": esol.smiles[:120], "logS": esol.y[:120, 0]}).to_csv(
+        data, index=False
+    )
+    out = tmp_path / "assess"
+    assert (
+        main(
+            [
+                "assess",
+                "--data",
+                str(data),
+                "--model",
+                "ridge",
+                "--features",
+                "physchem",
+                "--cv",
+                "3",
+                "--repeats",
+                "2",
+                "--shuffles",
+                "2",
+                "--group-by",
+                "scaffold",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "95% CI" in text and "shuffled" in text
+    result = json.loads((out / "assessment.json").read_text())
+    value, low, high = result["bootstrap_95"]["rmse"]
+    assert low < value < high
+    assert (
+        result["y_randomisation"]["r2_shuffled_max"] < result["y_randomisation"]["r2"]
+    )
+    assert (out / "learning_curve_size.png").exists()

@@ -102,7 +102,7 @@ class DescriptorCleaner(TransformerMixin, BaseEstimator):
         std = filled.std(axis=0) if self.scale else np.ones(len(self.kept_))
         self.std_ = np.where(std > 0, std, 1.0)
         if len(self.dropped_nan_) or len(self.dropped_constant_):
-            log.info(
+            log.debug(
                 "dropped %d constant and %d all-NaN feature columns of %d",
                 len(self.dropped_constant_),
                 len(self.dropped_nan_),

@@ -90,3 +90,17 @@ def learning_curve(
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def size_curve(points: list[dict], path: str | Path, metric: str = "rmse") -> Path:
+    """Test metric against training-set size (log x axis)."""
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+    ax.plot([p["size"] for p in points], [p[metric] for p in points], "o-")
+    ax.set_xscale("log")
+    ax.set_xlabel("training molecules")
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title("learning curve")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
