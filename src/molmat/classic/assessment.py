@@ -18,7 +18,8 @@ from molmat.training.metrics import regression_scores
 Factory = Callable[[], object]
 
 
-def _take(X, idx: np.ndarray):
+def take_rows(X, idx: np.ndarray):
+    """Rows ``idx`` of an array, or items of a list (e.g. SMILES)."""
     return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
 
 
@@ -45,8 +46,8 @@ def cv_predictions(
     out = np.empty(len(y))
     for train, test in splitter:
         model = make_model()
-        model.fit(_take(X, train), y[train])
-        out[test] = np.asarray(model.predict(_take(X, test))).reshape(-1)
+        model.fit(take_rows(X, train), y[train])
+        out[test] = np.asarray(model.predict(take_rows(X, test))).reshape(-1)
     return out
 
 
@@ -131,7 +132,7 @@ def learning_curve(
     for size in sizes:
         chosen = order[:size]
         model = make_model()
-        model.fit(_take(X_train, chosen), y_train[chosen])
+        model.fit(take_rows(X_train, chosen), y_train[chosen])
         pred = np.asarray(model.predict(X_test)).reshape(-1)
         out.append({"size": int(size), **regression_scores(np.asarray(y_test), pred)})
     return out

@@ -20,9 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-
-def _take(X, idx: np.ndarray):
-    return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
+from molmat.classic.assessment import take_rows
 
 
 def cv_plus_intervals(
@@ -62,9 +60,9 @@ def cv_plus_intervals(
         held = np.flatnonzero(fold_of == k)
         kept = np.flatnonzero(fold_of != k)
         model = make_model()
-        model.fit(_take(X_train, kept), y_train[kept])
+        model.fit(take_rows(X_train, kept), y_train[kept])
         residual[held] = np.abs(
-            y_train[held] - np.asarray(model.predict(_take(X_train, held)))
+            y_train[held] - np.asarray(model.predict(take_rows(X_train, held)))
         )
         test_pred[k] = np.asarray(model.predict(X_test)).reshape(-1)
     per_point = test_pred[fold_of].T  # [n_test, n]: mu_{-k(i)}(x)
