@@ -1,0 +1,1 @@
+"""Interatomic potentials: energy networks over :class:`AtomsBatch`."""
