@@ -1,0 +1,314 @@
+"""``run_md``: molecular dynamics of an ASE structure with logs and trajectory.
+
+The driver is host-side glue around :mod:`molmat.simulate.md`: it turns an
+``ase.Atoms`` into an :class:`MDState`, runs blocks of steps (each one jitted
+``lax.scan``), and between blocks writes the energy/temperature log (CSV) and
+trajectory frames (extxyz with momenta, energy, forces, stress, cell and pbc).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ase
+import ase.io
+import jax
+import jax.numpy as jnp
+import numpy as np
+from ase import units
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.stress import full_3x3_to_voigt_6_stress
+from tqdm.auto import tqdm
+
+from molmat.models.potentials.base import Potential
+from molmat.simulate import md
+from molmat.simulate.neighbors import allocate
+
+LOG_COLUMNS = ("step", "time_ps", "E_pot", "E_kin", "E_tot", "T")
+
+
+@dataclass(frozen=True)
+class MDResult:
+    """Summary of a finished run.
+
+    Attributes:
+        atoms: final structure with momenta and a calculator holding energy,
+            forces (and stress for periodic cells).
+        steps: steps run.
+        ns_per_day: simulated ns per wall-clock day, excluding the first
+            block (compilation).
+        neighbor_builds: neighbour-list builds after the first.
+        reallocations: neighbour-list reallocations after overflow.
+        log: path of the CSV log, or None.
+        trajectory: path of the extxyz trajectory, or None.
+    """
+
+    atoms: ase.Atoms
+    steps: int
+    ns_per_day: float
+    neighbor_builds: int
+    reallocations: int
+    log: Path | None
+    trajectory: Path | None
+
+
+def periodicity(atoms: ase.Atoms) -> bool:
+    """True if periodic in all directions, False if in none; mixed is refused."""
+    if atoms.pbc.all():
+        if atoms.cell.rank < 3:
+            raise ValueError("a periodic structure needs three cell vectors")
+        return True
+    if not atoms.pbc.any():
+        return False
+    raise ValueError(
+        f"mixed periodicity pbc={atoms.pbc.tolist()} is not supported; make the "
+        "structure periodic in all directions (add vacuum) or in none"
+    )
+
+
+def initial_momenta(atoms: ase.Atoms, temperature: float, seed: int) -> np.ndarray:
+    """Maxwell-Boltzmann momenta at ``temperature`` K with zero total momentum.
+
+    ASE's convention: ``MaxwellBoltzmannDistribution`` then ``Stationary``.
+    """
+    atoms = atoms.copy()
+    MaxwellBoltzmannDistribution(
+        atoms, temperature_K=temperature, rng=np.random.default_rng(seed)
+    )
+    Stationary(atoms)
+    return atoms.get_momenta()
+
+
+def run_md(
+    potential: Potential,
+    atoms: ase.Atoms,
+    ensemble: str = "nve",
+    temperature: float = 300.0,
+    timestep_fs: float = 0.5,
+    steps: int = 1000,
+    log_every: int = 100,
+    traj_every: int = 100,
+    out: str | Path | None = None,
+    log: str | Path | None = None,
+    friction: float = 0.01,
+    pressure: float = 0.0,
+    seed: int = 0,
+    keep_velocities: bool = False,
+    skin: float = 0.5,
+    float64: bool = False,
+    progress: bool = True,
+) -> MDResult:
+    """Run MD of ``atoms`` under ``potential`` with the JAX engine.
+
+    Steps run in blocks of ``gcd(log_every, traj_every)`` steps, each block a
+    single jitted ``lax.scan``; logs and frames are written between blocks.
+
+    Args:
+        potential: any :class:`~molmat.models.potentials.base.Potential`.
+        atoms: start structure; periodic in all directions or in none.
+        ensemble: ``"nve"``, ``"nvt"`` (Langevin) or ``"npt"`` (Berendsen).
+        temperature: K; initial velocities and the thermostat target.
+        timestep_fs: time step in fs.
+        steps: number of steps.
+        log_every: log a row every this many steps (and at step 0).
+        traj_every: write a frame every this many steps (and at step 0);
+            0 writes no trajectory.
+        out: extxyz trajectory path (overwritten), or None.
+        log: CSV log path; by default ``out`` with suffix ``.csv``.
+        friction: Langevin friction in 1/fs (nvt).
+        pressure: target pressure in GPa (npt).
+        seed: seed of the initial velocities and the Langevin noise.
+        keep_velocities: start from the momenta stored in ``atoms`` instead
+            of drawing Maxwell-Boltzmann velocities.
+        skin: neighbour-list buffer in Å.
+        float64: integrate in double precision.
+        progress: show a progress bar with the speed in ns/day.
+
+    Returns:
+        An :class:`MDResult`; the log columns are ``step, time_ps, E_pot,
+        E_kin, E_tot, T`` (eV, K) plus ``P_GPa`` for periodic cells.
+
+    Example:
+        >>> from ase.build import bulk
+        >>> from molmat.models.potentials.lennard_jones import LennardJones
+        >>> lj = LennardJones(sigma=3.405, epsilon=0.0103, cutoff=8.5)
+        >>> atoms = bulk("Ar", "fcc", a=5.26, cubic=True).repeat(3)
+        >>> result = run_md(lj, atoms, "nvt", 60.0, steps=200, progress=False)
+    """
+    if steps < 0 or log_every < 1 or traj_every < 0:
+        raise ValueError("steps >= 0, log_every >= 1 and traj_every >= 0 are required")
+    ens = md.Ensemble(
+        ensemble,
+        timestep_fs,
+        temperature=temperature,
+        friction=friction,
+        pressure=pressure,
+    )
+    periodic = periodicity(atoms)
+    if ens.kind == "npt" and not periodic:
+        raise ValueError("npt needs a periodic cell")
+    out = Path(out) if out is not None else None
+    if log is None and out is not None:
+        log = out.with_suffix(".csv")
+    log = Path(log) if log is not None else None
+    if keep_velocities:
+        momenta = atoms.get_momenta()
+    else:
+        momenta = initial_momenta(atoms, temperature, seed)
+    block = math.gcd(log_every, traj_every) if traj_every else log_every
+
+    precision = jax.enable_x64(True) if float64 else contextlib.nullcontext()
+    with precision:
+        dtype = jnp.float64 if float64 else jnp.float32
+        potential = _cast(potential, dtype)
+        cell = np.asarray(atoms.cell[:]) if periodic else np.zeros((3, 3))
+        fn, nbrs = allocate(
+            atoms.positions.astype(dtype),
+            cell.astype(dtype),
+            potential.cutoff,
+            skin,
+            periodic,
+        )
+        state = md.init_state(
+            potential,
+            fn,
+            nbrs,
+            atoms.numbers,
+            atoms.positions,
+            momenta,
+            atoms.get_masses(),
+            cell,
+            jax.random.key(seed),
+            dtype,
+        )
+        frames = _Frames(atoms, out, traj_every)
+        writer = _Log(log, periodic)
+        reallocations, builds = 0, 0
+        speed = _Speed(timestep_fs)
+        with (
+            writer,
+            tqdm(
+                total=steps, unit="step", disable=not progress, desc=f"md {ens.kind}"
+            ) as bar,
+        ):
+            writer.write(state, timestep_fs)
+            frames.write(state)
+            while int(state.step) < steps:
+                n = min(block, steps - int(state.step))
+                fn_before, builds_before = fn, int(nbrs.n_builds)
+                fn, state, nbrs = md.advance(potential, ens, fn, n, state, nbrs)
+                if fn is fn_before:
+                    builds += int(nbrs.n_builds) - builds_before
+                else:
+                    reallocations += 1
+                    builds += int(nbrs.n_builds)
+                done = int(state.step)
+                bar.update(n)
+                bar.set_postfix_str(f"{speed.tick(done):.3g} ns/day", refresh=False)
+                if done % log_every == 0 or done == steps:
+                    writer.write(state, timestep_fs)
+                if traj_every and done % traj_every == 0:
+                    frames.write(state)
+        final = frames.atoms_of(state)
+    trajectory = out if traj_every else None
+    return MDResult(final, steps, speed.rate, builds, reallocations, log, trajectory)
+
+
+class _Speed:
+    """Simulated ns per wall-clock day, timed from the end of the first block."""
+
+    def __init__(self, timestep_fs: float):
+        self.timestep_fs = timestep_fs
+        self.start = None
+        self.rate = float("nan")
+
+    def tick(self, done: int) -> float:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = (now, done)
+        elif done > self.start[1]:
+            ns = (done - self.start[1]) * self.timestep_fs * 1e-6
+            self.rate = ns / ((now - self.start[0]) / 86400)
+        return self.rate
+
+
+def _cast(potential: Potential, dtype) -> Potential:
+    """Floating-point parameters of ``potential`` cast to ``dtype``."""
+
+    def cast(x):
+        if isinstance(x, jax.Array | np.ndarray) and jnp.issubdtype(
+            x.dtype, jnp.floating
+        ):
+            return jnp.asarray(x, dtype)
+        return x
+
+    return jax.tree_util.tree_map(cast, potential)
+
+
+class _Log:
+    """CSV energy/temperature log, one row per call to :meth:`write`."""
+
+    def __init__(self, path: Path | None, periodic: bool):
+        self.path, self.periodic = path, periodic
+        self.file = None
+
+    def __enter__(self):
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = self.path.open("w", newline="")
+            self.csv = csv.writer(self.file)
+            self.csv.writerow(LOG_COLUMNS + (("P_GPa",) if self.periodic else ()))
+        return self
+
+    def __exit__(self, *exc):
+        if self.file is not None:
+            self.file.close()
+
+    def write(self, state: md.MDState, timestep_fs: float) -> None:
+        if self.file is None:
+            return
+        step = int(state.step)
+        e_pot, e_kin = float(state.energy), float(md.kinetic_energy(state))
+        row = [step, f"{step * timestep_fs / 1000:.6f}"]
+        row += [f"{v:.8g}" for v in (e_pot, e_kin, e_pot + e_kin)]
+        row.append(f"{float(md.temperature(state)):.6g}")
+        if self.periodic:
+            row.append(f"{float(md.pressure(state)) / units.GPa:.6g}")
+        self.csv.writerow(row)
+        self.file.flush()
+
+
+class _Frames:
+    """Trajectory frames as extxyz through ASE."""
+
+    def __init__(self, atoms: ase.Atoms, path: Path | None, every: int):
+        self.template = atoms.copy()
+        self.template.calc = None
+        self.path = path if every else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+
+    def atoms_of(self, state: md.MDState) -> ase.Atoms:
+        atoms = self.template.copy()
+        atoms.positions = np.asarray(state.positions, np.float64)
+        atoms.set_momenta(np.asarray(state.momenta, np.float64))
+        results = dict(
+            energy=float(state.energy), forces=np.asarray(state.forces, np.float64)
+        )
+        if atoms.pbc.all():
+            atoms.set_cell(np.asarray(state.cell, np.float64))
+            stress = np.asarray(state.stress, np.float64)
+            results["stress"] = full_3x3_to_voigt_6_stress(stress)
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        return atoms
+
+    def write(self, state: md.MDState) -> None:
+        if self.path is not None:
+            ase.io.write(self.path, self.atoms_of(state), format="extxyz", append=True)

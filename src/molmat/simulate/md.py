@@ -1,0 +1,329 @@
+"""JAX-native molecular dynamics: state, integrators and jitted step blocks.
+
+Everything here is a pure function of arrays. :func:`run_block` advances an
+:class:`MDState` by a fixed number of steps in one ``lax.scan`` (compiled once
+per block length, ensemble and neighbour-list capacity), updating the
+neighbour list inside the scan only when atoms moved more than half the skin.
+:func:`advance` is the host-side loop body: it runs a block and, if the
+neighbour list overflowed anywhere inside it, reallocates the list and reruns
+the block from its start state, so no step ever uses a truncated list.
+
+Units are ASE's: Å, eV, amu and ASE time (``ase.units.fs`` per fs); momenta
+are amu Å / ASE time, temperatures K, stresses eV/Å^3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from ase import units
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from molmat.data.atoms_batch import AtomsBatch, edge_vectors
+from molmat.models.potentials.base import (
+    Potential,
+    energy_and_forces,
+    energy_forces_stress,
+)
+from molmat.simulate.neighbors import NeighborList, NeighborListFn
+
+ENSEMBLES = ("nve", "nvt", "npt")
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Integrator and its settings (static under jit).
+
+    Attributes:
+        kind: ``"nve"`` velocity Verlet; ``"nvt"`` Langevin (BAOAB splitting);
+            ``"npt"`` Berendsen thermostat and isotropic barostat around
+            velocity Verlet, as ASE's ``NPTBerendsen`` (periodic cells only).
+        timestep_fs: time step in fs.
+        temperature: target temperature in K (nvt, npt).
+        friction: Langevin friction in 1/fs (nvt).
+        pressure: target pressure in GPa (npt).
+        taut_fs: Berendsen temperature coupling time in fs (npt).
+        taup_fs: Berendsen pressure coupling time in fs (npt).
+        compressibility: isothermal compressibility in 1/GPa (npt).
+    """
+
+    kind: Literal["nve", "nvt", "npt"]
+    timestep_fs: float
+    temperature: float = 300.0
+    friction: float = 0.01
+    pressure: float = 0.0
+    taut_fs: float = 100.0
+    taup_fs: float = 1000.0
+    compressibility: float = 0.01
+
+    def __post_init__(self):
+        if self.kind not in ENSEMBLES:
+            raise ValueError(f"unknown ensemble {self.kind!r}; use one of {ENSEMBLES}")
+        if self.timestep_fs <= 0:
+            raise ValueError(f"the time step must be positive, got {self.timestep_fs}")
+
+    @property
+    def dt(self) -> float:
+        return self.timestep_fs * units.fs
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class MDState:
+    """One point of a trajectory (a pytree; N atoms).
+
+    Attributes:
+        species: [N] atomic numbers.
+        positions: [N, 3] Å, not wrapped inside a block.
+        momenta: [N, 3] amu Å / ASE time.
+        masses: [N] amu.
+        forces: [N, 3] eV/Å at ``positions``.
+        energy: potential energy in eV.
+        stress: [3, 3] potential (virial) stress in eV/Å^3, zero if not periodic.
+        cell: [3, 3] cell vectors as rows in Å, zero if not periodic.
+        step: steps taken.
+        key: random key (Langevin noise).
+    """
+
+    species: Int[Array, " N"]
+    positions: Float[Array, "N 3"]
+    momenta: Float[Array, "N 3"]
+    masses: Float[Array, " N"]
+    forces: Float[Array, "N 3"]
+    energy: Float[Array, ""]
+    stress: Float[Array, "3 3"]
+    cell: Float[Array, "3 3"]
+    step: Int[Array, ""]
+    key: PRNGKeyArray
+
+
+def kinetic_energy(state: MDState) -> Float[Array, ""]:
+    """Kinetic energy in eV."""
+    return 0.5 * jnp.sum(state.momenta**2 / state.masses[:, None])
+
+
+def temperature(state: MDState) -> Float[Array, ""]:
+    """Instantaneous temperature in K, ``2 E_kin / (3 N k_B)`` as in ASE."""
+    return 2.0 * kinetic_energy(state) / (3 * state.masses.shape[0] * units.kB)
+
+
+def pressure(state: MDState) -> Float[Array, ""]:
+    """Pressure in eV/Å^3 including the ideal-gas term (periodic cells)."""
+    volume = jnp.abs(jnp.linalg.det(state.cell))
+    ideal = 2.0 * kinetic_energy(state) / (3.0 * volume)
+    return -jnp.trace(state.stress) / 3.0 + ideal
+
+
+def structure_batch(
+    fn: NeighborListFn,
+    species: Int[Array, " N"],
+    positions: Float[Array, "N 3"],
+    cell: Float[Array, "3 3"],
+    nbrs: NeighborList,
+) -> AtomsBatch:
+    """A one-structure :class:`AtomsBatch` over the neighbour list.
+
+    Listed pairs beyond the cutoff (inside the skin) are masked out, so a
+    potential sees exactly the pairs within its cutoff.
+    """
+    n, dtype = positions.shape[0], positions.dtype
+    batch = AtomsBatch(
+        species=species,
+        positions=positions,
+        cell=(cell if fn.periodic else jnp.zeros_like(cell))[None],
+        senders=nbrs.senders,
+        receivers=nbrs.receivers,
+        cell_shifts=nbrs.cell_shifts.astype(dtype),
+        node_graph=jnp.zeros(n, jnp.int32),
+        node_mask=jnp.ones(n, bool),
+        edge_mask=nbrs.edge_mask,
+        graph_mask=jnp.ones(1, bool),
+        energy=jnp.zeros(1, dtype),
+        forces=jnp.zeros((n, 3), dtype),
+        stress=jnp.zeros((1, 3, 3), dtype),
+        has_forces=jnp.zeros(1, bool),
+        has_stress=jnp.zeros(1, bool),
+    )
+    r2 = jnp.sum(jax.lax.stop_gradient(edge_vectors(batch)) ** 2, axis=-1)
+    return batch._replace(edge_mask=nbrs.edge_mask & (r2 < fn.cutoff**2))
+
+
+def evaluate(
+    potential: Potential,
+    fn: NeighborListFn,
+    species: Int[Array, " N"],
+    positions: Float[Array, "N 3"],
+    cell: Float[Array, "3 3"],
+    nbrs: NeighborList,
+) -> tuple[Float[Array, ""], Float[Array, "N 3"], Float[Array, "3 3"]]:
+    """Energy (eV), forces [N, 3] (eV/Å) and stress [3, 3] (eV/Å^3)."""
+    batch = structure_batch(fn, species, positions, cell, nbrs)
+    if fn.periodic:
+        energy, forces, stress = energy_forces_stress(potential, batch)
+        return energy[0], forces, stress[0]
+    energy, forces = energy_and_forces(potential, batch)
+    return energy[0], forces, jnp.zeros((3, 3), positions.dtype)
+
+
+def init_state(
+    potential: Potential,
+    fn: NeighborListFn,
+    nbrs: NeighborList,
+    species,
+    positions,
+    momenta,
+    masses,
+    cell,
+    key: PRNGKeyArray,
+    dtype=jnp.float32,
+) -> MDState:
+    """State at step 0 with energy, forces and stress evaluated."""
+    positions = jnp.asarray(positions, dtype)
+    cell = jnp.asarray(cell, dtype)
+    species = jnp.asarray(species, jnp.int32)
+    energy, forces, stress = eqx.filter_jit(evaluate)(
+        potential, fn, species, positions, cell, nbrs
+    )
+    return MDState(
+        species=species,
+        positions=positions,
+        momenta=jnp.asarray(momenta, dtype),
+        masses=jnp.asarray(masses, dtype),
+        forces=forces,
+        energy=energy,
+        stress=stress,
+        cell=cell,
+        step=jnp.int32(0),
+        key=key,
+    )
+
+
+def _drift(state: MDState, dt) -> MDState:
+    return replace(
+        state, positions=state.positions + dt * state.momenta / state.masses[:, None]
+    )
+
+
+def _kick(state: MDState, dt) -> MDState:
+    return replace(state, momenta=state.momenta + dt * state.forces)
+
+
+def _force_update(potential, fn, state: MDState, nbrs):
+    nbrs = fn.update(nbrs, state.positions, state.cell)
+    energy, forces, stress = evaluate(
+        potential, fn, state.species, state.positions, state.cell, nbrs
+    )
+    return replace(state, energy=energy, forces=forces, stress=stress), nbrs
+
+
+def _langevin_noise(state: MDState, ensemble: Ensemble) -> MDState:
+    """Exact Ornstein-Uhlenbeck update of the momenta over one step (the O)."""
+    key, sub = jax.random.split(state.key)
+    c1 = np.exp(-ensemble.friction / units.fs * ensemble.dt)
+    kt = units.kB * ensemble.temperature
+    sigma = jnp.sqrt((1.0 - c1**2) * state.masses * kt)[:, None]
+    noise = jax.random.normal(sub, state.momenta.shape, state.momenta.dtype)
+    return replace(state, momenta=c1 * state.momenta + sigma * noise, key=key)
+
+
+def _berendsen(state: MDState, ensemble: Ensemble) -> MDState:
+    """ASE's NPTBerendsen coupling: rescale momenta, then cell and positions."""
+    t_now = temperature(state)
+    ratio = jnp.where(t_now > 0, ensemble.temperature / t_now, 1.0)
+    lam = jnp.sqrt(1.0 + ensemble.timestep_fs / ensemble.taut_fs * (ratio - 1.0))
+    state = replace(state, momenta=state.momenta * jnp.clip(lam, 0.9, 1.1))
+    beta = ensemble.compressibility / units.GPa  # 1/(eV/Å^3)
+    target = ensemble.pressure * units.GPa
+    mu = 1.0 - ensemble.timestep_fs / ensemble.taup_fs * beta / 3.0 * (
+        target - pressure(state)
+    )
+    return replace(state, positions=state.positions * mu, cell=state.cell * mu)
+
+
+def step(
+    potential: Potential,
+    ensemble: Ensemble,
+    fn: NeighborListFn,
+    state: MDState,
+    nbrs: NeighborList,
+) -> tuple[MDState, NeighborList]:
+    """One time step of ``ensemble``; updates the neighbour list if needed."""
+    dt = ensemble.dt
+    if ensemble.kind == "npt":
+        state = _berendsen(state, ensemble)
+    state = _kick(state, 0.5 * dt)
+    if ensemble.kind == "nvt":  # BAOAB
+        state = _drift(state, 0.5 * dt)
+        state = _langevin_noise(state, ensemble)
+        state = _drift(state, 0.5 * dt)
+    else:
+        state = _drift(state, dt)
+    state, nbrs = _force_update(potential, fn, state, nbrs)
+    state = _kick(state, 0.5 * dt)
+    return replace(state, step=state.step + 1), nbrs
+
+
+def wrap(state: MDState, nbrs: NeighborList) -> tuple[MDState, NeighborList]:
+    """Positions wrapped into the cell, with the neighbour list kept consistent.
+
+    An atom moved by lattice vectors ``w`` keeps its reference position moved
+    by the same vectors and its edges' shifts corrected, so no rebuild is
+    needed and every ``r_ij`` is unchanged.
+    """
+    w = jnp.floor(state.positions @ jnp.linalg.inv(state.cell))
+    nbrs = replace(
+        nbrs,
+        reference_positions=nbrs.reference_positions - w @ nbrs.reference_cell,
+        cell_shifts=nbrs.cell_shifts + w[nbrs.receivers] - w[nbrs.senders],
+    )
+    return replace(state, positions=state.positions - w @ state.cell), nbrs
+
+
+@eqx.filter_jit
+def run_block(
+    potential: Potential,
+    ensemble: Ensemble,
+    fn: NeighborListFn,
+    n_steps: int,
+    state: MDState,
+    nbrs: NeighborList,
+) -> tuple[MDState, NeighborList]:
+    """``n_steps`` steps in one ``lax.scan``; periodic positions wrapped at the end.
+
+    Check ``nbrs.overflow`` afterwards: if set, the block used a truncated
+    list and must be rerun (see :func:`advance`).
+    """
+
+    def body(carry, _):
+        return step(potential, ensemble, fn, *carry), None
+
+    (state, nbrs), _ = jax.lax.scan(body, (state, nbrs), None, length=n_steps)
+    if fn.periodic:
+        state, nbrs = wrap(state, nbrs)
+    return state, nbrs
+
+
+def advance(
+    potential: Potential,
+    ensemble: Ensemble,
+    fn: NeighborListFn,
+    n_steps: int,
+    state: MDState,
+    nbrs: NeighborList,
+) -> tuple[NeighborListFn, MDState, NeighborList]:
+    """Run one block; on neighbour-list overflow, reallocate and rerun it.
+
+    Returns the (possibly reallocated) list description, the new state and
+    the new list. The rerun starts from the same state and random key, so the
+    result equals a run with ample capacity from the start.
+    """
+    while True:
+        new_state, new_nbrs = run_block(potential, ensemble, fn, n_steps, state, nbrs)
+        if not bool(new_nbrs.overflow):
+            return fn, new_state, new_nbrs
+        fn, nbrs = fn.reallocate(new_nbrs, state.positions, state.cell)
