@@ -7,10 +7,10 @@ import logging
 import sys
 
 from molmat import __version__
-from molmat.cli import assess, datasets, evaluate, featurize, predict, train
+from molmat.cli import assess, datasets, evaluate, featurize, map, predict, train
 from molmat.cli.output import setup_logging
 
-COMMANDS = (train, predict, evaluate, assess, featurize, datasets)
+COMMANDS = (train, predict, evaluate, assess, featurize, map, datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:
