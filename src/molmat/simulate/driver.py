@@ -27,8 +27,9 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from tqdm.auto import tqdm
 
 from molmat.models.potentials.base import Potential
+from molmat.models.potentials.inference import cast
 from molmat.simulate import md
-from molmat.simulate.neighbors import allocate
+from molmat.simulate.neighbors import NeighborList, NeighborListFn, allocate
 
 LOG_COLUMNS = ("step", "time_ps", "E_pot", "E_kin", "E_tot", "T")
 
@@ -83,6 +84,46 @@ def initial_momenta(atoms: ase.Atoms, temperature: float, seed: int) -> np.ndarr
     )
     Stationary(atoms)
     return atoms.get_momenta()
+
+
+def prepare(
+    potential: Potential,
+    atoms: ase.Atoms,
+    momenta: np.ndarray,
+    seed: int = 0,
+    skin: float = 0.5,
+    dtype=jnp.float32,
+) -> tuple[Potential, NeighborListFn, NeighborList, md.MDState]:
+    """Potential cast to ``dtype``, neighbour list and step-0 state of ``atoms``.
+
+    Args:
+        potential: any potential.
+        atoms: structure, periodic in all directions or in none.
+        momenta: [N, 3] initial momenta (amu Å / ASE time).
+        seed: seed of the state's random key (Langevin noise).
+        skin: neighbour-list buffer in Å.
+        dtype: float dtype of the state (float64 needs ``jax_enable_x64``).
+    """
+    periodic = periodicity(atoms)
+    potential = cast(potential, dtype)
+    cell = np.asarray(atoms.cell[:]) if periodic else np.zeros((3, 3))
+    positions = np.asarray(atoms.positions)
+    fn, nbrs = allocate(
+        positions.astype(dtype), cell.astype(dtype), potential.cutoff, skin, periodic
+    )
+    state = md.init_state(
+        potential,
+        fn,
+        nbrs,
+        atoms.numbers,
+        positions,
+        momenta,
+        atoms.get_masses(),
+        cell,
+        jax.random.key(seed),
+        dtype,
+    )
+    return potential, fn, nbrs, state
 
 
 def run_md(
@@ -166,26 +207,8 @@ def run_md(
     precision = jax.enable_x64(True) if float64 else contextlib.nullcontext()
     with precision:
         dtype = jnp.float64 if float64 else jnp.float32
-        potential = _cast(potential, dtype)
-        cell = np.asarray(atoms.cell[:]) if periodic else np.zeros((3, 3))
-        fn, nbrs = allocate(
-            atoms.positions.astype(dtype),
-            cell.astype(dtype),
-            potential.cutoff,
-            skin,
-            periodic,
-        )
-        state = md.init_state(
-            potential,
-            fn,
-            nbrs,
-            atoms.numbers,
-            atoms.positions,
-            momenta,
-            atoms.get_masses(),
-            cell,
-            jax.random.key(seed),
-            dtype,
+        potential, fn, nbrs, state = prepare(
+            potential, atoms, momenta, seed=seed, skin=skin, dtype=dtype
         )
         frames = _Frames(atoms, out, traj_every)
         writer = _Log(log, periodic)
@@ -236,19 +259,6 @@ class _Speed:
             ns = (done - self.start[1]) * self.timestep_fs * 1e-6
             self.rate = ns / ((now - self.start[0]) / 86400)
         return self.rate
-
-
-def _cast(potential: Potential, dtype) -> Potential:
-    """Floating-point parameters of ``potential`` cast to ``dtype``."""
-
-    def cast(x):
-        if isinstance(x, jax.Array | np.ndarray) and jnp.issubdtype(
-            x.dtype, jnp.floating
-        ):
-            return jnp.asarray(x, dtype)
-        return x
-
-    return jax.tree_util.tree_map(cast, potential)
 
 
 class _Log:

@@ -138,6 +138,7 @@ class NeighborListFn:
         self, positions: Float[Array, "N 3"], cell: Float[Array, "3 3"]
     ) -> NeighborList:
         """A fresh list for ``positions`` (Å) in ``cell`` (rows, Å). Jittable."""
+        positions, cell = jnp.asarray(positions), jnp.asarray(cell)
         n = self.n_atoms
         dtype = positions.dtype
         shifts = jnp.asarray(self._shifts(), dtype)  # [M, 3]
@@ -220,6 +221,7 @@ class NeighborListFn:
         Overflow is sticky: once a build overflowed, ``nbrs.overflow`` stays
         True until the host reallocates.
         """
+        positions, cell = jnp.asarray(positions), jnp.asarray(cell)
 
         def rebuild(_):
             new = self.build(positions, cell)

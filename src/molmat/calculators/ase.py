@@ -1,0 +1,117 @@
+"""ASE calculator over any :class:`~molmat.models.potentials.base.Potential`.
+
+Each call builds a one-structure :class:`~molmat.data.atoms_batch.AtomsBatch`
+on the host (vesin neighbour list, :mod:`molmat.data.neighbors`), padded to
+sizes on the batching ladder, and evaluates energy, forces and stress in one
+jitted function. Repeated calls on structures of similar size (optimiser
+steps, MD with ASE integrators, vibration displacements) therefore reuse one
+compiled function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import ase
+import equinox as eqx
+import jax
+import numpy as np
+from ase.calculators.calculator import (
+    Calculator,
+    PropertyNotImplementedError,
+    all_changes,
+)
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from molmat.data.batching import Budget, ladder
+from molmat.data.neighbors import make_atoms_batch, neighbor_graphs
+from molmat.data.structures import Frame
+from molmat.models.potentials.base import (
+    Potential,
+    energy_and_forces,
+    energy_forces_stress,
+)
+from molmat.models.potentials.inference import cast
+
+
+class MolmatCalculator(Calculator):
+    """Energy (eV), forces (eV/Å) and, for periodic cells, stress (eV/Å^3).
+
+    Periodic cells always get the stress too (one backward pass gives both),
+    so forces-only and stress calls share one compiled function and ASE's
+    result cache.
+
+    Args:
+        potential: any potential; its ``cutoff`` sets the neighbour list.
+        float64: evaluate in double precision.
+        **kwargs: passed to :class:`ase.calculators.calculator.Calculator`.
+
+    Attributes:
+        n_compiles: how many padded shapes have been compiled so far.
+
+    Example:
+        >>> from ase.build import bulk
+        >>> from molmat.models.potentials.lennard_jones import LennardJones
+        >>> atoms = bulk("Ar", "fcc", a=5.26, cubic=True)
+        >>> atoms.calc = MolmatCalculator(LennardJones(3.405, 0.0103, 8.5))
+        >>> energy = atoms.get_potential_energy()
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, potential: Potential, float64: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.float64 = float64
+        self.dtype = np.float64 if float64 else np.float32
+        with self._precision():
+            self.potential = cast(potential, self.dtype)
+        self.n_compiles = 0
+
+        def evaluate(potential, batch, stress: bool):
+            self.n_compiles += 1  # runs only while tracing a new shape
+            if stress:
+                return energy_forces_stress(potential, batch)
+            return (*energy_and_forces(potential, batch), None)
+
+        self._evaluate = eqx.filter_jit(evaluate)
+
+    def _precision(self):
+        return jax.enable_x64(True) if self.float64 else contextlib.nullcontext()
+
+    def calculate(
+        self,
+        atoms: ase.Atoms | None = None,
+        properties=("energy",),
+        system_changes=all_changes,
+    ) -> None:
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        periodic = bool(atoms.pbc.all())
+        if "stress" in properties and not periodic:
+            raise PropertyNotImplementedError(
+                "stress needs a structure periodic in all three directions"
+            )
+        with self._precision():
+            batch = self.batch(atoms)
+            energy, forces, stress = self._evaluate(self.potential, batch, periodic)
+            energy = float(np.asarray(energy)[0])
+            self.results = {
+                "energy": energy,
+                "free_energy": energy,
+                "forces": np.asarray(forces, np.float64)[: len(atoms)],
+            }
+            if periodic:
+                full = np.asarray(stress, np.float64)[0]
+                self.results["stress"] = full_3x3_to_voigt_6_stress(full)
+
+    def batch(self, atoms: ase.Atoms):
+        """The padded one-structure batch for ``atoms`` (host arrays).
+
+        Atoms are padded to ``ladder(n + 1)`` (one padding atom at least, in
+        a second, padding structure) and edges to ``ladder(pairs)``.
+        """
+        graphs = neighbor_graphs([Frame.from_atoms(atoms)], self.potential.cutoff)
+        budget = Budget(
+            nodes=ladder(len(atoms) + 1), edges=ladder(int(graphs.n_edges[0])), graphs=2
+        )
+        return make_atoms_batch(graphs, np.array([0]), budget, self.dtype)
