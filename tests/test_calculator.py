@@ -1,0 +1,138 @@
+"""MolmatCalculator and the Lennard-Jones reference potential against ASE."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from ase import Atoms, units
+from ase.build import bulk
+from ase.calculators.calculator import PropertyNotImplementedError
+from ase.calculators.lj import LennardJones as AseLennardJones
+from ase.md.verlet import VelocityVerlet
+from ase.optimize import BFGS
+from ase.stress import full_3x3_to_voigt_6_stress
+from ase.vibrations import Vibrations
+
+from molmat.calculators import MolmatCalculator
+from molmat.models.potentials.lennard_jones import LennardJones
+from molmat.simulate import md
+from molmat.simulate.neighbors import allocate
+
+SIGMA, EPSILON, CUTOFF = 3.405, 0.0103, 7.0
+ARGON = LennardJones(SIGMA, EPSILON, CUTOFF)
+
+
+def strained_fcc():
+    atoms = bulk("Ar", "fcc", a=5.3, cubic=True).repeat(2)
+    strain = np.eye(3) + 0.03 * np.random.default_rng(0).normal(size=(3, 3))
+    atoms.set_cell(atoms.cell[:] @ strain, scale_atoms=True)
+    atoms.rattle(0.15, seed=1)
+    return atoms
+
+
+def cluster():
+    atoms = bulk("Ar", "fcc", a=5.3, cubic=True).repeat((2, 2, 1))
+    atoms.rattle(0.15, seed=2)
+    atoms.pbc = False
+    atoms.cell = np.zeros((3, 3))
+    return atoms
+
+
+def ase_reference(atoms):
+    atoms = atoms.copy()
+    atoms.calc = AseLennardJones(sigma=SIGMA, epsilon=EPSILON, rc=CUTOFF, smooth=False)
+    return atoms
+
+
+@pytest.mark.parametrize("make", [strained_fcc, cluster])
+def test_lennard_jones_equals_ase(make):
+    atoms = make()
+    atoms.calc = MolmatCalculator(ARGON, float64=True)
+    reference = ase_reference(atoms)
+    energy = atoms.get_potential_energy()
+    assert energy == pytest.approx(reference.get_potential_energy(), abs=1e-10)
+    assert abs(energy) > 0.1
+    np.testing.assert_allclose(atoms.get_forces(), reference.get_forces(), atol=1e-10)
+    if atoms.pbc.all():
+        np.testing.assert_allclose(
+            atoms.get_stress(), reference.get_stress(), atol=1e-12
+        )
+    else:
+        with pytest.raises(PropertyNotImplementedError):
+            atoms.get_stress()
+
+
+def test_float32_close_to_ase():
+    atoms = strained_fcc()
+    atoms.calc = MolmatCalculator(ARGON)
+    reference = ase_reference(atoms)
+    assert atoms.get_potential_energy() == pytest.approx(
+        reference.get_potential_energy(), rel=1e-5
+    )
+    np.testing.assert_allclose(atoms.get_forces(), reference.get_forces(), atol=1e-5)
+
+
+def test_calculator_equals_in_jit_neighbour_list_path():
+    """Host (vesin, padded) and MD (in-jit list with skin) paths agree."""
+    atoms = strained_fcc()
+    calc = MolmatCalculator(ARGON, float64=True)
+    atoms.calc = calc
+    with jax.enable_x64(True):
+        fn, nbrs = allocate(atoms.positions, atoms.cell[:], CUTOFF, skin=0.7)
+        energy, forces, stress = md.evaluate(
+            ARGON,
+            fn,
+            jnp.asarray(atoms.numbers),
+            jnp.asarray(atoms.positions),
+            jnp.asarray(atoms.cell[:]),
+            nbrs,
+        )
+    assert atoms.get_potential_energy() == pytest.approx(float(energy), abs=1e-10)
+    np.testing.assert_allclose(atoms.get_forces(), forces, atol=1e-10)
+    np.testing.assert_allclose(
+        atoms.get_stress(), full_3x3_to_voigt_6_stress(np.asarray(stress)), atol=1e-12
+    )
+
+
+def test_one_compile_for_rattled_copies():
+    calc = MolmatCalculator(ARGON)
+    start = strained_fcc()
+    for seed in range(4):
+        atoms = start.copy()
+        atoms.rattle(0.02, seed=10 + seed)
+        atoms.calc = calc
+        atoms.get_forces()
+        atoms.get_stress()
+    assert calc.n_compiles == 1
+
+
+def test_bfgs_relaxes():
+    atoms = strained_fcc()
+    atoms.calc = MolmatCalculator(ARGON)
+    assert np.abs(atoms.get_forces()).max() > 0.05
+    BFGS(atoms, logfile=None).run(fmax=0.01, steps=200)
+    assert np.linalg.norm(atoms.get_forces(), axis=1).max() < 0.05
+
+
+def test_ase_velocity_verlet_conserves_energy():
+    atoms = cluster()
+    atoms.calc = MolmatCalculator(LennardJones(SIGMA, EPSILON, cutoff=30.0))
+    atoms.set_momenta(np.zeros((len(atoms), 3)))
+    start = atoms.get_total_energy()
+    VelocityVerlet(atoms, timestep=2 * units.fs).run(50)
+    assert atoms.get_kinetic_energy() > 1e-3  # the cluster moved
+    assert atoms.get_total_energy() == pytest.approx(start, abs=2e-4)
+
+
+def test_vibrations_of_dimer_match_analytic_frequency(tmp_path):
+    r_min = 2 ** (1 / 6) * SIGMA
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [0, 0, r_min]])
+    dimer.calc = MolmatCalculator(ARGON, float64=True)
+    vib = Vibrations(dimer, delta=0.005, name=str(tmp_path / "vib"))
+    vib.run()
+    highest = float(np.real(vib.get_energies()).max())  # eV
+    curvature = 36 * 2 ** (2 / 3) * EPSILON / SIGMA**2  # eV/Å^2 at r_min
+    reduced_mass = dimer.get_masses()[0] / 2
+    expected = units._hbar * np.sqrt(curvature * units._e / units._amu) * 1e10
+    expected /= units._e * np.sqrt(reduced_mass)
+    assert highest == pytest.approx(expected, rel=1e-3)
