@@ -7,10 +7,19 @@ import logging
 import sys
 
 from molmat import __version__
-from molmat.cli import assess, datasets, evaluate, featurize, map, predict, train
+from molmat.cli import (
+    assess,
+    datasets,
+    evaluate,
+    featurize,
+    map,
+    md,
+    predict,
+    train,
+)
 from molmat.cli.output import setup_logging
 
-COMMANDS = (train, predict, evaluate, assess, featurize, map, datasets)
+COMMANDS = (train, predict, evaluate, assess, featurize, map, md, datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:
