@@ -9,6 +9,12 @@ Padding layout: the last graph of a batch and its last node are padding.
 Padded nodes belong to the padding graph; padded edges start and end at the
 last node. Masks mark real entries. Edges keep the pairing of
 :mod:`molmat.featurizers.graph`: the reverse of edge ``e`` is ``e ^ 1``.
+
+Dense per-molecule layout: node ``i`` is slot ``node_slot[i]`` of its graph,
+so ``blocks[node_graph, node_slot]`` places atoms into ``[G, A, ...]`` blocks
+(A = ``Budget.atoms``, the largest molecule) for attention over all atom pairs
+of a molecule; ``slot_mask`` marks real slots. Padded nodes take slot 0 of the
+padding graph.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from molmat.featurizers.graph import GraphSet
+from molmat.featurizers.graph import GraphSet, concat_ranges
 
 
 class GraphBatch(NamedTuple):
@@ -38,6 +44,9 @@ class GraphBatch(NamedTuple):
     mol_x: np.ndarray  # [G, D] float32 whole-molecule features (D may be 0)
     y: np.ndarray  # [G, T] float32, 0 where missing
     y_mask: np.ndarray  # [G, T] bool, True where a label exists
+    positions: np.ndarray  # [N, 3] float32 atom positions in Å, 0 without 3D
+    node_slot: np.ndarray  # [N] int32, index of each node inside its molecule
+    slot_mask: np.ndarray  # [G, A] bool, True for slots holding a real atom
 
     @property
     def n_graphs(self) -> int:
@@ -56,11 +65,21 @@ def ladder(n: int) -> int:
 
 @dataclass(frozen=True)
 class Budget:
-    """Static batch shape: node, edge and graph counts including padding."""
+    """Static batch shape: node, edge and graph counts including padding.
+
+    ``atoms`` is the number of slots per molecule in the dense per-molecule
+    layout (the largest molecule, rounded up); ``None`` means ``nodes - 1``.
+    """
 
     nodes: int
     edges: int
     graphs: int
+    atoms: int | None = None
+
+    @property
+    def slots(self) -> int:
+        """Atom slots per molecule, A."""
+        return self.atoms or self.nodes - 1
 
     @classmethod
     def for_data(
@@ -76,7 +95,8 @@ class Budget:
             headroom = 1.0
         nodes = max(np.ceil(per_batch * mean_atoms * headroom), biggest_atoms) + 1
         edges = max(np.ceil(per_batch * mean_edges * headroom), biggest_edges)
-        return cls(ladder(nodes), ladder(edges), per_batch + 1)
+        atoms = min(ladder(biggest_atoms), ladder(nodes) - 1)
+        return cls(ladder(nodes), ladder(edges), per_batch + 1, atoms)
 
 
 def plan_batches(
@@ -103,15 +123,6 @@ def plan_batches(
     return out
 
 
-def _ranges(offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Concatenated ``arange(offsets[i], offsets[i+1])`` for every i in ``idx``."""
-    starts, stops = offsets[idx], offsets[idx + 1]
-    lengths = stops - starts
-    total = int(lengths.sum())
-    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total) + shift
-
-
 def make_batch(
     graphs: GraphSet,
     idx: np.ndarray,
@@ -130,8 +141,13 @@ def make_batch(
     """
     n_atoms, n_edges = graphs.n_atoms[idx], graphs.n_edges[idx]
     n_real_nodes, n_real_edges, g = int(n_atoms.sum()), int(n_edges.sum()), len(idx)
-    atom_rows = _ranges(graphs.atom_offsets, idx)
-    edge_rows = _ranges(graphs.edge_offsets, idx)
+    if g and n_atoms.max() > budget.slots:
+        raise ValueError(
+            f"a molecule of {n_atoms.max()} atoms does not fit the batch budget "
+            f"{budget}"
+        )
+    atom_rows = concat_ranges(graphs.atom_offsets, idx)
+    edge_rows = concat_ranges(graphs.edge_offsets, idx)
     node_start = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
     edge_shift = np.repeat(node_start, n_edges)
 
@@ -146,6 +162,13 @@ def make_batch(
     receivers[:n_real_edges] = graphs.receivers[edge_rows] + edge_shift
     node_graph = np.full(budget.nodes, budget.graphs - 1, np.int32)
     node_graph[:n_real_nodes] = np.repeat(np.arange(g, dtype=np.int32), n_atoms)
+    node_slot = np.zeros(budget.nodes, np.int32)
+    node_slot[:n_real_nodes] = np.arange(n_real_nodes) - np.repeat(node_start, n_atoms)
+    slot_mask = np.zeros((budget.graphs, budget.slots), bool)
+    slot_mask[:g] = np.arange(budget.slots) < n_atoms[:, None]
+    positions = np.zeros((budget.nodes, 3), np.float32)
+    if graphs.positions is not None:
+        positions[:n_real_nodes] = graphs.positions[atom_rows]
 
     mol_x = np.zeros((budget.graphs, graphs.mol_x.shape[1]), np.float32)
     mol_x[:g] = graphs.mol_x[idx]
@@ -168,4 +191,7 @@ def make_batch(
         mol_x=mol_x,
         y=targets,
         y_mask=y_mask,
+        positions=positions,
+        node_slot=node_slot,
+        slot_mask=slot_mask,
     )

@@ -22,6 +22,7 @@ from rdkit import Chem
 from tqdm.auto import tqdm
 
 from molmat.featurizers.cache import cached_arrays
+from molmat.featurizers.conformers import ConformerOptions, embed_all
 from molmat.featurizers.descriptors import molecule_descriptors, progress_off
 
 FEATURIZER_VERSION = "graph-v1"
@@ -126,6 +127,10 @@ class GraphSet:
         n_edges: [n_mols] int32 (twice the number of bonds).
         mol_x: [n_mols, n_descriptors] float32 whole-molecule features (may be
             0 columns; see :mod:`molmat.featurizers.descriptors`).
+        positions: [total_atoms, 3] float32 conformer coordinates in Å, or
+            ``None`` without 3D (see :mod:`molmat.featurizers.conformers`).
+        errors: [n_mols] str, why a molecule has no conformer ("" when it
+            has one), or ``None`` without 3D.
     """
 
     atom_x: np.ndarray
@@ -135,6 +140,8 @@ class GraphSet:
     n_atoms: np.ndarray
     n_edges: np.ndarray
     mol_x: np.ndarray
+    positions: np.ndarray | None = None
+    errors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.n_atoms)
@@ -150,7 +157,7 @@ class GraphSet:
         return np.concatenate([[0], np.cumsum(self.n_edges)]).astype(np.int64)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
+        out = {
             "atom_x": self.atom_x,
             "bond_x": self.bond_x,
             "senders": self.senders,
@@ -159,6 +166,34 @@ class GraphSet:
             "n_edges": self.n_edges,
             "mol_x": self.mol_x,
         }
+        if self.positions is not None:
+            out.update(positions=self.positions, errors=self.errors)
+        return out
+
+    def subset(self, idx: np.ndarray) -> GraphSet:
+        """The molecules ``idx`` (in that order) as a new :class:`GraphSet`."""
+        idx = np.asarray(idx, dtype=np.int64)
+        atoms = concat_ranges(self.atom_offsets, idx)
+        edges = concat_ranges(self.edge_offsets, idx)
+        return GraphSet(
+            atom_x=self.atom_x[atoms],
+            bond_x=self.bond_x[edges],
+            senders=self.senders[edges],
+            receivers=self.receivers[edges],
+            n_atoms=self.n_atoms[idx],
+            n_edges=self.n_edges[idx],
+            mol_x=self.mol_x[idx],
+            positions=None if self.positions is None else self.positions[atoms],
+            errors=None if self.errors is None else self.errors[idx],
+        )
+
+
+def concat_ranges(offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(offsets[i], offsets[i+1])`` for every i in ``idx``."""
+    starts, stops = offsets[idx], offsets[idx + 1]
+    lengths = stops - starts
+    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(int(lengths.sum())) + shift
 
 
 def mol_graph(mol: Chem.Mol) -> dict[str, np.ndarray]:
@@ -184,15 +219,22 @@ def mol_graph(mol: Chem.Mol) -> dict[str, np.ndarray]:
     }
 
 
-def featurize(mols: list[Chem.Mol], mol_features: str | None = None) -> GraphSet:
+def featurize(
+    mols: list[Chem.Mol],
+    mol_features: str | None = None,
+    conformers: ConformerOptions | None = None,
+) -> GraphSet:
     """Featurise molecules into one :class:`GraphSet`.
 
     Args:
         mols: sanitised RDKit molecules.
         mol_features: name of a descriptor set for ``mol_x`` (``None``: none).
+        conformers: embed 3D conformers into ``positions`` (``None``: no 3D).
+            Molecules that fail keep zero positions and a reason in ``errors``.
     """
     bar = tqdm(mols, desc="featurising", unit="mol", disable=progress_off(len(mols)))
     graphs = [mol_graph(m) for m in bar]
+    positions, errors = embed_all(mols, conformers) if conformers else (None, None)
     return GraphSet(
         atom_x=np.concatenate([g["atom_x"] for g in graphs]).astype(np.float32)
         if graphs
@@ -209,6 +251,8 @@ def featurize(mols: list[Chem.Mol], mol_features: str | None = None) -> GraphSet
         n_atoms=np.array([len(g["atom_x"]) for g in graphs], dtype=np.int32),
         n_edges=np.array([len(g["senders"]) for g in graphs], dtype=np.int32),
         mol_x=molecule_descriptors(mols, mol_features),
+        positions=positions,
+        errors=errors,
     )
 
 
@@ -217,19 +261,24 @@ def featurize_cached(
     mols: list[Chem.Mol],
     mol_features: str | None = None,
     use_cache: bool = True,
+    conformers: ConformerOptions | None = None,
 ) -> GraphSet:
     """Featurise, reusing a cached result for the same SMILES list.
 
-    The cache key holds the featuriser version, the descriptor set and the
-    SMILES strings, so a repeated run on the same data skips featurisation.
+    The cache key holds the featuriser version, the descriptor set, the
+    conformer settings and the SMILES strings, so a repeated run on the same
+    data skips featurisation (and conformer embedding).
     """
+    settings = [FEATURIZER_VERSION, str(mol_features)]
+    if conformers:
+        settings.append(conformers.tag())
     arrays = cached_arrays(
-        [FEATURIZER_VERSION, str(mol_features)],
+        settings,
         smiles,
-        lambda: featurize(mols, mol_features).arrays(),
+        lambda: featurize(mols, mol_features, conformers).arrays(),
         use_cache,
     )
     try:
         return GraphSet(**arrays)
     except TypeError:  # a cache entry of another layout
-        return GraphSet(**featurize(mols, mol_features).arrays())
+        return GraphSet(**featurize(mols, mol_features, conformers).arrays())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -89,10 +91,14 @@ def dropout(x: Array, rate: float, key: PRNGKeyArray | None, inference: bool) ->
 class MLP(eqx.Module):
     """Feed-forward network: (Dense -> ReLU -> dropout) x n_hidden -> Dense.
 
+    ``d_hidden`` is one width (used ``n_hidden`` times) or a list of widths.
+
     Example:
         >>> mlp = MLP(8, 16, 1, n_hidden=2, key=jax.random.key(0))
         >>> mlp(jnp.ones((5, 8)), inference=True).shape
         (5, 1)
+        >>> MLP(8, [32, 16], 1, key=jax.random.key(0)).layers[1].weight.shape
+        (32, 16)
     """
 
     layers: tuple[Dense, ...]
@@ -101,14 +107,15 @@ class MLP(eqx.Module):
     def __init__(
         self,
         d_in: int,
-        d_hidden: int,
+        d_hidden: int | Sequence[int],
         d_out: int,
         *,
         n_hidden: int = 1,
         dropout: float = 0.0,
         key: PRNGKeyArray,
     ):
-        sizes = [d_in] + [d_hidden] * n_hidden + [d_out]
+        widths = [d_hidden] * n_hidden if isinstance(d_hidden, int) else d_hidden
+        sizes = [d_in, *widths, d_out]
         keys = jax.random.split(key, len(sizes) - 1)
         self.layers = tuple(
             Dense(a, b, key=k)

@@ -20,6 +20,7 @@ from rdkit import Chem
 from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError, parse_smiles
+from molmat.featurizers.conformers import ConformerOptions
 from molmat.featurizers.descriptors import DescriptorScaler, check_kind, feature_names
 from molmat.featurizers.graph import (
     ATOM_DIM,
@@ -29,7 +30,13 @@ from molmat.featurizers.graph import (
     GraphSet,
     featurize_cached,
 )
-from molmat.models.gnn import build_model
+from molmat.models.gnn import (
+    architecture_of,
+    build_model,
+    calibrate_batch_norm,
+    needs_positions,
+    resolve_architecture,
+)
 from molmat.training import archive
 from molmat.training.loop import History, TrainConfig, Trainer, predict_graphs
 from molmat.training.metrics import score
@@ -98,8 +105,30 @@ def as_targets(y, name: str) -> np.ndarray:
     return y
 
 
+def drop_failed(
+    graphs: GraphSet, keys: list[str], name: str
+) -> tuple[GraphSet, np.ndarray, list[dict]]:
+    """Leave out molecules whose featurisation failed (no conformer), logging each.
+
+    Returns the remaining graphs, their positions among ``keys`` and one
+    ``{"set", "index", "smiles", "reason"}`` record per dropped molecule.
+    """
+    if graphs.errors is None:
+        return graphs, np.arange(len(keys)), []
+    failed = np.flatnonzero(graphs.errors != "")
+    dropped = []
+    for i in failed:
+        reason = str(graphs.errors[i])
+        log.warning("%s molecule %d (%s) skipped: %s", name, i, keys[i], reason)
+        dropped.append(
+            {"set": name, "index": int(i), "smiles": keys[i], "reason": reason}
+        )
+    kept = np.flatnonzero(graphs.errors == "")
+    return (graphs.subset(kept) if len(failed) else graphs), kept, dropped
+
+
 class PropertyModel(BaseEstimator):
-    """Graph neural network for molecular properties (D-MPNN or GCN).
+    """Graph neural network for molecular properties.
 
     Regression targets are standardised on the training data and predictions
     come back in the original units; classification uses logits and returns
@@ -107,13 +136,25 @@ class PropertyModel(BaseEstimator):
     multitask model; NaN labels are masked out of the loss.
 
     Args:
-        model: ``"mpnn"`` (directed message passing, chemprop's D-MPNN) or ``"gcn"``.
+        model: ``"mpnn"`` (directed message passing, chemprop's D-MPNN),
+            ``"gcn"``, ``"gin"`` (GINE), ``"gat"``, ``"attentivefp"``,
+            ``"schnet"`` (3D), ``"transformer"``, or an architecture: a
+            YAML/JSON file or a dict (see :mod:`molmat.models.gnn.config`)
+            whose keys win over the options below.
         hidden: width of the message-passing layers.
         depth: number of message-passing steps.
         ffn_hidden: width of the MLP head.
         ffn_layers: hidden layers in the MLP head.
         dropout: dropout rate in encoder and head.
-        readout: ``"sum"`` (extensive properties) or ``"mean"`` (intensive).
+        readout: ``"sum"`` (extensive properties), ``"mean"``, ``"max"``,
+            ``"attention"``, ``"set2set"``, ``"attentivefp"`` (intensive; see
+            :mod:`molmat.nn.readout`); ``None``: the model's default (sum;
+            attentivefp for AttentiveFP).
+        conformers: ETKDG conformers embedded per molecule for 3D models; the
+            lowest-energy one is used (:mod:`molmat.featurizers.conformers`).
+            ``None``: 1 for models that read positions (schnet), else none.
+            Molecules that cannot be embedded are reported and skipped.
+        mmff: relax the conformers with MMFF94 before choosing.
         mol_features: whole-molecule RDKit descriptors joined to the readout
             (``"physchem"``) or ``None``; standardised on the training data.
         task: ``"regression"``, ``"classification"`` or ``"auto"`` (0/1 labels
@@ -142,7 +183,9 @@ class PropertyModel(BaseEstimator):
         ffn_hidden: int = 256,
         ffn_layers: int = 1,
         dropout: float = 0.0,
-        readout: str = "sum",
+        readout: str | None = None,
+        conformers: int | None = None,
+        mmff: bool = False,
         mol_features: str | None = "physchem",
         task: str = "auto",
         epochs: int = 50,
@@ -166,6 +209,8 @@ class PropertyModel(BaseEstimator):
         self.ffn_layers = ffn_layers
         self.dropout = dropout
         self.readout = readout
+        self.conformers = conformers
+        self.mmff = mmff
         self.mol_features = mol_features
         self.task = task
         self.epochs = epochs
@@ -209,6 +254,7 @@ class PropertyModel(BaseEstimator):
             DataError: for unparsable molecules or non-finite, non-missing targets.
         """
         self._check_params()
+        self.architecture_ = self._architecture()
         y = as_targets(y, "y")
         if X_val is None and self.val_fraction > 0:
             order = np.random.default_rng(self.seed).permutation(len(y))
@@ -216,15 +262,18 @@ class PropertyModel(BaseEstimator):
             X = list(X)
             X_val, y_val = [X[i] for i in order[:n_val]], y[order[:n_val]]
             X, y = [X[i] for i in order[n_val:]], y[order[n_val:]]
-        train_graphs = self._graphs(X, "X")
-        if len(train_graphs) != len(y):
-            raise DataError(
-                f"X has {len(train_graphs)} molecules but y has {len(y)} rows"
-            )
+        if len(X) != len(y):
+            raise DataError(f"X has {len(X)} molecules but y has {len(y)} rows")
+        train_graphs, kept, self.dropped_ = self._graphs(X, "X")
+        y = y[kept]
         val_graphs = None
         if X_val is not None:
-            val_graphs = self._graphs(X_val, "X_val")
             y_val = as_targets(y_val, "y_val")
+            val_graphs, kept, dropped = self._graphs(X_val, "X_val")
+            y_val = y_val[kept]
+            self.dropped_ += dropped
+        if len(train_graphs) == 0:
+            raise DataError("no training molecules left")
 
         self.task_ = infer_task(y) if self.task == "auto" else self.task
         self.n_targets_ = y.shape[1]
@@ -262,13 +311,14 @@ class PropertyModel(BaseEstimator):
             metrics_log=metrics_log,
             progress=self.progress,
         )
-        self.net_, self.history_ = trainer.fit(
+        net, self.history_ = trainer.fit(
             net,
             train_graphs,
             (y - self.y_mean_) / self.y_std_,
             val_graphs,
             resume=resume,
         )
+        self.net_ = calibrate_batch_norm(net, train_graphs, self.batch_size)
         return self
 
     def _check_params(self) -> None:
@@ -281,6 +331,31 @@ class PropertyModel(BaseEstimator):
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
         check_kind(self.mol_features)
+        if self.conformers is not None and self.conformers < 0:
+            raise ValueError(f"conformers must be >= 0, got {self.conformers}")
+
+    def _architecture(self) -> dict:
+        """The network architecture: ``model`` completed by the options."""
+        options = {
+            "hidden": self.hidden,
+            "depth": self.depth,
+            "dropout": float(self.dropout),
+            "head": [self.ffn_hidden] * self.ffn_layers,
+        }
+        if self.readout is not None:
+            options["readout"] = self.readout
+        return resolve_architecture(self.model, options)
+
+    def _conformer_options(self) -> ConformerOptions | None:
+        """How to embed conformers; ``None`` when the network reads no positions."""
+        layer = self.architecture_["layer"]
+        if not needs_positions(self.architecture_):
+            if self.conformers:
+                log.warning("%s does not read 3D positions; conformers unused", layer)
+            return None
+        if self.conformers == 0:
+            raise ValueError(f"{layer} reads 3D positions; conformers must be >= 1")
+        return ConformerOptions(n=self.conformers or 1, mmff=self.mmff, seed=self.seed)
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -299,13 +374,7 @@ class PropertyModel(BaseEstimator):
     def network_config_(self) -> dict:
         """Everything :func:`build_model` needs to rebuild the network."""
         return {
-            "model": self.model,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "ffn_hidden": self.ffn_hidden,
-            "ffn_layers": self.ffn_layers,
-            "dropout": self.dropout,
-            "readout": self.readout,
+            **self.architecture_,
             "mol_dim": len(feature_names(self.mol_features)),
             "atom_dim": ATOM_DIM,
             "atom_onehot": ELEMENT_ONEHOT,
@@ -320,9 +389,18 @@ class PropertyModel(BaseEstimator):
         neg = np.sum(~np.isnan(y), axis=0) - pos
         return (neg / np.maximum(pos, 1)).astype(np.float32)
 
-    def _graphs(self, X: Sequence, name: str) -> GraphSet:
+    def _graphs(
+        self, X: Sequence, name: str
+    ) -> tuple[GraphSet, np.ndarray, list[dict]]:
+        """Featurised molecules of ``X``, their positions in ``X`` and the dropped.
+
+        Molecules without a conformer (3D models) are logged and left out.
+        """
         keys, mols = valid_molecules(X, name)
-        return featurize_cached(keys, mols, self.mol_features, self.use_cache)
+        graphs = featurize_cached(
+            keys, mols, self.mol_features, self.use_cache, self._conformer_options()
+        )
+        return drop_failed(graphs, keys, name)
 
     def _scaled(self, graphs: GraphSet) -> GraphSet:
         """Graphs with their molecule descriptors standardised."""
@@ -351,7 +429,10 @@ class PropertyModel(BaseEstimator):
                 [mols[i] for i in good],
                 self.mol_features,
                 use_cache=False,
+                conformers=self._conformer_options(),
             )
+            graphs, kept, _ = drop_failed(graphs, [keys[i] for i in good], "X")
+            good = np.asarray(good)[kept]
             graphs = self._scaled(graphs)
             raw = predict_graphs(self.net_, graphs, self.batch_size, self.n_targets_)
             out[good] = self._from_raw(raw)
@@ -431,6 +512,7 @@ def load(path: str | Path):
         model.n_targets_ = len(model.target_names_)
         model.y_mean_ = np.asarray(config["scaler"]["mean"], np.float32)
         model.y_std_ = np.asarray(config["scaler"]["std"], np.float32)
+        model.architecture_ = architecture_of(config["network"])
         model.mol_scaler_ = DescriptorScaler(
             config["descriptor_scaler"]["mean"], config["descriptor_scaler"]["std"]
         )

@@ -1,0 +1,85 @@
+"""Graph transformer layer: attention over all atoms of each molecule.
+
+Attention runs within padded per-molecule blocks [G, heads, A, A] (see
+:mod:`molmat.nn.blocks`), so atoms attend to every atom of their own molecule
+and never to other molecules or padding. Structure enters as additive biases
+on the attention logits (Graphormer, Ying et al. 2021): a learned bias per
+head for each shortest-path distance (0, 1, ..., ``max_distance`` = "that far
+or further / not connected") and a learned bias per head from the bond
+features of bonded pairs.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from molmat.nn.blocks import (
+    edges_to_blocks,
+    from_blocks,
+    pair_mask,
+    shortest_paths,
+    to_blocks,
+)
+from molmat.nn.core import MLP, Dense
+from molmat.nn.graph import NodeLayer
+
+
+class GraphTransformerLayer(NodeLayer):
+    """Multi-head self-attention with structural biases, then a feed-forward MLP.
+
+    ``a = W_o concat_k softmax_b(q_a . k_b / sqrt(dh) + bias_ab) v_b`` over the
+    atoms b of the molecule, returns ``a + MLP(a)`` [N, d].
+    """
+
+    qkv: Dense
+    out: Dense
+    ffn: MLP
+    bond_bias: Dense
+    distance_bias: Float[Array, "n_buckets heads"]
+    heads: int = eqx.field(static=True)
+    max_distance: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        hidden: int,
+        bond_dim: int,
+        heads: int = 4,
+        max_distance: int = 6,
+        *,
+        key: PRNGKeyArray,
+    ):
+        if hidden % heads:
+            raise ValueError(f"hidden ({hidden}) must be a multiple of heads ({heads})")
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        self.qkv = Dense(hidden, 3 * hidden, key=k1)
+        self.out = Dense(hidden, hidden, key=k2)
+        self.ffn = MLP(hidden, 2 * hidden, hidden, n_hidden=1, key=k3)
+        self.bond_bias = Dense(bond_dim, heads, use_bias=False, key=k4)
+        self.distance_bias = jnp.zeros((max_distance + 1, heads))
+        self.heads = heads
+        self.max_distance = max_distance
+
+    def prepare(self, g):
+        return shortest_paths(g, self.max_distance)
+
+    def __call__(self, h, g, shared, *, key=None, inference=False):
+        n_graphs, n_slots = g.slot_mask.shape
+        qkv = to_blocks(self.qkv(h), g).reshape(n_graphs, n_slots, 3, self.heads, -1)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # [G, A, heads, dh]
+        logits = jnp.einsum("gahd,gbhd->ghab", q, k) / jnp.sqrt(q.shape[-1])
+        bias = self.distance_bias[shared] + edges_to_blocks(self.bond_bias(g.bond_x), g)
+        logits = logits + jnp.moveaxis(bias, -1, 1)
+        mask = pair_mask(g)[:, None]
+        logits = jnp.where(mask, logits, -jnp.inf)
+        top = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+        weights = jnp.where(mask, jnp.exp(logits - jnp.where(mask, top, 0.0)), 0.0)
+        total = weights.sum(-1, keepdims=True)
+        weights = weights / jnp.where(total > 0, total, 1.0)
+        attended = jnp.einsum("ghab,gbhd->gahd", weights, v).reshape(
+            n_graphs, n_slots, -1
+        )
+        a = self.out(from_blocks(attended, g))
+        return a + self.ffn(a, inference=True)
