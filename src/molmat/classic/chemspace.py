@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,7 +170,12 @@ def embed(
         ).fit_transform(inputs)
     else:
         isomap = Isomap(n_neighbors=min(n_neighbors, n - 1), metric=sk_metric)
-        coords = isomap.fit_transform(inputs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            coords = isomap.fit_transform(inputs)
+        for warning in caught:  # e.g. a disconnected neighbour graph; said once
+            if issubclass(warning.category, UserWarning):
+                log.warning("Isomap: %s", warning.message)
         # eigenvectors have no sign: make each axis' largest value positive
         biggest = np.abs(coords).argmax(axis=0)
         coords = coords * np.sign(coords[biggest, [0, 1]])
