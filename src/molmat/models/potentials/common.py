@@ -1,0 +1,123 @@
+"""Pieces every energy network shares: species lookup, edge geometry, scaling.
+
+The per-atom energy of every potential is::
+
+    E_i = scale * network_i + shift + E0[Z_i]
+
+with ``scale``/``shift`` (eV) and the element reference energies ``E0`` fitted
+on training data and stored as static fields (they are not trained).
+Messages are divided by the mean neighbour count of the training data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from molmat.data.atoms_batch import AtomsBatch, edge_vectors
+from molmat.nn.core import Dense
+
+N_ELEMENTS = 119
+
+
+@dataclass(frozen=True)
+class EnergyScaling:
+    """Static statistics of the training data a potential is built with.
+
+    Attributes:
+        species: atomic numbers the model knows, sorted.
+        e0s: reference energy of each species (eV), same order.
+        scale: per-atom energy scale (eV), e.g. the RMS of force components.
+        shift: per-atom energy shift (eV) added after scaling.
+        avg_num_neighbors: mean neighbour count within the cutoff.
+    """
+
+    species: tuple[int, ...]
+    e0s: tuple[float, ...] | None = None
+    scale: float = 1.0
+    shift: float = 0.0
+    avg_num_neighbors: float = 1.0
+
+    def __post_init__(self):
+        species = tuple(int(z) for z in self.species)
+        e0s = tuple(float(e) for e in self.e0s or (0.0,) * len(species))
+        if len(e0s) != len(species):
+            raise ValueError(
+                f"{len(e0s)} reference energies for {len(species)} species"
+            )
+        object.__setattr__(self, "species", species)
+        object.__setattr__(self, "e0s", e0s)
+
+    @property
+    def n_species(self) -> int:
+        return len(self.species)
+
+    def to_dict(self) -> dict:
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EnergyScaling:
+        return cls(**{**d, "species": tuple(d["species"]), "e0s": tuple(d["e0s"])})
+
+    def species_index(self, numbers: Int[Array, " N"]) -> Int[Array, " N"]:
+        """Row of each atom's species in :attr:`species` (0 for unknown/padding)."""
+        table = np.zeros(N_ELEMENTS, np.int32)
+        table[list(self.species)] = np.arange(self.n_species)
+        return jnp.asarray(table)[numbers]
+
+    def atomic_energies(
+        self, out: Float[Array, " N"], index: Int[Array, " N"], mask
+    ) -> Float[Array, " N"]:
+        """``scale * out + shift + E0[species]`` on real atoms, 0 on padding (eV)."""
+        e0 = jnp.asarray(self.e0s, out.dtype)[index]
+        return jnp.where(mask, self.scale * out + self.shift + e0, 0.0)
+
+
+def edge_geometry(
+    batch: AtomsBatch, cutoff: float
+) -> tuple[Float[Array, "E 3"], Float[Array, " E"]]:
+    """Edge vectors [E, 3] and lengths [E] (Å), safe to differentiate.
+
+    Padded edges get a vector of length ``2 * cutoff`` (outside every
+    envelope), so no NaN reaches gradients through zero-length vectors.
+    """
+    vectors = edge_vectors(batch)
+    far = jnp.zeros_like(vectors).at[:, 0].set(2.0 * cutoff)
+    vectors = jnp.where(batch.edge_mask[:, None], vectors, far)
+    return vectors, jnp.sqrt(jnp.sum(vectors**2, axis=-1))
+
+
+class SiLUMLP(eqx.Module):
+    """Dense layers with SiLU between them (smooth, so forces are smooth).
+
+    Example:
+        >>> mlp = SiLUMLP((8, 16, 1), key=jax.random.key(0))
+        >>> mlp(jnp.ones((5, 8))).shape
+        (5, 1)
+    """
+
+    layers: tuple[Dense, ...]
+
+    def __init__(self, sizes: tuple[int, ...], *, use_bias: bool = True, key):
+        keys = jax.random.split(key, len(sizes) - 1)
+        self.layers = tuple(
+            Dense(a, b, use_bias=use_bias, key=k)
+            for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
+        )
+
+    def __call__(self, x: Float[Array, "... d_in"]) -> Float[Array, "... d_out"]:
+        for layer in self.layers[:-1]:
+            x = jax.nn.silu(layer(x))
+        return self.layers[-1](x)
+
+
+def species_embedding(n_species: int, dim: int, key: PRNGKeyArray) -> Array:
+    """A [n_species, dim] table of unit-variance embeddings."""
+    return jax.random.normal(key, (n_species, dim))
