@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from ase import units
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.stress import full_3x3_to_voigt_6_stress
 from tqdm.auto import tqdm
 
@@ -76,12 +76,11 @@ def periodicity(atoms: ase.Atoms) -> bool:
 def initial_momenta(atoms: ase.Atoms, temperature: float, seed: int) -> np.ndarray:
     """Maxwell-Boltzmann momenta at ``temperature`` K with zero total momentum.
 
-    ASE's convention: ``MaxwellBoltzmannDistribution`` then ``Stationary``.
+    ASE's convention: ``thermalize_momenta`` (a random sample, so the
+    temperature is ``temperature`` only on average) then ``Stationary``.
     """
     atoms = atoms.copy()
-    MaxwellBoltzmannDistribution(
-        atoms, temperature_K=temperature, rng=np.random.default_rng(seed)
-    )
+    thermalize_momenta(atoms, temperature, rng=np.random.default_rng(seed))
     Stationary(atoms)
     return atoms.get_momenta()
 

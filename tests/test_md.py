@@ -1,0 +1,262 @@
+"""JAX MD engine: conservation, thermostat, blocks, overflow, files, CLI."""
+
+import csv
+
+import ase.io
+import jax
+import numpy as np
+import pytest
+from ase import Atoms, units
+from ase.build import bulk
+from ase.calculators.lj import LennardJones as AseLennardJones
+
+import molmat
+from molmat.cli.main import main
+from molmat.models.potentials.lennard_jones import LennardJones
+from molmat.simulate import md
+from molmat.simulate.driver import initial_momenta, prepare, run_md
+from molmat.simulate.neighbors import allocate
+from molmat.testing.md import assert_energy_conserved, nve_energy_drift
+
+SIGMA, EPSILON = 3.405, 0.0103
+ARGON = LennardJones(SIGMA, EPSILON, cutoff=8.5)
+
+
+def argon(rattle=0.02, seed=0):
+    """32 argon atoms in a periodic cubic cell of 10.5 Å."""
+    atoms = bulk("Ar", "fcc", a=5.26, cubic=True).repeat(2)
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def read_log(path):
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def test_nve_conserves_energy():
+    atoms = argon()
+    drift = nve_energy_drift(ARGON, atoms, steps=200, timestep_fs=1.0, temperature=40)
+    assert drift < 1e-6  # eV/atom
+    assert_energy_conserved(ARGON, atoms, atol=1e-6, steps=200, timestep_fs=1.0)
+    # the check is sensitive: the error grows like dt^2
+    coarse = nve_energy_drift(ARGON, atoms, steps=200, timestep_fs=4.0, temperature=40)
+    assert coarse > 4 * drift
+    with pytest.raises(AssertionError, match="drifted"):
+        assert_energy_conserved(ARGON, atoms, atol=1e-9, steps=50, timestep_fs=4.0)
+
+
+def test_langevin_reaches_target_temperature(tmp_path):
+    atoms = argon()  # no momenta: starts at 0 K
+    run_md(
+        ARGON,
+        atoms,
+        "nvt",
+        temperature=60.0,
+        timestep_fs=5.0,
+        steps=2000,
+        log_every=10,
+        traj_every=0,
+        log=tmp_path / "nvt.csv",
+        friction=0.05,
+        keep_velocities=True,
+        progress=False,
+    )
+    rows = read_log(tmp_path / "nvt.csv")
+    assert rows[0]["T"] == 0.0
+    second_half = [r["T"] for r in rows[len(rows) // 2 :]]
+    assert np.mean(second_half) == pytest.approx(60.0, rel=0.12)
+
+
+def test_block_equals_step_by_step():
+    atoms = argon(rattle=0.1)
+    ensemble = md.Ensemble("nvt", 2.0, temperature=80.0, friction=0.02)
+    momenta = initial_momenta(atoms, 80.0, seed=1)
+    potential, fn, nbrs, start = prepare(ARGON, atoms, momenta, seed=1)
+    blocked, _ = md.run_block(potential, ensemble, fn, 20, start, nbrs)
+
+    step = jax.jit(md.step, static_argnums=(1, 2))
+    state = start
+    for _ in range(20):
+        state, nbrs = step(potential, ensemble, fn, state, nbrs)
+    state, nbrs = md.wrap(state, nbrs)
+    assert int(blocked.step) == int(state.step) == 20
+    np.testing.assert_allclose(blocked.positions, state.positions, atol=1e-4)
+    np.testing.assert_allclose(blocked.momenta, state.momenta, atol=1e-5)
+    assert float(blocked.energy) == pytest.approx(float(state.energy), abs=1e-5)
+
+
+def two_approaching_clusters():
+    """Two argon tetrahedra 9 Å apart flying at each other at 0.005 Å/fs."""
+    tetra = 3.8 / np.sqrt(2) * np.array([[0, 0, 0], [1, 1, 0], [1, 0, 1], [0, 1, 1]])
+    atoms = Atoms("Ar8", positions=np.vstack([tetra, tetra + [9.0, 0, 0]]))
+    speed = 0.005 / units.fs
+    velocities = np.zeros((8, 3))
+    velocities[:4, 0], velocities[4:, 0] = speed, -speed
+    atoms.set_velocities(velocities)
+    return atoms
+
+
+def test_overflow_reallocates_and_gives_same_result():
+    atoms = two_approaching_clusters()
+    potential = LennardJones(SIGMA, EPSILON, cutoff=5.0)
+    ensemble = md.Ensemble("nve", 2.0)
+
+    def run(capacity):
+        fn, nbrs = allocate(
+            atoms.positions, None, 5.0, skin=0.5, periodic=False, capacity=capacity
+        )
+        state = md.init_state(
+            potential,
+            fn,
+            nbrs,
+            atoms.numbers,
+            atoms.positions,
+            atoms.get_momenta(),
+            atoms.get_masses(),
+            np.zeros((3, 3)),
+            jax.random.key(0),
+        )
+        return md.advance(potential, ensemble, fn, 200, state, nbrs)
+
+    intra_pairs = 2 * 12
+    fn, state, nbrs = run(capacity=intra_pairs)  # too small once the clusters meet
+    ample_fn, ample, _ = run(capacity=512)
+    assert fn.capacity > intra_pairs
+    assert int(nbrs.max_edges) > intra_pairs
+    assert not bool(nbrs.overflow)
+    np.testing.assert_allclose(state.positions, ample.positions, atol=1e-5)
+    np.testing.assert_allclose(state.momenta, ample.momenta, atol=1e-6)
+    assert float(state.energy) == pytest.approx(float(ample.energy), abs=1e-6)
+    # the clusters did interact: inter-cluster pairs now exist
+    inter = (np.asarray(nbrs.senders) < 4) & (np.asarray(nbrs.receivers) >= 4)
+    assert (inter & np.asarray(nbrs.edge_mask)).any()
+
+
+def test_trajectory_and_log(tmp_path):
+    out = tmp_path / "run" / "traj.extxyz"
+    result = run_md(
+        ARGON,
+        argon(),
+        "nve",
+        temperature=40.0,
+        timestep_fs=2.0,
+        steps=20,
+        log_every=5,
+        traj_every=10,
+        out=out,
+        progress=False,
+    )
+    frames = ase.io.read(out, index=":")
+    assert len(frames) == 3  # steps 0, 10, 20
+    rows = read_log(result.log)
+    assert [r["step"] for r in rows] == [0, 5, 10, 15, 20]
+    assert rows[-1]["time_ps"] == pytest.approx(0.04)
+    assert {"E_pot", "E_kin", "E_tot", "T", "P_GPa"} <= set(rows[0])
+    for frame, row in zip(frames, rows[::2], strict=True):
+        assert frame.get_potential_energy() == pytest.approx(row["E_pot"], abs=1e-5)
+        assert frame.get_kinetic_energy() == pytest.approx(row["E_kin"], abs=1e-5)
+        assert frame.get_forces().shape == (32, 3)
+        assert frame.get_stress().shape == (6,)
+        assert frame.pbc.all()
+        np.testing.assert_allclose(frame.cell[:], argon().cell[:])
+    np.testing.assert_allclose(
+        frames[-1].get_velocities(), result.atoms.get_velocities(), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        frames[0].get_momenta(), initial_momenta(argon(), 40.0, seed=0), atol=1e-6
+    )
+    np.testing.assert_allclose(frames[0].get_momenta().sum(axis=0), 0.0, atol=1e-5)
+
+
+def test_periodic_positions_stay_consistent():
+    atoms = argon(rattle=0.1)
+    atoms.positions[:4] += atoms.cell[1] - atoms.cell[2]  # start unwrapped
+    result = run_md(
+        ARGON,
+        atoms,
+        "nvt",
+        temperature=150.0,
+        timestep_fs=5.0,
+        steps=200,
+        log_every=50,
+        traj_every=0,
+        progress=False,
+    )
+    final = result.atoms
+    frac = final.cell.scaled_positions(final.positions)
+    assert (frac >= 0).all() and (frac < 1).all()
+    reference = final.copy()
+    reference.calc = AseLennardJones(sigma=SIGMA, epsilon=EPSILON, rc=8.5, smooth=False)
+    assert final.get_potential_energy() == pytest.approx(
+        reference.get_potential_energy(), abs=1e-4
+    )
+    np.testing.assert_allclose(final.get_forces(), reference.get_forces(), atol=1e-4)
+    np.testing.assert_allclose(final.get_stress(), reference.get_stress(), atol=1e-6)
+
+
+def test_berendsen_npt_follows_target_pressure():
+    atoms = argon()
+    start = atoms.get_volume()
+    volumes = {}
+    for target in (-1.0, 1.0):  # GPa, far below and above the start pressure
+        result = run_md(
+            ARGON,
+            atoms,
+            "npt",
+            temperature=40.0,
+            timestep_fs=2.0,
+            steps=100,
+            log_every=100,
+            traj_every=0,
+            pressure=target,
+            progress=False,
+        )
+        volumes[target] = result.atoms.get_volume()
+    assert volumes[-1.0] > start > volumes[1.0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(ensemble="npt"), "npt needs a periodic cell"),
+        (dict(ensemble="nph"), "unknown ensemble"),
+        (dict(timestep_fs=0.0), "time step"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs, message):
+    cluster = argon()
+    cluster.pbc = False
+    with pytest.raises(ValueError, match=message):
+        run_md(ARGON, cluster, steps=1, progress=False, **kwargs)
+
+
+def test_mixed_periodicity_is_refused():
+    slab = argon()
+    slab.pbc = [True, True, False]
+    with pytest.raises(ValueError, match="mixed periodicity"):
+        run_md(ARGON, slab, steps=1, progress=False)
+
+
+class _Model:
+    potential = ARGON
+
+
+def test_cli_md(tmp_path, monkeypatch, capsys):
+    start = tmp_path / "start.xyz"
+    ase.io.write(start, argon())
+    monkeypatch.setattr(molmat, "load", lambda path: _Model(), raising=False)
+    out = tmp_path / "traj.extxyz"
+    argv = ["md", "--model", "run", "--structure", str(start), "--out", str(out)]
+    argv += ["--ensemble", "nvt", "--temperature", "50", "--timestep", "2"]
+    argv += ["--steps", "20", "--log-every", "10", "--traj-every", "10", "-q"]
+    assert main(argv) == 0
+    assert len(ase.io.read(out, index=":")) == 3
+    assert len(read_log(out.with_suffix(".csv"))) == 3
+    assert "ns/day" in capsys.readouterr().out
+
+    monkeypatch.setattr(molmat, "load", lambda path: object(), raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "not a potential" in err
