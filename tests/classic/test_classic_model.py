@@ -207,3 +207,33 @@ def test_cli_assess_reports_cv_ci_and_y_randomisation(esol, tmp_path, capsys):
         result["y_randomisation"]["r2_shuffled_max"] < result["y_randomisation"]["r2"]
     )
     assert (out / "learning_curve_size.png").exists()
+
+
+@pytest.mark.parametrize("method", ["cv+", "bootstrap", "gp"])
+def test_train_writes_test_intervals_and_their_coverage(esol, tmp_path, method):
+    import pandas as pd
+
+    from molmat.tasks.runs import train_run
+
+    data = tmp_path / "sol.csv"
+    pd.DataFrame({"smiles": esol.smiles[:150], "logS": esol.y[:150, 0]}).to_csv(
+        data, index=False
+    )
+    model = "gp" if method == "gp" else "ridge"
+    result = train_run(
+        data,
+        tmp_path / "run",
+        split="random",
+        model=model,
+        features="physchem",
+        intervals=method,
+        alpha=0.2,
+    )
+    info = result["runs"][0]["test"]["intervals"]
+    frame = pd.read_csv(tmp_path / "run" / "test_predictions.csv")
+    inside = (frame["logS"] >= frame["logS_lower"]) & (
+        frame["logS"] <= frame["logS_upper"]
+    )
+    assert (frame["logS_lower"] <= frame["logS_pred"] + 1e-6).all()
+    assert info["coverage"] == pytest.approx(inside.mean())
+    assert 0.5 <= info["coverage"] <= 1.0 and info["mean_width"] > 0

@@ -15,6 +15,7 @@ from molmat.classic.estimators import (
     TanimotoSVR,
 )
 from molmat.classic.kernels import kernel_matrix
+from molmat.classic.mlp import MLPClassifier, MLPRegressor
 
 
 @parametrize_with_checks(
@@ -23,6 +24,8 @@ from molmat.classic.kernels import kernel_matrix
         TanimotoSVR(),
         TanimotoSVC(),
         DescriptorCleaner(),
+        MLPRegressor(hidden=32, epochs=60, patience=10),
+        MLPClassifier(hidden=32, epochs=60, patience=10),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):

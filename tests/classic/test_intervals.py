@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from molmat.classic.intervals import coverage, cv_plus_intervals
+from molmat.classic.intervals import (
+    bootstrap_intervals,
+    coverage,
+    cv_plus_intervals,
+)
 
 
 def synthetic(n, rng):
@@ -50,3 +54,21 @@ def test_interval_arguments_are_checked():
         cv_plus_intervals(Ridge, x, y, x, folds=1)
     with pytest.raises(ValueError, match="too few"):
         cv_plus_intervals(Ridge, x, y, x, alpha=0.1, folds=5)
+
+
+def test_bootstrap_intervals_cover_on_synthetic_data():
+    covered, widths = [], {}
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        x, y = synthetic(200, rng)
+        x_test, y_test = synthetic(2000, rng)
+        for alpha in (0.3, 0.1):
+            lower, upper, mean = bootstrap_intervals(
+                Ridge, x, y, x_test, alpha=alpha, n_boot=10, seed=seed
+            )
+            assert (lower <= mean).all() and (mean <= upper).all()
+            widths.setdefault(alpha, []).append(np.mean(upper - lower))
+            if alpha == 0.1:
+                covered.append(coverage(y_test, lower, upper))
+    assert 0.86 <= np.mean(covered) <= 0.94, covered
+    assert np.mean(widths[0.3]) < np.mean(widths[0.1])

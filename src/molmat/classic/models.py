@@ -2,7 +2,8 @@
 
 Fingerprints get similarity kernels (Tanimoto on bits, MinMax on counts);
 continuous descriptors are cleaned (constant/NaN columns dropped, scaled on
-the training data) and get RBF kernels.
+the training data) and get RBF kernels. ``mlp`` is a JAX network on the same
+features (:mod:`molmat.classic.mlp`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,22 @@ from molmat.classic.estimators import (
     TanimotoSVC,
     TanimotoSVR,
 )
+from molmat.classic.mlp import MLPClassifier, MLPRegressor
 from molmat.featurizers.descriptors import BINARY_SETS, COUNT_SETS
 
-CLASSIC_MODELS = ("rf", "gp", "krr", "svr", "ridge", "lasso", "linear", "logistic")
-REGRESSORS = ("rf", "gp", "krr", "svr", "ridge", "lasso", "linear")
-CLASSIFIERS = ("rf", "gp", "svr", "logistic")  # "svr" means the SVM (SVC) here
+CLASSIC_MODELS = (
+    "rf",
+    "gp",
+    "krr",
+    "svr",
+    "ridge",
+    "lasso",
+    "linear",
+    "logistic",
+    "mlp",
+)
+REGRESSORS = ("rf", "gp", "krr", "svr", "ridge", "lasso", "linear", "mlp")
+CLASSIFIERS = ("rf", "gp", "svr", "logistic", "mlp")  # "svr": the SVM (SVC) here
 
 
 def kernel_kind(features: str) -> str | None:
@@ -83,6 +95,8 @@ def _regressor(name: str, kind: str | None, seed: int):
         return Ridge()
     if name == "lasso":
         return Lasso(alpha=0.01, max_iter=20000)
+    if name == "mlp":
+        return MLPRegressor(seed=seed)
     return LinearRegression()
 
 
@@ -100,4 +114,6 @@ def _classifier(name: str, kind: str | None, seed: int, class_weight: str | None
         if kind:
             return TanimotoSVC(kind=kind, class_weight=class_weight)
         return SVC(class_weight=class_weight)
+    if name == "mlp":
+        return MLPClassifier(seed=seed, class_weight=class_weight)
     return LogisticRegression(max_iter=5000, class_weight=class_weight)

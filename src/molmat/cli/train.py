@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from molmat.classic.intervals import INTERVAL_METHODS
 from molmat.cli.output import HelpFormatter, metrics_table, table
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.tasks.classic import ClassicModel
@@ -98,7 +99,8 @@ def add_parser(sub):
         help="graph networks: mpnn (directed message passing, D-MPNN), gcn; classic "
         "models on --features: rf (random forest), gp (Gaussian process), krr "
         "(kernel ridge), svr (support-vector machine), ridge, lasso, linear, "
-        "logistic. Fingerprints use Tanimoto/MinMax kernels",
+        "logistic, mlp (a neural network on the features). Fingerprints use "
+        "Tanimoto/MinMax kernels",
     )
     model.add_argument(
         "--features",
@@ -126,6 +128,20 @@ def add_parser(sub):
         choices=["balanced"],
         default=DEFAULTS["class_weight"],
         help="weight positives by n_negative/n_positive (classification)",
+    )
+    uncertainty = p.add_argument_group("uncertainty (regression)")
+    uncertainty.add_argument(
+        "--intervals",
+        choices=INTERVAL_METHODS,
+        help="prediction intervals on the test set with their empirical coverage: "
+        "bootstrap (20 refits, out-of-bag residuals), cv+ (10 refits), jackknife+ "
+        "(one refit per training molecule), gp (the GP's predictive std)",
+    )
+    uncertainty.add_argument(
+        "--alpha",
+        type=float,
+        default=0.1,
+        help="miscoverage of the intervals (0.1: 90%% intervals)",
     )
     training = p.add_argument_group("training")
     for group, options in ((model, MODEL_OPTIONS), (training, TRAINING_OPTIONS)):
@@ -171,6 +187,8 @@ def run(args) -> int:
         seed=args.seed,
         resume=args.resume,
         strict=args.strict,
+        intervals=args.intervals,
+        alpha=args.alpha,
         **params,
     )
     runs = result["runs"]
@@ -192,6 +210,15 @@ def run(args) -> int:
             f"fit {first['fit_seconds']:.1f} s"
         )
         print(metrics_table(first["test"]))
+        if "thresholds" in first:
+            chosen = ", ".join(f"{v:.3f}" for v in first["thresholds"].values())
+            print(f"decision threshold(s) chosen on validation (best MCC): {chosen}")
+        if "intervals" in first["test"]:
+            iv = first["test"]["intervals"]
+            print(
+                f"{iv['method']} {100 * (1 - iv['alpha']):.0f}% prediction intervals: "
+                f"coverage {iv['coverage']:.3f}, mean width {iv['mean_width']:.3f}"
+            )
     elif result["summary"]:
         print(f"{len(runs)}-fold cross-validation, test metrics mean ± std")
         print(

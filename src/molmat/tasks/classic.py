@@ -43,7 +43,8 @@ class ClassicModel(BaseEstimator):
 
     Args:
         model: ``rf``, ``gp``, ``krr``, ``svr`` (SVM; SVC for classification),
-            ``ridge``, ``lasso``, ``linear`` or ``logistic``.
+            ``ridge``, ``lasso``, ``linear``, ``logistic`` or ``mlp`` (a JAX
+            network, :mod:`molmat.classic.mlp`).
         features: ``morgan`` (default), ``morgan-counts``, ``fragprints``,
             ``maccs``, ``rdkit2d``, ``physchem`` or ``mordred``.
         radius, n_bits: Morgan options (radius 2, 2048 bits = ECFP4).

@@ -22,14 +22,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molmat.classic.intervals import interval_summary, prediction_intervals
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
 from molmat.models.gnn import ENCODERS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.property import PropertyModel, infer_task, load
-from molmat.training import plots
-from molmat.training.metrics import score, selection_metric
+from molmat.training import archive, plots
+from molmat.training.metrics import choose_threshold, score, selection_metric
 
 log = logging.getLogger("molmat")
 
@@ -106,6 +107,8 @@ def train_run(
     seed: int = 0,
     resume: bool = False,
     strict: bool = False,
+    intervals: str | None = None,
+    alpha: float = 0.1,
     **model_params,
 ) -> dict:
     """Train and test a model on a CSV; write a run folder.
@@ -119,6 +122,9 @@ def train_run(
         folds: number of folds for ``kfold``.
         seed: seed of the split and of the model.
         resume: continue an interrupted run from its checkpoint.
+        intervals: regression only: ``bootstrap``, ``cv+``, ``jackknife+`` or
+            ``gp`` (1 - ``alpha``) prediction intervals on the test set, written
+            next to the predictions with their empirical coverage.
         **model_params: ``model`` (see :func:`build_model`) and the arguments of
             :class:`PropertyModel` or :class:`ClassicModel`.
 
@@ -138,7 +144,16 @@ def train_run(
         if len(parts) > 1:
             log.info("fold %d of %d", k + 1, len(parts))
         runs.append(
-            _train_one(table, fold, folder, seed=seed, resume=resume, **model_params)
+            _train_one(
+                table,
+                fold,
+                folder,
+                seed=seed,
+                resume=resume,
+                intervals=intervals,
+                alpha=alpha,
+                **model_params,
+            )
         )
     summary = _summarise(runs)
     if len(parts) > 1:
@@ -155,6 +170,8 @@ def _train_one(
     *,
     seed: int,
     resume: bool,
+    intervals: str | None = None,
+    alpha: float = 0.1,
     **model_params,
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
@@ -201,12 +218,31 @@ def _train_one(
         "compilations": model.history_.compilations,
         "data_report": table.report.summary(),
     }
+    thresholds = None
     if len(val):
-        metrics["val"] = model.score_molecules(pick(val), table.y[val])
+        val_pred = model.predict_values(pick(val))
+        if model.task_ == "classification":
+            thresholds = {
+                name: choose_threshold(table.y[val, j], val_pred[:, j])
+                for j, name in enumerate(model.target_names_)
+            }
+            metrics["thresholds"] = thresholds
+        metrics["val"] = score(
+            model.task_, table.y[val], val_pred, model.target_names_, thresholds
+        )
     if len(test):
         pred = model.predict_values(pick(test))
-        metrics["test"] = score(model.task_, table.y[test], pred, table.target_names)
-        write_predictions(table, test, pred, model, out / "test_predictions.csv")
+        metrics["test"] = score(
+            model.task_, table.y[test], pred, model.target_names_, thresholds
+        )
+        bounds = {}
+        if intervals and model.task_ == "regression":
+            bounds, metrics["test"]["intervals"] = intervals_on_test(
+                intervals, alpha, model, table, train, test, seed, model_params
+            )
+        write_predictions(
+            table, test, pred, model, out / "test_predictions.csv", bounds, thresholds
+        )
         draw_result_plots(model, table.y[test], pred, metrics["test"], out)
     if records:  # epoch-wise training only
         plots.learning_curve(
@@ -220,16 +256,81 @@ def _train_one(
     return metrics
 
 
+def intervals_on_test(
+    method: str,
+    alpha: float,
+    model,
+    table: MoleculeTable,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int,
+    model_params: dict,
+) -> tuple[dict, dict]:
+    """Prediction intervals of every target on the test molecules.
+
+    Returns ``{target: (lower, upper)}`` and ``{"method", "alpha", "coverage",
+    "mean_width", "per_target"}`` (coverage and width averaged over targets).
+    """
+
+    def make():
+        return build_model(seed=seed, **{**model_params, "progress": False})
+
+    log.info("%s prediction intervals (%d%%)", method, round(100 * (1 - alpha)))
+    test_mols = [table.mols[i] for i in test]
+    bounds, per_target = {}, {}
+    for j, name in enumerate(model.target_names_):
+        labelled = train[~np.isnan(table.y[train, j])]
+        bounds[name] = prediction_intervals(
+            method,
+            make,
+            [table.mols[i] for i in labelled],
+            table.y[labelled, j],
+            test_mols,
+            alpha,
+            seed,
+            fitted=model,
+            target=j,
+        )
+        per_target[name] = interval_summary(table.y[test, j], *bounds[name])
+    summary = {
+        key: float(np.mean([p[key] for p in per_target.values()]))
+        for key in ("coverage", "mean_width")
+    }
+    return bounds, {
+        "method": method,
+        "alpha": alpha,
+        **summary,
+        "per_target": per_target,
+    }
+
+
 def write_predictions(
-    table: MoleculeTable, idx: np.ndarray, pred: np.ndarray, model, path: Path
+    table: MoleculeTable,
+    idx: np.ndarray,
+    pred: np.ndarray,
+    model,
+    path: Path,
+    bounds: dict | None = None,
+    thresholds: dict | None = None,
 ) -> None:
-    """Row, SMILES, measured and predicted values of the molecules ``idx``."""
+    """Row, SMILES, measured and predicted values of the molecules ``idx``.
+
+    ``bounds`` (``{target: (lower, upper)}``) adds interval columns;
+    classification adds 0/1 labels at ``thresholds`` (default 0.5).
+    """
     frame = pd.DataFrame(
         {"row": table.rows[idx], "smiles": [table.smiles[i] for i in idx]}
+    )
+    labels = (
+        label_columns(model, pred, thresholds) if model.task_ != "regression" else {}
     )
     for j, name in enumerate(model.target_names_):
         frame[name] = table.y[idx, j]
         frame[prediction_column(model, name)] = pred[:, j]
+        if f"{name}_label" in labels:
+            frame[f"{name}_label"] = labels[f"{name}_label"]
+        if bounds and name in bounds:
+            frame[f"{name}_lower"], frame[f"{name}_upper"] = bounds[name]
     frame.to_csv(path, index=False)
 
 
@@ -238,12 +339,33 @@ def prediction_column(model: PropertyModel, target: str) -> str:
     return f"{target}_{'pred' if model.task_ == 'regression' else 'prob'}"
 
 
+def label_columns(
+    model, pred: np.ndarray, thresholds: dict[str, float] | None
+) -> dict[str, np.ndarray]:
+    """``<target>_label`` 0/1 columns at each target's decision threshold.
+
+    Missing predictions stay missing (pandas nullable integers).
+    """
+    out = {}
+    for j, name in enumerate(model.target_names_):
+        labels = pd.array(pred[:, j] >= (thresholds or {}).get(name, 0.5), "Int64")
+        labels[np.isnan(pred[:, j])] = pd.NA
+        out[f"{name}_label"] = labels
+    return out
+
+
 def draw_result_plots(
     model: PropertyModel, y: np.ndarray, pred: np.ndarray, metrics: dict, out: Path
 ) -> list[Path]:
-    """Parity plot per target (regression) or one ROC plot (classification)."""
+    """Parity plot per target (regression); ROC and precision-recall curves and
+    confusion matrices (classification)."""
     if model.task_ == "classification":
-        return [plots.roc_plot(y, pred, out / "roc.png", model.target_names_)]
+        names = model.target_names_
+        return [
+            plots.roc_plot(y, pred, out / "roc.png", names),
+            plots.pr_plot(y, pred, out / "precision_recall.png", names),
+            plots.confusion_plot(metrics["per_target"], out / "confusion.png"),
+        ]
     paths = []
     for j, name in enumerate(model.target_names_):
         suffix = "" if model.n_targets_ == 1 else f"_{j}"
@@ -274,6 +396,11 @@ def _summarise(runs: list[dict]) -> dict:
     }
 
 
+def saved_thresholds(model_path: str | Path) -> dict[str, float] | None:
+    """Decision thresholds chosen on validation when the model was trained."""
+    return archive.read_metrics(model_path).get("thresholds")
+
+
 def predict_file(
     model_path: str | Path,
     data: str | Path,
@@ -293,6 +420,8 @@ def predict_file(
     frame = table.frame.copy()
     for j, name in enumerate(model.target_names_):
         frame[prediction_column(model, name)] = pred[:, j]
+    if model.task_ == "classification":
+        frame = frame.assign(**label_columns(model, pred, saved_thresholds(model_path)))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
     return frame, table.report
@@ -313,13 +442,19 @@ def evaluate_file(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pred = model.predict_values(table.mols)
-    metrics = score(model.task_, table.y, pred, model.target_names_)
+    thresholds = saved_thresholds(model_path)
+    metrics = score(model.task_, table.y, pred, model.target_names_, thresholds)
     metrics["data_report"] = table.report.summary()
     if model.task_ == "regression" and infer_task(table.y) == "classification":
         log.warning("labels look binary but the model is a regression model")
     draw_result_plots(model, table.y, pred, metrics, out)
     write_predictions(
-        table, np.arange(len(table)), pred, model, out / "predictions.csv"
+        table,
+        np.arange(len(table)),
+        pred,
+        model,
+        out / "predictions.csv",
+        thresholds=thresholds,
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics, out

@@ -9,7 +9,17 @@ from scipy import stats
 from sklearn import metrics as skm
 
 REGRESSION_METRICS = ("rmse", "mae", "r2", "pearson", "spearman")
-CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy", "mcc", "log_loss")
+CLASSIFICATION_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "mcc",
+    "log_loss",
+)
 LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
 
 
@@ -33,22 +43,34 @@ def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 def classification_scores(
     y: np.ndarray, prob: np.ndarray, threshold: float = 0.5
-) -> dict[str, float]:
-    """ROC-AUC, PR-AUC (average precision), accuracy, MCC and log-loss (1-D arrays).
+) -> dict:
+    """Scores of positive-class probabilities ``prob`` against 0/1 ``y`` (1-D).
 
+    ROC-AUC, PR-AUC (average precision) and log-loss use the probabilities;
+    accuracy, balanced accuracy, precision, recall, F1, MCC and the confusion
+    matrix (``{"tn", "fp", "fn", "tp"}``) use labels ``prob >= threshold``.
     ROC-AUC, PR-AUC and MCC are NaN when ``y`` holds one class only.
     """
     labels = (prob >= threshold).astype(int)
     y = y.astype(int)
-    out = {
-        "roc_auc": float("nan"),
-        "pr_auc": float("nan"),
-        "accuracy": float(np.mean(labels == y)) if len(y) else float("nan"),
-        "mcc": float("nan"),
-        "log_loss": float(skm.log_loss(y, prob, labels=[0, 1]))
-        if len(y)
-        else float("nan"),
-    }
+    nan = float("nan")
+    out = {m: nan for m in CLASSIFICATION_METRICS}
+    if not len(y):
+        return out
+    tn, fp, fn, tp = skm.confusion_matrix(y, labels, labels=[0, 1]).ravel()
+    recall = tp / (tp + fn) if tp + fn else nan
+    specificity = tn / (tn + fp) if tn + fp else nan
+    precision = tp / (tp + fp) if tp + fp else nan
+    out.update(
+        accuracy=float(np.mean(labels == y)),
+        balanced_accuracy=float(np.nanmean([recall, specificity])),
+        precision=float(precision),
+        recall=float(recall),
+        f1=float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else nan,
+        log_loss=float(skm.log_loss(y, prob, labels=[0, 1])),
+        threshold=float(threshold),
+        confusion={"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
+    )
     if len(np.unique(y)) == 2:
         out["roc_auc"] = float(skm.roc_auc_score(y, prob))
         out["pr_auc"] = float(skm.average_precision_score(y, prob))
@@ -58,7 +80,34 @@ def classification_scores(
     return out
 
 
-def score(task: str, y: np.ndarray, pred: np.ndarray, target_names: list[str]) -> dict:
+def choose_threshold(y: np.ndarray, prob: np.ndarray) -> float:
+    """Decision threshold that maximises MCC on (validation) data, else 0.5.
+
+    Candidates are the midpoints between consecutive distinct probabilities;
+    ties go to the one closest to 0.5. With one class in ``y``, 0.5.
+    """
+    known = ~np.isnan(y)
+    y, prob = y[known].astype(int), prob[known]
+    if len(np.unique(y)) < 2:
+        return 0.5
+    levels = np.unique(prob)
+    candidates = np.concatenate([(levels[1:] + levels[:-1]) / 2, [0.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mcc = np.array(
+            [skm.matthews_corrcoef(y, (prob >= t).astype(int)) for t in candidates]
+        )
+    best = np.flatnonzero(mcc >= mcc.max() - 1e-12)
+    return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
+
+
+def score(
+    task: str,
+    y: np.ndarray,
+    pred: np.ndarray,
+    target_names: list[str],
+    thresholds: dict[str, float] | None = None,
+) -> dict:
     """Metrics per target and their mean over targets.
 
     Args:
@@ -66,20 +115,24 @@ def score(task: str, y: np.ndarray, pred: np.ndarray, target_names: list[str]) -
         y: [n, T] true values, NaN where missing.
         pred: [n, T] predictions (original units) or probabilities.
         target_names: T names.
+        thresholds: decision threshold per target (classification; default 0.5).
 
     Returns:
         ``{metric: mean over targets, ..., "per_target": {name: {metric: v}}}``.
     """
-    fn = regression_scores if task == "regression" else classification_scores
     names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     per_target = {}
     for j, name in enumerate(target_names):
         known = ~np.isnan(y[:, j])
-        per_target[name] = (
-            fn(y[known, j], pred[known, j])
-            if known.any()
-            else {m: float("nan") for m in names}
-        )
+        if not known.any():
+            per_target[name] = {m: float("nan") for m in names}
+        elif task == "regression":
+            per_target[name] = regression_scores(y[known, j], pred[known, j])
+        else:
+            threshold = (thresholds or {}).get(name, 0.5)
+            per_target[name] = classification_scores(
+                y[known, j], pred[known, j], threshold
+            )
     out: dict = {}
     for m in names:
         values = [per_target[t][m] for t in target_names]

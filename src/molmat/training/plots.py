@@ -1,4 +1,5 @@
-"""PNG plots: parity (regression), ROC (classification), learning curves."""
+"""PNG plots: parity (regression), ROC, precision-recall and confusion matrices
+(classification), learning curves."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    average_precision_score,
+    precision_recall_curve,
+    roc_curve,
+)
 
 
 def parity_plot(
@@ -57,6 +62,73 @@ def roc_plot(
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def pr_plot(
+    y: np.ndarray, prob: np.ndarray, path: str | Path, names: list[str]
+) -> Path:
+    """Precision-recall curve of every target (y, prob: [n, T], NaN = missing).
+
+    The dotted line of each target's colour is its positive rate: the
+    precision of a random ranking.
+    """
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    for j, name in enumerate(names):
+        known = ~np.isnan(y[:, j])
+        labels = y[known, j].astype(int)
+        if len(np.unique(labels)) < 2:
+            continue
+        precision, recall, _ = precision_recall_curve(labels, prob[known, j])
+        ap = average_precision_score(labels, prob[known, j])
+        (line,) = ax.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
+        ax.axhline(labels.mean(), color=line.get_color(), ls=":", lw=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def confusion_plot(per_target: dict, path: str | Path, max_targets: int = 12) -> Path:
+    """Confusion matrices (counts and row shares) of up to ``max_targets`` targets.
+
+    ``per_target`` maps a target name to its classification scores holding
+    ``confusion`` ({"tn", "fp", "fn", "tp"}) and ``threshold``.
+    """
+    items = [(k, v) for k, v in per_target.items() if "confusion" in v][:max_targets]
+    cols = min(4, max(1, len(items)))
+    rows = -(-max(1, len(items)) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3 * cols, 3 * rows), dpi=120, squeeze=False
+    )
+    for ax in axes.ravel()[len(items) :]:
+        ax.axis("off")
+    for ax, (name, scores) in zip(axes.ravel(), items, strict=False):
+        c = scores["confusion"]
+        counts = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for i in range(2):
+            for k in range(2):
+                ax.text(
+                    k,
+                    i,
+                    f"{counts[i, k]}\n{shares[i, k]:.0%}",
+                    ha="center",
+                    va="center",
+                    color="white" if shares[i, k] > 0.5 else "black",
+                )
+        ax.set_xticks([0, 1], ["pred 0", "pred 1"])
+        ax.set_yticks([0, 1], ["true 0", "true 1"])
+        ax.set_title(f"{name[:28]}\n(threshold {scores['threshold']:.2f})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
