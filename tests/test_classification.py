@@ -1,0 +1,78 @@
+"""Binary classification: decision thresholds, confusion matrices, plots, labels."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import matthews_corrcoef
+
+from molmat.training.metrics import choose_threshold, classification_scores
+
+
+def test_threshold_maximises_mcc_and_prefers_the_middle():
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.2).astype(float)
+    prob = np.clip(0.25 * y + rng.random(300) * 0.6, 0, 1)  # all scores low
+    t = choose_threshold(y, prob)
+    best = max(matthews_corrcoef(y, (prob >= c).astype(int)) for c in np.unique(prob))
+    assert matthews_corrcoef(y, (prob >= t).astype(int)) == pytest.approx(best)
+    assert t != 0.5
+    assert choose_threshold(np.zeros(5), np.linspace(0, 1, 5)) == 0.5
+    # Perfectly separable scores: the middle of the gap.
+    assert (
+        choose_threshold(np.array([0, 0, 1, 1.0]), np.array([0.1, 0.2, 0.8, 0.9]))
+        == 0.5
+    )
+
+
+def test_scores_agree_with_the_confusion_matrix():
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 0])
+    prob = np.array([0.1, 0.6, 0.3, 0.7, 0.4, 0.9, 0.8, 0.2])
+    s = classification_scores(y, prob, threshold=0.5)
+    c = s["confusion"]
+    assert (c["tn"], c["fp"], c["fn"], c["tp"]) == (3, 1, 1, 3)
+    assert s["precision"] == pytest.approx(0.75) and s["recall"] == pytest.approx(0.75)
+    assert s["balanced_accuracy"] == pytest.approx(0.75)
+    assert s["f1"] == pytest.approx(0.75)
+    assert classification_scores(y, prob, threshold=0.65)["confusion"]["fp"] == 0
+
+
+def test_classification_run_picks_threshold_on_validation_and_labels_with_it(
+    tmp_path, esol
+):
+    from molmat.cli.main import main
+
+    data = tmp_path / "sol.csv"
+    smiles = esol.smiles[:200]
+    soluble = (esol.y[:200, 0] > -2).astype(int)
+    pd.DataFrame({"smiles": smiles, "soluble": soluble}).to_csv(data, index=False)
+    out = tmp_path / "run"
+    args = ["--data", str(data), "--model", "logistic", "--features", "physchem"]
+    assert main(["train", *args, "--split", "random", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    t = metrics["thresholds"]["soluble"]
+    assert metrics["test"]["per_target"]["soluble"]["threshold"] == t
+    frame = pd.read_csv(out / "test_predictions.csv")
+    assert (frame["soluble_label"] == (frame["soluble_prob"] >= t)).all()
+    for png in ("roc.png", "precision_recall.png", "confusion.png"):
+        assert (out / png).stat().st_size > 0
+    confusion = metrics["test"]["per_target"]["soluble"]["confusion"]
+    assert sum(confusion.values()) == len(frame)
+    # predict and evaluate use the threshold saved with the model
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out),
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert (pred["soluble_label"] == (pred["soluble_prob"] >= t)).all()
