@@ -8,7 +8,7 @@ from molmat.classic import chemspace
 from molmat.cli.main import main
 from molmat.data.csv import read_molecules
 from molmat.featurizers.descriptors import molecule_descriptors
-from molmat.tasks.chemspace import colour_values
+from molmat.tasks.chemspace import chemical_space_map, colour_values
 
 N = 40
 
@@ -167,3 +167,11 @@ def test_cli_unknown_colour_column_is_one_clear_line(tiny_csv, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "'nope'" in err[0] and "logS" in err[0] and "tox" in err[0]
+
+
+def test_impossible_cluster_count_fails_before_any_work(tiny_csv, tmp_path):
+    with pytest.raises(ValueError, match="between 1 and 17, got 30"):
+        chemical_space_map(tiny_csv, tmp_path, clusters=30)
+    with pytest.raises(ValueError, match="unknown method 'umap'"):
+        chemical_space_map(tiny_csv, tmp_path, method="umap")
+    assert not list(tmp_path.iterdir())

@@ -71,7 +71,7 @@ def prepare_features(x: np.ndarray, metric: str) -> np.ndarray:
     the column median and are standardised, clipped to ±6 standard deviations
     so that a few extreme values cannot dominate the map.
     """
-    _check(metric, METRICS, "metric")
+    check_option(metric, METRICS, "metric")
     if metric != "euclidean":
         return np.asarray(x, np.float32)
     cleaned = DescriptorCleaner(scale=False).fit_transform(x)
@@ -88,7 +88,7 @@ def reduce_dimensions(x: np.ndarray, seed: int = 0, dims: int = REDUCED_DIMS):
 
 def distance_matrix(x: np.ndarray, metric: str) -> np.ndarray:
     """``1 - Tanimoto`` or ``1 - MinMax`` similarity, [n, n] float32 in [0, 1]."""
-    _check(metric, ("tanimoto", "minmax"), "fingerprint metric")
+    check_option(metric, ("tanimoto", "minmax"), "fingerprint metric")
     log.info("%s distances between %d molecules", metric, len(x))
     return np.clip(1.0 - kernel_matrix(x, kind=metric), 0.0, 1.0)
 
@@ -100,7 +100,8 @@ class Embedding:
     Attributes:
         coords: [n, 2] coordinates (arbitrary units).
         method: ``pca``, ``tsne`` or ``isomap``.
-        metric: distance used by t-SNE/Isomap (``euclidean``, ``tanimoto``...).
+        metric: distance between molecules (``euclidean`` for PCA; t-SNE
+            and Isomap also ``tanimoto`` or ``minmax``).
         explained_variance: [2] fraction of the variance on each PCA axis
             (``None`` for t-SNE and Isomap).
     """
@@ -143,17 +144,16 @@ def embed(
     Returns:
         The :class:`Embedding`.
     """
-    _check(method, METHODS, "method")
-    _check(metric, METRICS, "metric")
+    check_option(method, METHODS, "method")
+    check_option(metric, METRICS, "metric")
     x = np.asarray(x, np.float32)
     n = len(x)
     if n < 4:
         raise ValueError(f"a map needs at least 4 molecules, got {n}")
     if method == "pca":
         pca = PCA(2, random_state=seed).fit(x)
-        return Embedding(
-            pca.transform(x), method, metric, pca.explained_variance_ratio_.copy()
-        )
+        ratio = pca.explained_variance_ratio_.copy()
+        return Embedding(pca.transform(x), method, "euclidean", ratio)
     if metric == "euclidean":
         inputs, sk_metric = reduce_dimensions(x, seed), "euclidean"
     else:
@@ -273,7 +273,8 @@ def _silhouette(x: np.ndarray, labels: np.ndarray, seed: int) -> float:
     return float(silhouette_score(x, labels, sample_size=sample, random_state=seed))
 
 
-def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+def check_option(value: str, allowed: tuple[str, ...], what: str) -> None:
+    """Raise ``ValueError`` naming the choices when ``value`` is not allowed."""
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; choose one of {list(allowed)}")
 
@@ -364,11 +365,12 @@ def map_plot(
 
 
 def _categorical_scatter(ax, coords, order, values, label, style) -> None:
-    """One colour per category (largest first), a legend with counts."""
+    """A colour per category (the 19 largest if over 20), a legend with counts."""
     missing = np.array([_is_missing(v) for v in values])
     names, counts = np.unique(values[~missing].astype(str), return_counts=True)
     ranked = names[np.argsort(-counts, kind="stable")]
     shown = ranked if len(ranked) <= MAX_CATEGORIES else ranked[: MAX_CATEGORIES - 1]
+    shown = sorted(shown, key=_natural_order)  # "2" before "10"
     text = np.where(missing, "", values.astype(str))
     palette = plt.get_cmap("tab10" if len(shown) <= 10 else "tab20")
     groups = [(name, text == name, palette(j)) for j, name in enumerate(shown)]
@@ -390,6 +392,13 @@ def _categorical_scatter(ax, coords, order, values, label, style) -> None:
         bbox_to_anchor=(1.01, 1.0),
         borderaxespad=0.0,
     )
+
+
+def _natural_order(name: str) -> tuple:
+    try:
+        return (0, float(name), "")
+    except ValueError:
+        return (1, 0.0, name)
 
 
 def _is_missing(value) -> bool:
@@ -453,7 +462,7 @@ def representatives_grid(
     for c, i in kept:
         text = names[i] if names is not None else Chem.MolToSmiles(mols[i])
         text = text if len(text) <= width else text[: width - 3] + "..."
-        legends.append(f"cluster {c} (n={clusters.sizes[c]}): {text}")
+        legends.append(f"cluster {c} (n={clusters.sizes[c]})\n{text}")
     image = Draw.MolsToGridImage(
         [mols[i] for _, i in kept],
         molsPerRow=min(per_row, len(kept)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from molmat.classic.chemspace import METHOD_NAMES, METHODS
 from molmat.cli.output import HelpFormatter, table
 from molmat.featurizers.descriptors import FEATURE_SETS
@@ -96,14 +98,24 @@ def run(args) -> int:
             f"{len(report.bad_rows)} skipped)",
         ],
         ["features", args.features],
-        ["method", f"{METHOD_NAMES[emb.method]} ({emb.metric} distance)"],
+        ["method", METHOD_NAMES[emb.method]],
     ]
+    if emb.method != "pca":
+        rows.append(["distance", emb.metric])
     if emb.explained_variance is not None:
         shares = ", ".join(f"{100 * r:.1f}%" for r in emb.explained_variance)
         rows.append(["explained variance (PC1, PC2)", shares])
     if result.clusters is not None:
         found = result.clusters
         rows.append([f"k-means silhouette (k = {found.k})", found.silhouette])
+        if np.isfinite(found.silhouettes).any():
+            best = int(np.nanargmax(found.silhouettes))
+            rows.append(
+                [
+                    "best silhouette in the sweep",
+                    f"k = {found.ks[best]} ({found.silhouettes[best]:.4f})",
+                ]
+            )
     rows += [["written", str(path)] for path in result.files]
     print(table(["map", "value"], rows))
     return 0

@@ -94,6 +94,7 @@ def chemical_space_map(
     Raises:
         DataError: a named column is missing, or fewer than 4 molecules are usable.
     """
+    chemspace.check_option(method, chemspace.METHODS, "method")
     table = read_molecules(data, smiles_col, targets=[], require_targets=False)
     source = table.report.source
     for option, column in (("colour", colour), ("name", name_col)):
@@ -106,6 +107,8 @@ def chemical_space_map(
     keep = _subset(len(table), max_molecules, seed)
     if len(keep) < 4:
         raise DataError(f"{source}: only {len(keep)} usable molecules (a map needs 4)")
+    if clusters is not None and not 1 <= clusters <= len(keep):
+        raise ValueError(f"clusters must be between 1 and {len(keep)}, got {clusters}")
     rows = table.rows[keep]
     smiles = [table.smiles[i] for i in keep]
     mols = [table.mols[i] for i in keep]
