@@ -76,3 +76,24 @@ def test_classification_run_picks_threshold_on_validation_and_labels_with_it(
     )
     pred = pd.read_csv(tmp_path / "p.csv")
     assert (pred["soluble_label"] == (pred["soluble_prob"] >= t)).all()
+
+
+def test_assess_classification_reports_roc_auc_with_intervals(tmp_path, capsys):
+    from molmat.cli.main import main
+    from molmat.data.csv import read_molecules
+
+    bbbp = read_molecules("bbbp")
+    data = tmp_path / "bbbp.csv"
+    pd.DataFrame({"smiles": bbbp.smiles[:300], "p_np": bbbp.y[:300, 0]}).to_csv(
+        data, index=False
+    )
+    out = tmp_path / "assess"
+    args = ["assess", "--data", str(data), "--model", "logistic"]
+    args += ["--features", "physchem", "--cv", "3", "--repeats", "1"]
+    assert main([*args, "--shuffles", "1", "--out", str(out)]) == 0
+    result = json.loads((out / "assessment.json").read_text())
+    assert result["task"] == "classification"
+    value, low, high = result["bootstrap_95"]["roc_auc"]
+    assert 0.5 < low <= value <= high <= 1.0
+    assert result["y_randomisation"]["shuffled_best"] < value
+    assert "roc_auc, shuffled labels" in capsys.readouterr().out

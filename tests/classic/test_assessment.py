@@ -21,8 +21,8 @@ def linear_data():
 def test_y_randomisation_collapses_performance(linear_data):
     x, y = linear_data
     result = a.y_randomisation(Ridge, x, y, shuffles=4)
-    assert result["r2"] > 0.9
-    assert result["r2_shuffled_max"] < 0.1
+    assert result["metric"] == "r2" and result["real"] > 0.9
+    assert result["shuffled_best"] < 0.1
 
 
 def test_y_randomisation_on_molecules(esol):
@@ -32,7 +32,7 @@ def test_y_randomisation_on_molecules(esol):
         esol.y[:300, 0],
         shuffles=2,
     )
-    assert result["r2"] > 0.6 and result["r2_shuffled_max"] < 0.2
+    assert result["real"] > 0.6 and result["shuffled_best"] < 0.2
 
 
 def test_out_of_fold_predictions_never_see_their_row(linear_data):
@@ -87,3 +87,28 @@ def test_learning_curve_improves_with_data(linear_data):
     curve = a.learning_curve(Ridge, x[:250], y[:250], x[250:], y[250:], [8, 30, 250])
     assert [c["size"] for c in curve] == [8, 30, 250]
     assert curve[0]["rmse"] > curve[-1]["rmse"]
+
+
+def test_classification_assessment_is_stratified_and_scored_on_probabilities():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(240, 4))
+    y = (x[:, 0] + 0.5 * rng.normal(size=240) > 1.0).astype(float)  # ~18% positive
+    pred = a.cv_predictions(LogisticRegression, x, y, folds=4, task="classification")
+    assert ((pred > 0) & (pred < 1)).all()  # probabilities, not labels
+    result = a.y_randomisation(
+        LogisticRegression, x, y, shuffles=3, folds=4, task="classification"
+    )
+    assert result["metric"] == "roc_auc" and result["real"] > 0.85
+    assert result["shuffled_best"] < 0.7
+    curve = a.learning_curve(
+        LogisticRegression,
+        x[:200],
+        y[:200],
+        x[200:],
+        y[200:],
+        [10, 50, 200],
+        task="classification",
+    )
+    assert all(np.isfinite(p["roc_auc"]) for p in curve)  # both classes in each

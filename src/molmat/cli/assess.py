@@ -16,7 +16,8 @@ def add_parser(sub):
         description="Repeated k-fold cross-validation (optionally grouped by scaffold "
         "or a column) with bootstrap 95% confidence intervals, a learning curve "
         "(metric vs training-set size, PNG) and a y-randomisation check: the model "
-        "must do much worse on shuffled labels. One regression target.",
+        "must do much worse on shuffled labels. One target: regression, or 0/1 "
+        "labels (classification: stratified folds, ROC-AUC and PR-AUC).",
     )
     p.add_argument("--data", required=True, help="CSV file or bundled dataset name")
     p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
@@ -57,8 +58,10 @@ def run(args) -> int:
     for k, (value, low, high) in result["bootstrap_95"].items():
         rows.append([f"{k} 95% CI", f"{value:.4f} [{low:.4f}, {high:.4f}]"])
     if "y_randomisation" in result:
-        shuffled = result["y_randomisation"]["r2_shuffled_max"]
-        rows.append(["r2, shuffled labels (max)", shuffled])
+        check = result["y_randomisation"]
+        rows.append(
+            [f"{check['metric']}, shuffled labels (best)", check["shuffled_best"]]
+        )
     print(
         f"{result['data']}: {result['model']}, {result['folds']}-fold CV x "
         f"{result['repeats']} (mean ± std)"

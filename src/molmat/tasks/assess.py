@@ -1,4 +1,4 @@
-"""``molmat assess``: how good is a model, honestly (regression targets)."""
+"""``molmat assess``: how good is a model, honestly (one target, either task)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from molmat.classic import assessment
 from molmat.data.csv import DataError, read_molecules
@@ -26,6 +27,29 @@ def r2(y: np.ndarray, pred: np.ndarray) -> float:
     return float(1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))
 
 
+def roc_auc(y: np.ndarray, prob: np.ndarray) -> float:
+    """ROC-AUC, NaN when ``y`` holds one class."""
+    return float(roc_auc_score(y, prob)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def pr_auc(y: np.ndarray, prob: np.ndarray) -> float:
+    """Average precision, NaN when ``y`` holds one class."""
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(average_precision_score(y, prob))
+
+
+# Metrics averaged over CV repeats, and those that get bootstrap intervals.
+CV_METRICS = {
+    "regression": ("rmse", "mae", "r2"),
+    "classification": ("roc_auc", "pr_auc", "balanced_accuracy", "mcc"),
+}
+BOOTSTRAP_METRICS = {
+    "regression": {"rmse": rmse, "r2": r2},
+    "classification": {"roc_auc": roc_auc, "pr_auc": pr_auc},
+}
+
+
 def assess_run(
     data: str | Path,
     out: str | Path,
@@ -43,7 +67,8 @@ def assess_run(
     """Repeated k-fold CV with bootstrap CIs, a learning curve and y-randomisation.
 
     Args:
-        data: CSV path or bundled dataset name (one regression target).
+        data: CSV path or bundled dataset name (one target: regression, or 0/1
+            labels for classification, scored on probabilities).
         out: folder for ``assessment.json`` and ``learning_curve_size.png``.
         model, params: as for :func:`~molmat.tasks.runs.build_model`.
         cv, repeats: folds and repetitions of the cross-validation.
@@ -53,40 +78,47 @@ def assess_run(
     """
     table = read_molecules(data, smiles_col, [target] if target else None)
     report_data(table.report)
-    if table.y.shape[1] != 1 or infer_task(table.y) != "regression":
-        raise DataError("assess needs one regression target (name it with --target)")
-    y = table.y[:, 0].astype(np.float64)
+    if table.y.shape[1] != 1:
+        raise DataError("assess needs one target (name it with --target)")
+    labelled = ~np.isnan(table.y[:, 0])
+    y = table.y[labelled, 0].astype(np.float64)
+    task = infer_task(y[:, None])
+    keep = np.flatnonzero(labelled)
     groups = None
     if group_by == "scaffold":
-        groups = [murcko_scaffold(m) for m in table.mols]
+        groups = [murcko_scaffold(table.mols[i]) for i in keep]
     elif group_by:
         if group_by not in table.frame.columns:
-            raise DataError(f"group column {group_by!r} not found")
-        groups = table.frame[group_by].to_numpy()[table.rows].astype(str)
+            raise DataError(
+                f"group column {group_by!r} not found; columns: "
+                f"{list(table.frame.columns)}"
+            )
+        groups = table.frame[group_by].to_numpy()[table.rows[keep]].astype(str)
 
     def make():
-        return build_model(model, seed=seed, progress=False, **params)
+        return build_model(model, seed=seed, progress=False, task=task, **params)
 
-    X = table.smiles
-    repeats_scores = assessment.repeated_cv(make, X, y, cv, repeats, seed, groups)
-    first = assessment.cv_predictions(make, X, y, cv, seed, groups)
+    X = [table.smiles[i] for i in keep]
+    repeats_scores = assessment.repeated_cv(make, X, y, cv, repeats, seed, groups, task)
+    first = assessment.cv_predictions(make, X, y, cv, seed, groups, task)
     result = {
         "data": table.report.source,
         "model": model,
+        "task": task,
         "n": len(y),
         "folds": cv,
         "repeats": repeats,
         "group_by": group_by,
         "cv": {
             k: (
-                float(np.mean([s[k] for s in repeats_scores])),
-                float(np.std([s[k] for s in repeats_scores])),
+                float(np.nanmean([s[k] for s in repeats_scores])),
+                float(np.nanstd([s[k] for s in repeats_scores])),
             )
-            for k in ("rmse", "mae", "r2")
+            for k in CV_METRICS[task]
         },
         "bootstrap_95": {
-            "rmse": assessment.bootstrap_ci(y, first, rmse, seed=seed),
-            "r2": assessment.bootstrap_ci(y, first, r2, seed=seed),
+            name: assessment.bootstrap_ci(y, first, fn, seed=seed)
+            for name, fn in BOOTSTRAP_METRICS[task].items()
         },
     }
     train, _, test = random_split(len(y), seed, (0.8, 0.0, 0.2))
@@ -99,14 +131,15 @@ def assess_run(
         y[test],
         sizes,
         seed,
+        task,
     )
     result["learning_curve"] = curve
     if shuffles:
         result["y_randomisation"] = assessment.y_randomisation(
-            make, X, y, shuffles, cv, seed
+            make, X, y, shuffles, cv, seed, task
         )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plots.size_curve(curve, out / "learning_curve_size.png")
+    plots.size_curve(curve, out / "learning_curve_size.png", CV_METRICS[task][0])
     (out / "assessment.json").write_text(json.dumps(result, indent=1))
     return result

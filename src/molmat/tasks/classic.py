@@ -25,7 +25,7 @@ from molmat.data.csv import DataError
 from molmat.featurizers.descriptors import check_kind, molecule_features_cached
 from molmat.tasks.property import (
     TASKS,
-    as_predictions,
+    MoleculePredictor,
     as_targets,
     infer_task,
     molecules,
@@ -33,12 +33,11 @@ from molmat.tasks.property import (
 )
 from molmat.training import archive
 from molmat.training.loop import History
-from molmat.training.metrics import score
 
 TRUSTED_PREFIXES = ("sklearn.", "molmat.", "numpy.", "scipy.")
 
 
-class ClassicModel(BaseEstimator):
+class ClassicModel(MoleculePredictor, BaseEstimator):
     """A descriptor/fingerprint model: one scikit-learn pipeline per target.
 
     Args:
@@ -126,10 +125,6 @@ class ClassicModel(BaseEstimator):
             return estimator.predict_proba(features)[:, 1]
         return 1.0 / (1.0 + np.exp(-estimator.decision_function(features)))
 
-    def predict(self, X: Sequence) -> np.ndarray:
-        """Values [n] (or [n, T]); 0/1 labels for classification."""
-        return as_predictions(self.predict_values(X), self.task_)
-
     def predict_with_std(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """Gaussian-process mean and predictive standard deviation, [n, T] each."""
         if self.model != "gp" or self.task_ != "regression":
@@ -137,11 +132,6 @@ class ClassicModel(BaseEstimator):
         features = self._features(X, "X")
         pairs = [e.predict(features, return_std=True) for e in self.estimators_]
         return np.stack([m for m, _ in pairs], 1), np.stack([s for _, s in pairs], 1)
-
-    def score_molecules(self, X: Sequence, y) -> dict:
-        return score(
-            self.task_, as_targets(y, "y"), self.predict_values(X), self.target_names_
-        )
 
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
         """Archive folder: config.json, one skops file per target, metrics.json."""

@@ -127,7 +127,32 @@ def drop_failed(
     return (graphs.subset(kept) if len(failed) else graphs), kept, dropped
 
 
-class PropertyModel(BaseEstimator):
+class MoleculePredictor:
+    """``predict``, ``predict_proba`` and ``score_molecules`` from ``predict_values``.
+
+    Shared by every property model; subclasses define ``predict_values(X)``
+    ([n, T] values or probabilities) and the fitted ``task_``, ``n_targets_``
+    and ``target_names_``.
+    """
+
+    def predict(self, X: Sequence) -> np.ndarray:
+        """Values [n] (or [n, T] for several targets); 0/1 labels for classification."""
+        return as_predictions(self.predict_values(X), self.task_)
+
+    def predict_proba(self, X: Sequence) -> np.ndarray:
+        """Positive-class probabilities [n] (or [n, T]); classification only."""
+        if self.task_ != "classification":
+            raise AttributeError("predict_proba is for classification models")
+        values = self.predict_values(X)
+        return values[:, 0] if self.n_targets_ == 1 else values
+
+    def score_molecules(self, X: Sequence, y) -> dict:
+        """Metrics of the predictions for ``X`` against ``y`` (see :func:`score`)."""
+        y = as_targets(y, "y")
+        return score(self.task_, y, self.predict_values(X), self.target_names_)
+
+
+class PropertyModel(MoleculePredictor, BaseEstimator):
     """Graph neural network for molecular properties.
 
     Regression targets are standardised on the training data and predictions
@@ -437,22 +462,6 @@ class PropertyModel(BaseEstimator):
             raw = predict_graphs(self.net_, graphs, self.batch_size, self.n_targets_)
             out[good] = self._from_raw(raw)
         return out
-
-    def predict(self, X: Sequence) -> np.ndarray:
-        """Values [n] (or [n, T] for several targets); 0/1 labels for classification."""
-        return as_predictions(self.predict_values(X), self.task_)
-
-    def predict_proba(self, X: Sequence) -> np.ndarray:
-        """Positive-class probabilities [n] (or [n, T]); classification only."""
-        if self.task_ != "classification":
-            raise AttributeError("predict_proba is for classification models")
-        values = self.predict_values(X)
-        return values[:, 0] if self.n_targets_ == 1 else values
-
-    def score_molecules(self, X: Sequence, y) -> dict:
-        """Metrics of the predictions for ``X`` against ``y`` (see :func:`score`)."""
-        y = as_targets(y, "y")
-        return score(self.task_, y, self.predict_values(X), self.target_names_)
 
     # -- persistence -------------------------------------------------------
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
