@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from rdkit import DataStructs
 from rdkit.Chem import rdFingerprintGenerator
+from sklearn.decomposition import PCA
 
 from molmat.classic import chemspace
 from molmat.cli.main import main
@@ -56,6 +57,8 @@ def test_tsne_seed_changes_the_map(bits):
 
 def test_pca_matches_the_singular_value_decomposition(physchem):
     emb = chemspace.embed(physchem, "pca", seed=0)
+    direct = PCA(2).fit(physchem).explained_variance_ratio_
+    np.testing.assert_allclose(emb.explained_variance, direct, rtol=1e-6)
     centred = physchem - physchem.mean(axis=0)
     u, s, _ = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
     np.testing.assert_allclose(

@@ -116,9 +116,10 @@ class Embedding:
         name = METHOD_NAMES[self.method]
         if self.explained_variance is None:
             return f"{name} 1", f"{name} 2"
-        return tuple(  # type: ignore[return-value]
-            f"PC{i + 1} ({100 * r:.1f}% of variance)"
-            for i, r in enumerate(self.explained_variance)
+        first, second = self.explained_variance
+        return (
+            f"PC1 ({100 * first:.1f}% of variance)",
+            f"PC2 ({100 * second:.1f}% of variance)",
         )
 
 
@@ -283,6 +284,7 @@ def check_option(value: str, allowed: tuple[str, ...], what: str) -> None:
 
 MAX_CATEGORIES = 20  # larger categories get their own colour, the rest are "other"
 MISSING_COLOUR = "0.8"
+COLOUR_PERCENTILE = 1.0  # numeric colour scales span the 1st to 99th percentile
 
 
 def map_plot(
@@ -335,10 +337,19 @@ def map_plot(
             )
             ax.legend(loc="best", fontsize=8, markerscale=max(1.0, 20 / size))
         kept = order[~missing]
+        low, high = _colour_range(values[kept])
         points = ax.scatter(
-            coords[kept, 0], coords[kept, 1], c=values[kept], cmap="viridis", **style
+            coords[kept, 0],
+            coords[kept, 1],
+            c=values[kept],
+            cmap="viridis",
+            vmin=low,
+            vmax=high,
+            **style,
         )
-        fig.colorbar(points, ax=ax, label=label)
+        clipped = (bool((values[kept] < low).any()), bool((values[kept] > high).any()))
+        extend = {(0, 0): "neither", (1, 0): "min", (0, 1): "max", (1, 1): "both"}
+        fig.colorbar(points, ax=ax, label=label, extend=extend[clipped])
     if marked is not None and len(marked):
         ax.scatter(
             coords[marked, 0],
@@ -392,6 +403,16 @@ def _categorical_scatter(ax, coords, order, values, label, style) -> None:
         bbox_to_anchor=(1.01, 1.0),
         borderaxespad=0.0,
     )
+
+
+def _colour_range(values: np.ndarray) -> tuple[float, float]:
+    """Colour scale from the 1st to the 99th percentile: outliers don't flatten it."""
+    if not len(values):
+        return 0.0, 1.0
+    low, high = np.percentile(values, [COLOUR_PERCENTILE, 100 - COLOUR_PERCENTILE])
+    if high <= low:  # (nearly) one value: the whole range
+        low, high = values.min(), values.max()
+    return float(low), float(high)
 
 
 def _natural_order(name: str) -> tuple:
