@@ -67,7 +67,7 @@ def add_parser(sub):
         "the molecule nearest to each cluster centre",
     )
     method.add_argument(
-        "--seed", type=int, default=0, help="seed (subset, t-SNE, k-means)"
+        "--seed", type=int, default=0, help="seed of the subset, t-SNE and k-means"
     )
     p.add_argument("--out", required=True, help="output folder")
     return p
