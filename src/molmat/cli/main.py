@@ -9,6 +9,7 @@ import sys
 from molmat import __version__
 from molmat.cli import (
     assess,
+    compare,
     datasets,
     evaluate,
     featurize,
@@ -19,7 +20,7 @@ from molmat.cli import (
 )
 from molmat.cli.output import setup_logging
 
-COMMANDS = (train, predict, evaluate, assess, featurize, map, md, datasets)
+COMMANDS = (train, compare, predict, evaluate, assess, featurize, map, md, datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:

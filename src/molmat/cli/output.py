@@ -50,6 +50,18 @@ def metrics_table(metrics: dict) -> str:
     return table(["target", *names], rows)
 
 
+def comparison_table(summary: dict) -> str:
+    """One row per model of a :func:`~molmat.tasks.compare.compare_models` summary."""
+    metrics = summary["metrics"]
+    rows = [
+        [r["model"], r["runs"], *(r[m] for m in metrics), r["fit_seconds"]]
+        for r in summary["rows"]
+    ]
+    seeds = ",".join(map(str, summary["seeds"]))
+    title = f"test metrics, mean ± std over seeds {seeds}"
+    return title + "\n" + table(["model", "runs", *metrics, "fit s"], rows)
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows defaults, except for on/off flags and options without one."""
 

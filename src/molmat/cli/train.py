@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 from molmat.classic.intervals import INTERVAL_METHODS
-from molmat.cli.output import HelpFormatter, metrics_table, table
+from molmat.cli.output import HelpFormatter, comparison_table, metrics_table, table
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.tasks.classic import ClassicModel
+from molmat.tasks.compare import compare_models
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import MODELS, SPLITS, train_run
 
@@ -42,15 +45,62 @@ TRAINING_OPTIONS = [
 ]
 
 
+MODEL_HELP = (
+    "graph networks: mpnn (directed message passing, D-MPNN), gcn; classic "
+    "models on --features: rf (random forest), gp (Gaussian process), krr "
+    "(kernel ridge), svr (support-vector machine), ridge, lasso, linear, "
+    "logistic, mlp (a neural network on the features). Fingerprints use "
+    "Tanimoto/MinMax kernels"
+)
+
+
+def model_names(text: str) -> list[str]:
+    """Comma-separated model names (argparse type)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}"
+        )
+    return names
+
+
+def seed_list(text: str) -> list[int]:
+    """Comma-separated integer seeds (argparse type)."""
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"seeds must be integers: {text!r}") from err
+
+
 def add_parser(sub):
     p = sub.add_parser(
         "train",
         help="train a property model",
-        description="Train a graph neural network on a CSV of SMILES and write a run "
-        "folder: model/ (archive), split.json, metrics.json, metrics.jsonl, "
-        "data_report.json, test_predictions.csv, parity/ROC and learning-curve PNGs.",
+        description="Train a graph neural network or a classic model on a CSV of "
+        "SMILES and write a run folder: model/ (archive), split.json, metrics.json, "
+        "metrics.jsonl, data_report.json, test_predictions.csv, parity/ROC/PR/"
+        "confusion and learning-curve PNGs. Several models (--model mpnn,rf,gp) "
+        "train on the same split into OUT/<model>/ and are summarised side by side.",
         formatter_class=HelpFormatter,
     )
+    p.add_argument(
+        "--model",
+        type=model_names,
+        default=[DEFAULTS["model"]],
+        metavar="NAME[,NAME...]",
+        help=MODEL_HELP,
+    )
+    p.add_argument(
+        "--seed", type=int, default=DEFAULTS["seed"], help="seed of split and training"
+    )
+    add_run_arguments(p)
+    p.add_argument("--out", required=True, help="run folder to write")
+    return p
+
+
+def add_run_arguments(p) -> None:
+    """Data, split, model and training options shared by train and compare."""
     data = p.add_argument_group("data")
     data.add_argument(
         "--data",
@@ -92,16 +142,6 @@ def add_parser(sub):
         "excluded); overrides --split",
     )
     model = p.add_argument_group("model")
-    model.add_argument(
-        "--model",
-        choices=MODELS,
-        default=DEFAULTS["model"],
-        help="graph networks: mpnn (directed message passing, D-MPNN), gcn; classic "
-        "models on --features: rf (random forest), gp (Gaussian process), krr "
-        "(kernel ridge), svr (support-vector machine), ridge, lasso, linear, "
-        "logistic, mlp (a neural network on the features). Fingerprints use "
-        "Tanimoto/MinMax kernels",
-    )
     model.add_argument(
         "--features",
         choices=FEATURE_SETS,
@@ -150,9 +190,6 @@ def add_parser(sub):
                 flag, dest=name, type=kind, default=DEFAULTS[name], help=text
             )
     training.add_argument(
-        "--seed", type=int, default=DEFAULTS["seed"], help="seed of split and training"
-    )
-    training.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run from OUT/checkpoint with the same settings",
@@ -169,27 +206,40 @@ def add_parser(sub):
         action="store_false",
         help="hide the progress bar",
     )
-    p.add_argument("--out", required=True, help="run folder to write")
-    return p
 
 
-def run(args) -> int:
-    params = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k != "seed"}
+def run_params(args) -> dict:
+    """:func:`train_run` keyword arguments from parsed options, bar model and seed."""
+    skip = {"seed", "model"}
+    params = {
+        k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k not in skip
+    }
     params["mol_features"] = None if args.mol_features == "none" else args.mol_features
-    result = train_run(
-        args.data,
-        args.out,
+    return dict(
         smiles_col=args.smiles_col,
         targets=args.targets,
         split=args.split,
         split_file=args.split_file,
         folds=args.folds,
-        seed=args.seed,
         resume=args.resume,
         strict=args.strict,
         intervals=args.intervals,
         alpha=args.alpha,
         **params,
+    )
+
+
+def run(args) -> int:
+    if len(args.model) > 1:
+        summary = compare_models(
+            args.data, args.out, args.model, [args.seed], **run_params(args)
+        )
+        print()
+        print(comparison_table(summary))
+        print(f"\nrun folders: {args.out}/<model>/seed_{args.seed}")
+        return 0
+    result = train_run(
+        args.data, args.out, model=args.model[0], seed=args.seed, **run_params(args)
     )
     runs = result["runs"]
     first = runs[0]

@@ -176,3 +176,25 @@ def size_curve(points: list[dict], path: str | Path, metric: str = "rmse") -> Pa
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def comparison_bars(rows: list[dict], metric: str, path: str | Path) -> Path:
+    """Bar per model of ``metric`` mean with its standard deviation over runs.
+
+    ``rows`` are :func:`molmat.tasks.compare.compare_models` rows, each with
+    ``model``, ``runs`` and ``metric: (mean, std)``.
+    """
+    names = [r["model"] for r in rows]
+    means = np.array([r[metric][0] for r in rows])
+    stds = np.array([r[metric][1] for r in rows])
+    fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2, 4), dpi=120)
+    ax.bar(names, means, yerr=stds, capsize=4, color="C0", alpha=0.8)
+    for i, (m, s) in enumerate(zip(means, stds, strict=True)):
+        ax.text(i, m + s, f"{m:.3f}", ha="center", va="bottom", fontsize=8)
+    runs = sorted({r["runs"] for r in rows})
+    ax.set_ylabel(f"test {metric} (mean ± std over {'/'.join(map(str, runs))} runs)")
+    ax.set_title(f"model comparison: {metric}")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
