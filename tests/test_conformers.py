@@ -1,0 +1,106 @@
+"""ETKDG conformers: geometry, choice, failures, caching and 3D models."""
+
+import logging
+
+import numpy as np
+import pytest
+from rdkit import Chem
+from rdkit.Chem import AllChem
+
+from molmat.featurizers import conformers as fc
+from molmat.featurizers import graph as fg
+from molmat.featurizers.conformers import ConformerOptions, embed
+from molmat.tasks.property import PropertyModel
+
+UNEMBEDDABLE = "C1#CC1"  # cyclopropyne: ETKDG finds no geometry
+
+
+def test_bond_lengths_are_chemical():
+    mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
+    xyz, reason = embed(mol, ConformerOptions())
+    assert reason == "" and xyz.shape == (mol.GetNumAtoms(), 3)
+    for bond in mol.GetBonds():
+        length = np.linalg.norm(xyz[bond.GetBeginAtomIdx()] - xyz[bond.GetEndAtomIdx()])
+        assert 1.1 < length < 1.6
+
+
+def test_lowest_mmff_energy_conformer_is_kept_and_embedding_is_seeded():
+    mol = Chem.MolFromSmiles("CCCCOCCN")
+    options = ConformerOptions(n=6, mmff=True, seed=7)
+    xyz, _ = embed(mol, options)
+    np.testing.assert_array_equal(embed(mol, options)[0], xyz)
+    with_h = Chem.AddHs(mol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = 7
+    ids = list(AllChem.EmbedMultipleConfs(with_h, 6, params))
+    energies = [e for _, e in AllChem.MMFFOptimizeMoleculeConfs(with_h, maxIters=500)]
+    best = with_h.GetConformer(ids[int(np.argmin(energies))]).GetPositions()
+    np.testing.assert_allclose(xyz, best[: mol.GetNumAtoms()], atol=1e-4)
+
+
+def test_failed_embedding_gives_a_reason_and_zero_positions():
+    mols = [Chem.MolFromSmiles(s) for s in ["CCO", UNEMBEDDABLE, "C"]]
+    graphs = fg.featurize(mols, conformers=ConformerOptions())
+    assert graphs.errors[0] == graphs.errors[2] == ""
+    assert "could not embed" in graphs.errors[1]
+    assert graphs.positions.shape == (3 + 3 + 1, 3)
+    assert (graphs.positions[3:6] == 0).all() and (graphs.positions[:3] != 0).any()
+    kept = graphs.subset([0, 2])
+    assert list(kept.n_atoms) == [3, 1] and kept.positions.shape == (4, 3)
+
+
+def test_conformers_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOLMAT_CACHE_DIR", str(tmp_path))
+    smiles = ["CCO", "c1ccccc1O"]
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    options = ConformerOptions(n=2)
+    first = fg.featurize_cached(smiles, mols, conformers=options)
+
+    def fail(*args):
+        raise AssertionError("embedded again")
+
+    monkeypatch.setattr(fg, "embed_all", fail)
+    second = fg.featurize_cached(smiles, mols, conformers=options)
+    np.testing.assert_array_equal(first.positions, second.positions)
+    with pytest.raises(AssertionError, match="embedded again"):  # other settings
+        fg.featurize_cached(smiles, mols, conformers=ConformerOptions(n=3))
+
+
+def test_schnet_skips_and_reports_molecules_without_conformer(esol, caplog):
+    X = [*esol.smiles[:8], UNEMBEDDABLE]
+    y = np.append(esol.y[:8, 0], 1.0)
+    model = PropertyModel(
+        model="schnet",
+        hidden=8,
+        depth=1,
+        ffn_hidden=8,
+        epochs=1,
+        val_fraction=0,
+        progress=False,
+    )
+    with caplog.at_level(logging.WARNING, logger="molmat"):
+        model.fit(X, y)
+    assert model.dropped_ == [
+        {
+            "set": "X",
+            "index": 8,
+            "smiles": UNEMBEDDABLE,
+            "reason": model.dropped_[0]["reason"],
+        }
+    ]
+    assert f"molecule 8 ({UNEMBEDDABLE}) skipped: ETKDG could not embed" in caplog.text
+    pred = model.predict([UNEMBEDDABLE, "CCO"])
+    assert np.isnan(pred[0]) and np.isfinite(pred[1])
+
+
+def test_schnet_without_conformers_is_a_clear_error():
+    with pytest.raises(ValueError, match="schnet reads 3D positions"):
+        PropertyModel(model="schnet", conformers=0, progress=False).fit(
+            ["CCO"] * 3, [1, 2, 3]
+        )
+
+
+def test_conformer_count_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        ConformerOptions(n=0)
+    assert fc.CONFORMER_VERSION in ConformerOptions(n=2).tag()

@@ -1,0 +1,206 @@
+"""Every graph network: invariances, padding, archives, architecture files."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+from rdkit import Chem
+from scipy.spatial.transform import Rotation
+
+from molmat.data.batching import Budget, make_batch
+from molmat.featurizers.conformers import ConformerOptions
+from molmat.featurizers.graph import ATOM_DIM, BOND_DIM, ELEMENT_ONEHOT, featurize
+from molmat.models.gnn import LAYERS, ArchitectureError, build_model
+from molmat.models.gnn.config import resolve_architecture
+from molmat.tasks.property import PropertyModel, load
+from molmat.training.loop import _forward, predict_graphs
+
+MOLS = ["CC(=O)Nc1ccc(O)cc1", "C[C@H](N)C(=O)O", "C", "[Na+].[Cl-]", "OCC1OC(O)CC1"]
+TINY = dict(hidden=8, depth=2, ffn_hidden=8, batch_size=6, progress=False)
+
+
+def network(layer: str, **arch):
+    options = {"hidden": 8, "depth": 2, "dropout": 0.0, "head": [8], **arch}
+    config = {
+        **resolve_architecture(layer, options),
+        "atom_dim": ATOM_DIM,
+        "atom_onehot": ELEMENT_ONEHOT,
+        "bond_dim": BOND_DIM,
+        "mol_dim": 0,
+        "n_targets": 2,
+    }
+    if "heads" in config:
+        config["heads"] = 2
+    return build_model(config, key=jax.random.key(3))
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    mols = [Chem.MolFromSmiles(s) for s in MOLS]
+    return featurize(mols, conformers=ConformerOptions(n=1))
+
+
+def alone(net, graphs, i: int) -> np.ndarray:
+    return predict_graphs(net, graphs.subset([i]), batch_size=1, n_targets=2)[0]
+
+
+def with_positions(graphs, positions):
+    return dataclasses.replace(graphs, positions=positions.astype(np.float32))
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_renumbering_atoms_does_not_change_prediction(layer, graphs):
+    net = network(layer)
+    rng = np.random.default_rng(0)
+    for i, smiles in enumerate(MOLS):
+        mol = Chem.MolFromSmiles(smiles)
+        perm = rng.permutation(mol.GetNumAtoms())
+        shuffled = featurize([Chem.RenumberAtoms(mol, perm.tolist())])
+        one = graphs.subset([i])
+        shuffled = with_positions(shuffled, one.positions[perm])
+        np.testing.assert_allclose(
+            predict_graphs(net, shuffled, 1, 2)[0], alone(net, graphs, i), atol=1e-5
+        )
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_prediction_alone_equals_prediction_in_any_padded_batch(layer, graphs):
+    net = network(layer)
+    single = np.stack([alone(net, graphs, i) for i in range(len(MOLS))])
+    np.testing.assert_allclose(predict_graphs(net, graphs, 64, 2), single, atol=1e-5)
+    order = np.random.default_rng(1).permutation(len(MOLS))
+    budget = Budget(nodes=128, edges=160, graphs=9, atoms=40)
+    batch = make_batch(graphs, order, budget, n_targets=2)
+    noisy = batch._replace(  # garbage in padded rows must not reach real molecules
+        atom_x=np.where(batch.node_mask[:, None], batch.atom_x, 5.0).astype(np.float32),
+        bond_x=np.where(batch.edge_mask[:, None], batch.bond_x, -2.0).astype(
+            np.float32
+        ),
+        positions=np.where(batch.node_mask[:, None], batch.positions, 0.3).astype(
+            np.float32
+        ),
+    )
+    out = np.asarray(_forward(net, noisy))[: len(MOLS)]
+    np.testing.assert_allclose(out, single[order], atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_rotating_and_translating_molecules_does_not_change_prediction(layer, graphs):
+    net = network(layer)
+    before = predict_graphs(net, graphs, 64, 2)
+    rotation = Rotation.random(random_state=4).as_matrix()
+    moved = with_positions(graphs, graphs.positions @ rotation.T + [3.0, -7.0, 11.0])
+    np.testing.assert_allclose(predict_graphs(net, moved, 64, 2), before, atol=1e-5)
+
+
+def test_schnet_reads_geometry(graphs):
+    net = network("schnet")
+    before = predict_graphs(net, graphs, 64, 2)
+    stretched = with_positions(graphs, graphs.positions * 1.3)
+    assert np.abs(predict_graphs(net, stretched, 64, 2) - before)[:2].max() > 1e-4
+
+
+@pytest.mark.parametrize("layer", ["gin", "mpnn"])
+def test_batch_norm_keeps_padding_invariance_after_training(layer, esol_small):
+    X, y = esol_small
+    model = PropertyModel(
+        model={"layer": layer, "norm": "batch"}, epochs=1, val_fraction=0, **TINY
+    ).fit(X, y)
+    single = np.array([model.predict([s])[0] for s in X[:4]])
+    np.testing.assert_allclose(model.predict(X[:4]), single, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def esol_small(esol):
+    return esol.smiles[:12], esol.y[:12]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_named_models_train_compile_once_and_reload_identically(
+    layer, esol_small, tmp_path
+):
+    X, y = esol_small
+    model = PropertyModel(model=layer, epochs=1, val_fraction=0, **TINY).fit(X, y)
+    assert model.history_.compilations == 1
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(load(tmp_path / "m").predict(X), model.predict(X))
+
+
+ARCHITECTURE = """\
+layer: gat
+hidden: 16
+depth: 2
+heads: 4
+readout: set2set
+norm: batch
+residual: true
+dropout: 0.1
+head: [16, 8]
+"""
+
+
+def test_architecture_file_builds_trains_and_reloads(esol_small, tmp_path):
+    path = tmp_path / "arch.yaml"
+    path.write_text(ARCHITECTURE)
+    X, y = esol_small
+    model = PropertyModel(model=str(path), epochs=2, val_fraction=0, **TINY).fit(X, y)
+    losses = [r["train_loss"] for r in model.history_.records]
+    assert np.isfinite(losses).all() and model.history_.compilations == 1
+    net = model.net_
+    assert net.head.layers[0].weight.shape == (2 * 16 + 17, 16)  # set2set + physchem
+    assert net.head.layers[1].weight.shape == (16, 8)
+    model.save(tmp_path / "m")
+    path.unlink()  # the archive must not need the file
+    reloaded = load(tmp_path / "m")
+    np.testing.assert_array_equal(reloaded.predict(X), model.predict(X))
+
+
+def test_json_architecture_file_matches_yaml(tmp_path):
+    (tmp_path / "a.json").write_text('{"layer": "gin", "hidden": 12, "depth": 1}')
+    arch = resolve_architecture(str(tmp_path / "a.json"), {"hidden": 99, "depth": 5})
+    assert (arch["hidden"], arch["depth"], arch["layer"]) == (12, 1, "gin")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("layer: gin\nwidth: 3\n", "unknown key(s) ['width']"),
+        ("layer: resnet\n", "unknown layer 'resnet'"),
+        ("hidden: 8\n", "'layer' is required"),
+        ("layer: gin\nnorm: group\n", "unknown norm 'group'"),
+        ("layer: gin\nhidden: many\n", "hidden must be int"),
+        ("layer: gat\nhidden: 10\nheads: 4\n", "multiple of heads"),
+        ("layer: mpnn\nresidual: true\n", "residual must be false"),
+        ("layer: [gin\n", "not valid yaml"),
+    ],
+)
+def test_bad_architecture_file_is_reported_with_its_name(text, message, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ArchitectureError, match="bad.yaml") as err:
+        resolve_architecture(str(path), {"hidden": 8, "depth": 2})
+    assert message in str(err.value)
+
+
+def test_unknown_model_name_is_rejected():
+    with pytest.raises(ArchitectureError, match="unknown model 'nope'"):
+        resolve_architecture("nope", {})
+
+
+def test_small_gin_overfits_a_tiny_dataset(esol):
+    X, y = esol.smiles[:16], esol.y[:16]
+    model = PropertyModel(
+        model="gin",
+        hidden=32,
+        ffn_hidden=32,
+        epochs=150,
+        batch_size=16,
+        max_lr=3e-3,
+        final_lr=1e-3,
+        mol_features=None,
+        val_fraction=0,
+        progress=False,
+    ).fit(X, y)
+    rmse = np.sqrt(np.mean((model.predict(X) - y[:, 0]) ** 2))
+    assert rmse < 0.1 * np.std(y)
