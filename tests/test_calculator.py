@@ -14,12 +14,16 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from ase.vibrations import Vibrations
 
 from molmat.calculators import MolmatCalculator
+from molmat.models.potentials.common import EnergyScaling
+from molmat.models.potentials.inference import cast
 from molmat.models.potentials.lennard_jones import LennardJones
+from molmat.models.potentials.schnet import SchNet
 from molmat.simulate import md
 from molmat.simulate.neighbors import allocate
 
 SIGMA, EPSILON, CUTOFF = 3.405, 0.0103, 7.0
 ARGON = LennardJones(SIGMA, EPSILON, CUTOFF)
+KEY = jax.random.key(0)
 
 
 def strained_fcc():
@@ -72,23 +76,31 @@ def test_float32_close_to_ase():
     np.testing.assert_allclose(atoms.get_forces(), reference.get_forces(), atol=1e-5)
 
 
-def test_calculator_equals_in_jit_neighbour_list_path():
-    """Host (vesin, padded) and MD (in-jit list with skin) paths agree."""
+def tiny_schnet():
+    scaling = EnergyScaling(species=(18,), avg_num_neighbors=40.0)
+    return SchNet(scaling, cutoff=5.0, channels=8, layers=1, n_basis=8, key=KEY)
+
+
+@pytest.mark.parametrize("make_potential", [lambda: ARGON, tiny_schnet])
+def test_calculator_equals_in_jit_neighbour_list_path(make_potential):
+    """Host (vesin, padded) and MD (in-jit list with a skin) paths agree.
+
+    The MD list also holds pairs between the cutoff and cutoff + skin; they
+    must not reach the potential.
+    """
+    potential = make_potential()
     atoms = strained_fcc()
-    calc = MolmatCalculator(ARGON, float64=True)
-    atoms.calc = calc
+    atoms.calc = MolmatCalculator(potential, float64=True)
     with jax.enable_x64(True):
-        fn, nbrs = allocate(atoms.positions, atoms.cell[:], CUTOFF, skin=0.7)
-        energy, forces, stress = md.evaluate(
-            ARGON,
-            fn,
-            jnp.asarray(atoms.numbers),
-            jnp.asarray(atoms.positions),
-            jnp.asarray(atoms.cell[:]),
-            nbrs,
-        )
+        potential64 = cast(potential, jnp.float64)
+        fn, nbrs = allocate(atoms.positions, atoms.cell[:], potential.cutoff, skin=1.0)
+        args = [jnp.asarray(a) for a in (atoms.numbers, atoms.positions, atoms.cell[:])]
+        batch = md.structure_batch(fn, *args, nbrs)
+        energy, forces, stress = md.evaluate(potential64, fn, *args, nbrs)
+    assert int(batch.edge_mask.sum()) < int(nbrs.edge_mask.sum())  # skin pairs exist
     assert atoms.get_potential_energy() == pytest.approx(float(energy), abs=1e-10)
     np.testing.assert_allclose(atoms.get_forces(), forces, atol=1e-10)
+    assert np.abs(atoms.get_forces()).max() > 1e-6
     np.testing.assert_allclose(
         atoms.get_stress(), full_3x3_to_voigt_6_stress(np.asarray(stress)), atol=1e-12
     )

@@ -36,14 +36,15 @@ def read_log(path):
 
 def test_nve_conserves_energy():
     atoms = argon()
-    drift = nve_energy_drift(ARGON, atoms, steps=200, timestep_fs=1.0, temperature=40)
-    assert drift < 1e-6  # eV/atom
-    assert_energy_conserved(ARGON, atoms, atol=1e-6, steps=200, timestep_fs=1.0)
+    assert_energy_conserved(ARGON, atoms, atol=1e-6, steps=100, timestep_fs=1.0)
     # the check is sensitive: the error grows like dt^2
-    coarse = nve_energy_drift(ARGON, atoms, steps=200, timestep_fs=4.0, temperature=40)
-    assert coarse > 4 * drift
+    fine = nve_energy_drift(ARGON, atoms, steps=100, timestep_fs=1.0)
+    coarse = nve_energy_drift(ARGON, atoms, steps=100, timestep_fs=4.0)
+    assert coarse > 4 * fine
     with pytest.raises(AssertionError, match="drifted"):
-        assert_energy_conserved(ARGON, atoms, atol=1e-9, steps=50, timestep_fs=4.0)
+        assert_energy_conserved(
+            ARGON, atoms, atol=0.1 * coarse, steps=100, timestep_fs=4.0
+        )
 
 
 def test_langevin_reaches_target_temperature(tmp_path):
@@ -55,7 +56,7 @@ def test_langevin_reaches_target_temperature(tmp_path):
         temperature=60.0,
         timestep_fs=5.0,
         steps=2000,
-        log_every=10,
+        log_every=50,
         traj_every=0,
         log=tmp_path / "nvt.csv",
         friction=0.05,

@@ -170,6 +170,9 @@ def evaluate(
     return energy[0], forces, jnp.zeros((3, 3), positions.dtype)
 
 
+_evaluate_jit = eqx.filter_jit(evaluate)
+
+
 def init_state(
     potential: Potential,
     fn: NeighborListFn,
@@ -186,7 +189,7 @@ def init_state(
     positions = jnp.asarray(positions, dtype)
     cell = jnp.asarray(cell, dtype)
     species = jnp.asarray(species, jnp.int32)
-    energy, forces, stress = eqx.filter_jit(evaluate)(
+    energy, forces, stress = _evaluate_jit(
         potential, fn, species, positions, cell, nbrs
     )
     return MDState(

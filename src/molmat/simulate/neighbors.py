@@ -153,13 +153,17 @@ class NeighborListFn:
             wrapped = positions
             images_short = jnp.array(False)
         offsets = shifts @ cell  # [M, 3]
-        # d[i, m, j] = wrapped[j] + offsets[m] - wrapped[i]
-        diff = (
-            wrapped[None, None, :, :]
-            + offsets[None, :, None, :]
-            - wrapped[:, None, None, :]
+        # d2[i, m, j] = |wrapped[j] + offsets[m] - wrapped[i]|^2, one component
+        # at a time so no [N, M, N, 3] array is formed.
+        d2 = sum(
+            (
+                wrapped[None, None, :, k]
+                + offsets[None, :, None, k]
+                - wrapped[:, None, None, k]
+            )
+            ** 2
+            for k in range(3)
         )
-        d2 = jnp.sum(diff**2, axis=-1)  # [N, M, N]
         zero_image = int(np.flatnonzero((self._shifts() == 0).all(axis=1))[0])
         is_self = (jnp.arange(n)[:, None, None] == jnp.arange(n)[None, None, :]) & (
             jnp.arange(len(shifts)) == zero_image
