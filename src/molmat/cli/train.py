@@ -7,6 +7,8 @@ import argparse
 from molmat.classic.intervals import INTERVAL_METHODS
 from molmat.cli.output import HelpFormatter, comparison_table, metrics_table, table
 from molmat.featurizers.descriptors import FEATURE_SETS
+from molmat.models.gnn.config import is_architecture_file
+from molmat.nn.readout import READOUTS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.compare import compare_models
 from molmat.tasks.property import PropertyModel
@@ -46,7 +48,10 @@ TRAINING_OPTIONS = [
 
 
 MODEL_HELP = (
-    "graph networks: mpnn (directed message passing, D-MPNN), gcn; classic "
+    "graph networks: mpnn (directed message passing, D-MPNN), gcn, gin (GINE), gat "
+    "(graph attention), attentivefp, transformer (graph transformer), schnet (3D, "
+    "on conformers), or a YAML/JSON architecture file (layer, hidden, depth, "
+    "readout, norm, residual, dropout, head; see the README); classic "
     "models on --features: rf (random forest), gp (Gaussian process), krr "
     "(kernel ridge), svr (support-vector machine), ridge, lasso, linear, "
     "logistic, mlp (a neural network on the features). Fingerprints use "
@@ -57,7 +62,7 @@ MODEL_HELP = (
 def model_names(text: str) -> list[str]:
     """Comma-separated model names (argparse type)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MODELS]
+    unknown = [n for n in names if n not in MODELS and not is_architecture_file(n)]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}"
@@ -151,9 +156,24 @@ def add_run_arguments(p) -> None:
     )
     model.add_argument(
         "--readout",
-        choices=["sum", "mean"],
+        choices=READOUTS,
         default=DEFAULTS["readout"],
-        help="sum for extensive properties, mean for intensive ones",
+        help="sum for extensive properties; mean, max, attention, set2set or "
+        "attentivefp for intensive ones (default: sum; attentivefp for attentivefp)",
+    )
+    model.add_argument(
+        "--conformers",
+        type=int,
+        default=DEFAULTS["conformers"],
+        metavar="N",
+        help="embed N RDKit ETKDG conformers per molecule and keep the lowest-energy "
+        "one, for 3D models (default: 1 for schnet); molecules that cannot be "
+        "embedded are reported and skipped",
+    )
+    model.add_argument(
+        "--mmff",
+        action="store_true",
+        help="relax the conformers with the MMFF94 force field before choosing",
     )
     model.add_argument(
         "--mol-features",

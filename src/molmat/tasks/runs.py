@@ -26,7 +26,7 @@ from molmat.classic.intervals import interval_summary, prediction_intervals
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
-from molmat.models.gnn import ENCODERS
+from molmat.models.gnn import ENCODERS, is_graph_model
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.property import PropertyModel, infer_task, load
 from molmat.training import archive, plots
@@ -39,14 +39,14 @@ MODELS = (*ENCODERS, *CLASSIC_MODELS)
 
 
 def build_model(model: str, seed: int = 0, **params) -> PropertyModel | ClassicModel:
-    """A graph network (``mpnn``, ``gcn``) or a classic model (``rf``, ``gp``...).
+    """A graph network (``mpnn``, ``gin``..., an architecture file) or a classic model.
 
     ``params`` that the chosen kind of model does not take are left out, so
     one set of options can describe both kinds.
     """
-    if model not in MODELS:
+    if not is_graph_model(model) and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
-    kind = PropertyModel if model in ENCODERS else ClassicModel
+    kind = PropertyModel if is_graph_model(model) else ClassicModel
     accepted = kind().get_params()
     return kind(
         model=model, seed=seed, **{k: v for k, v in params.items() if k in accepted}
