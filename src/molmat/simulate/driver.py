@@ -232,7 +232,8 @@ def run_md(
                     builds += int(nbrs.n_builds)
                 done = int(state.step)
                 bar.update(n)
-                bar.set_postfix_str(f"{speed.tick(done):.3g} ns/day", refresh=False)
+                if math.isfinite(rate := speed.tick(done)):
+                    bar.set_postfix_str(f"{rate:.3g} ns/day", refresh=False)
                 if done % log_every == 0 or done == steps:
                     writer.write(state, timestep_fs)
                 if traj_every and done % traj_every == 0:
