@@ -15,12 +15,24 @@ from molmat.cli import (
     featurize,
     map,
     md,
+    potential,
     predict,
     train,
 )
 from molmat.cli.output import setup_logging
 
-COMMANDS = (train, compare, predict, evaluate, assess, featurize, map, md, datasets)
+COMMANDS = (
+    train,
+    compare,
+    predict,
+    evaluate,
+    assess,
+    featurize,
+    map,
+    md,
+    potential,
+    datasets,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -492,7 +492,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
 
 
 def load(path: str | Path):
-    """Load a model archive (or run folder): a PropertyModel or a ClassicModel.
+    """Load a model archive (or run folder): a Property, Classic or PotentialModel.
 
     Raises:
         ArchiveError: the archive is missing, corrupted or incompatible.
@@ -502,6 +502,14 @@ def load(path: str | Path):
         from molmat.tasks.classic import load_classic
 
         return load_classic(folder, config)
+    if config.get("kind") == "ensemble":
+        from molmat.tasks.ensemble import load_ensemble
+
+        return load_ensemble(folder, config)
+    if config.get("kind") == "potential":
+        from molmat.tasks.potential import load_potential
+
+        return load_potential(folder, config)
     try:
         if config.get("kind") != "property":
             raise archive.ArchiveError(f"{folder}: not a molmat model archive")

@@ -1,0 +1,517 @@
+"""``PotentialModel``: train, evaluate and use a neural-network interatomic potential.
+
+Example:
+    >>> from molmat.data.structures import read_structures
+    >>> data = read_structures("frames.extxyz")  # doctest: +SKIP
+    >>> pot = PotentialModel("painn", epochs=100).fit(data.frames)  # doctest: +SKIP
+    >>> pot.save("runs/pot")  # doctest: +SKIP
+    >>> atoms.calc = load("runs/pot").calculator()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from molmat.data.csv import DataError
+from molmat.data.neighbors import NeighborGraphs, neighbor_graphs
+from molmat.data.structures import (
+    Frame,
+    StructureData,
+    read_index_file,
+    read_structures,
+    reference_energies,
+    rmd17_split,
+    species_of,
+)
+from molmat.models.potentials.common import EnergyScaling
+from molmat.models.potentials.inference import cast, predict_graphs
+from molmat.models.potentials.registry import POTENTIALS, build_potential
+from molmat.training import archive
+from molmat.training.potential import (
+    PotentialHistory,
+    PotentialTrainConfig,
+    PotentialTrainer,
+    potential_metrics,
+)
+
+log = logging.getLogger("molmat")
+
+# Network sizes used when an option is left at None.
+DEFAULT_SIZES = {
+    "nequip": {"lmax": 2, "channels": 32, "layers": 3},
+    "painn": {"channels": 64, "layers": 3},
+    "schnet": {"channels": 64, "layers": 3},
+}
+
+
+def as_frames(structures) -> list[Frame]:
+    """Frames from :class:`Frame` objects, ``ase.Atoms`` or a StructureData."""
+    if isinstance(structures, StructureData):
+        return structures.frames
+    return [
+        s if isinstance(s, Frame) else Frame.from_atoms(s, index=i)
+        for i, s in enumerate(structures)
+    ]
+
+
+class PotentialModel:
+    """A neural-network interatomic potential with scikit-learn-style methods.
+
+    Args:
+        model: ``"nequip"``, ``"painn"`` or ``"schnet"``.
+        cutoff: neighbour radius (Å).
+        lmax: highest rotation order (NequIP only).
+        channels, layers: network width and depth (None: the model's default).
+        epochs, time_limit, batch_size, lr, energy_weight, forces_weight,
+            stress_weight, ema_decay, plateau_patience: see
+            :class:`~molmat.training.potential.PotentialTrainConfig`
+            (``time_limit`` in minutes).
+        val_frames: structures held out of the training frames for validation
+            when ``fit`` gets no validation frames (0: none).
+        float64: train and predict in double precision.
+        seed: initialisation, shuffling and hold-out seed.
+        progress: show progress bars.
+
+    Attributes (after ``fit`` or ``load``):
+        potential: the trained network (an Equinox module, float32 or float64).
+        scaling_: species, E0s and energy scale from the training data.
+        history_: per-epoch records.
+    """
+
+    def __init__(
+        self,
+        model: str = "nequip",
+        cutoff: float = 5.0,
+        lmax: int | None = None,
+        channels: int | None = None,
+        layers: int | None = None,
+        epochs: int = 1000,
+        time_limit: float | None = None,
+        batch_size: int = 8,
+        lr: float = 5e-3,
+        energy_weight: float = 1.0,
+        forces_weight: float = 10.0,
+        stress_weight: float = 1.0,
+        ema_decay: float = 0.99,
+        plateau_patience: int = 10,
+        val_frames: int = 50,
+        float64: bool = False,
+        seed: int = 0,
+        progress: bool = True,
+    ):
+        if model not in POTENTIALS:
+            raise ValueError(
+                f"unknown potential {model!r}; choose from {sorted(POTENTIALS)}"
+            )
+        self.model = model
+        self.cutoff = cutoff
+        self.lmax = lmax
+        self.channels = channels
+        self.layers = layers
+        self.epochs = epochs
+        self.time_limit = time_limit
+        self.batch_size = batch_size
+        self.lr = lr
+        self.energy_weight = energy_weight
+        self.forces_weight = forces_weight
+        self.stress_weight = stress_weight
+        self.ema_decay = ema_decay
+        self.plateau_patience = plateau_patience
+        self.val_frames = val_frames
+        self.float64 = float64
+        self.seed = seed
+        self.progress = progress
+
+    # -- settings ------------------------------------------------------------
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in _PARAMS}
+
+    def network_settings(self) -> dict:
+        """Constructor arguments of the network (cutoff and sizes)."""
+        sizes = dict(DEFAULT_SIZES[self.model])
+        for name in ("lmax", "channels", "layers"):
+            value = getattr(self, name)
+            if value is not None:
+                if name not in sizes:
+                    raise ValueError(f"{self.model} has no {name} setting")
+                sizes[name] = value
+        return {"cutoff": float(self.cutoff), **sizes}
+
+    def train_config(self) -> PotentialTrainConfig:
+        return PotentialTrainConfig(
+            epochs=self.epochs,
+            time_limit=self.time_limit,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            energy_weight=self.energy_weight,
+            forces_weight=self.forces_weight,
+            stress_weight=self.stress_weight,
+            ema_decay=self.ema_decay,
+            plateau_patience=self.plateau_patience,
+            seed=self.seed,
+        )
+
+    def _precision(self):
+        return jax.enable_x64(True) if self.float64 else contextlib.nullcontext()
+
+    @property
+    def dtype(self):
+        return np.float64 if self.float64 else np.float32
+
+    # -- fitting -------------------------------------------------------------
+    def fit(
+        self, frames, val=None, run_dir: str | Path | None = None
+    ) -> PotentialModel:
+        """Train on ``frames`` (Frames, ase.Atoms or StructureData).
+
+        Isolated-atom frames give the reference energies (E0s) and are not
+        trained on; without them E0s are fitted by least squares.
+
+        Args:
+            frames: training structures with energies (and forces/stress).
+            val: validation structures; None holds out ``val_frames`` of
+                ``frames`` at random.
+            run_dir: when given, the best model so far is archived to
+                ``run_dir/model`` whenever validation improves, and each
+                epoch is appended to ``run_dir/metrics.jsonl``.
+        """
+        frames = as_frames(frames)
+        isolated = [f for f in frames if f.is_isolated_atom]
+        frames = [f for f in frames if not f.is_isolated_atom]
+        if val is None and self.val_frames:
+            if len(frames) <= self.val_frames:
+                raise DataError(
+                    f"{len(frames)} training frames leave none after holding out "
+                    f"{self.val_frames} for validation"
+                )
+            order = np.random.default_rng(self.seed).permutation(len(frames))
+            val = [frames[i] for i in order[: self.val_frames]]
+            frames = [frames[i] for i in order[self.val_frames :]]
+        val = [f for f in as_frames(val or []) if not f.is_isolated_atom]
+        if not frames:
+            raise DataError("no training frames")
+        species = species_of(frames)
+        e0s, how = reference_energies(frames, species, isolated)
+        log.info(
+            "%d training, %d validation frames; E0s by %s: %s",
+            len(frames),
+            len(val),
+            how,
+            {z: round(e, 4) for z, e in e0s.items()},
+        )
+        train_graphs = neighbor_graphs(frames, self.cutoff, self.progress)
+        val_graphs = neighbor_graphs(val, self.cutoff) if val else None
+        self.scaling_ = energy_scaling(train_graphs, species, e0s)
+        self.e0_method_ = how
+        on_improve, on_epoch = None, None
+        if run_dir is not None:
+            run_dir = Path(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            log_path = run_dir / "metrics.jsonl"
+            log_path.write_text("")
+
+            def on_improve(model, scores):
+                self.potential = model
+                self.save(run_dir / "model", {"validation": scores})
+
+            def on_epoch(record):
+                with open(log_path, "a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+
+        with self._precision():
+            net = cast(
+                build_potential(
+                    self.model, self.scaling_, self.network_settings(), self.seed
+                ),
+                self.dtype,
+            )
+            trainer = PotentialTrainer(
+                self.train_config(), on_improve, on_epoch, self.progress
+            )
+            self.potential, self.history_ = trainer.fit(net, train_graphs, val_graphs)
+        return self
+
+    # -- prediction ----------------------------------------------------------
+    def _graphs(self, frames) -> tuple[list[Frame], NeighborGraphs]:
+        self._check_fitted()
+        frames = as_frames(frames)
+        known = set(self.scaling_.species)
+        for f in frames:
+            unknown = sorted(set(int(z) for z in f.numbers) - known)
+            if unknown:
+                raise DataError(
+                    f"frame {f.index}: elements {unknown} were not in the training "
+                    f"data (model knows {sorted(known)})"
+                )
+        return frames, neighbor_graphs(frames, self.potential.cutoff)
+
+    def predict(self, frames, batch_size: int = 32) -> dict:
+        """Energies [S] (eV), forces (list of [n, 3] in eV/Å), stress [S, 3, 3].
+
+        Stress is in eV/Å^3 (0 for non-periodic structures).
+        """
+        frames, graphs = self._graphs(frames)
+        with self._precision():
+            pred = predict_graphs(self.potential, graphs, batch_size)
+        forces = np.split(pred.forces, graphs.atom_offsets[1:-1])
+        return {"energy": pred.energy, "forces": forces, "stress": pred.stress}
+
+    def evaluate(self, frames, batch_size: int = 32) -> dict:
+        """Energy MAE/RMSE (meV, meV/atom), force MAE/RMSE (meV/Å), stress if known."""
+        _, graphs = self._graphs(frames)
+        with self._precision():
+            pred = predict_graphs(self.potential, graphs, batch_size)
+        return potential_metrics(graphs, pred)
+
+    def calculator(self, **kwargs):
+        """An ASE calculator over this potential (``molmat.calculators.ase``)."""
+        from molmat.calculators.ase import MolmatCalculator
+
+        self._check_fitted()
+        return MolmatCalculator(self.potential, float64=self.float64, **kwargs)
+
+    def _check_fitted(self):
+        if getattr(self, "potential", None) is None:
+            raise RuntimeError("this PotentialModel is not fitted yet; call fit()")
+
+    # -- archive -------------------------------------------------------------
+    def save(self, path: str | Path, metrics: dict | None = None) -> Path:
+        """Write the archive folder (config.json, params.npz, metrics.json)."""
+        self._check_fitted()
+        history = getattr(self, "history_", None)
+        config = {
+            "kind": "potential",
+            "params": self.get_params(),
+            "network": {"name": self.model, **self.network_settings()},
+            "scaling": self.scaling_.to_dict(),
+            "e0_method": getattr(self, "e0_method_", ""),
+            "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3"},
+            "history": {"best_epoch": history.best_epoch if history else -1},
+        }
+        return archive.save_archive(path, self.potential, config, metrics)
+
+
+_PARAMS = tuple(inspect.signature(PotentialModel.__init__).parameters)[1:]
+
+
+def energy_scaling(
+    graphs: NeighborGraphs, species: tuple[int, ...], e0s: dict[int, float]
+) -> EnergyScaling:
+    """Scale: RMS force component (else per-atom energy spread); shift: mean."""
+    e0 = np.array([e0s[z] for z in species])
+    lookup = np.zeros(int(max(species)) + 1, int)
+    lookup[list(species)] = np.arange(len(species))
+    per_structure_e0 = np.add.reduceat(
+        e0[lookup[graphs.numbers]], graphs.atom_offsets[:-1]
+    )
+    residual = (graphs.energy - per_structure_e0) / graphs.n_atoms
+    atom_has_f = np.repeat(graphs.has_forces, graphs.n_atoms)
+    if atom_has_f.any():
+        scale = float(np.sqrt(np.mean(graphs.forces[atom_has_f] ** 2)))
+    else:
+        scale = float(np.std(residual))
+    return EnergyScaling(
+        species=species,
+        e0s=tuple(e0),
+        scale=scale if scale > 0 else 1.0,
+        shift=float(np.mean(residual)),
+        avg_num_neighbors=max(graphs.avg_num_neighbors, 1.0),
+    )
+
+
+def load_potential(folder: Path, config: dict) -> PotentialModel:
+    """Rebuild a :class:`PotentialModel` from an archive's config and parameters."""
+    try:
+        pot = PotentialModel(**{**config["params"], "progress": False})
+        pot.scaling_ = EnergyScaling.from_dict(config["scaling"])
+        pot.e0_method_ = config.get("e0_method", "")
+        network = dict(config["network"])
+        name = network.pop("name")
+        pot.history_ = PotentialHistory(best_epoch=config["history"]["best_epoch"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise archive.ArchiveError(
+            f"{folder}: incomplete potential config ({err})"
+        ) from err
+    with pot._precision():
+        template = jax.eval_shape(
+            lambda: cast(build_potential(name, pot.scaling_, network), pot.dtype)
+        )
+        pot.potential = archive.load_params(folder, template)
+    return pot
+
+
+# -- run folders (the CLI calls these) -------------------------------------------
+
+
+def read_split(
+    data: StructureData,
+    split_index: str | None,
+    test_index: str | None,
+    rmd17: int | None = None,
+) -> tuple[list[Frame], list[Frame]]:
+    """Training and test frames from index files, an rMD17 split, or all/none."""
+    if rmd17 is not None:
+        train_idx, test_idx = rmd17_split(data.source, rmd17)
+    else:
+        train_idx = read_index_file(split_index) if split_index else None
+        test_idx = read_index_file(test_index) if test_index else None
+    train = (
+        data.frames if train_idx is None else data.select(train_idx, "training split")
+    )
+    test = [] if test_idx is None else data.select(test_idx, "test split")
+    if train_idx is None and test_idx is not None:
+        held = {f.index for f in test}
+        train = [f for f in train if f.index not in held]
+    return train, test
+
+
+def write_parity_plots(
+    model: PotentialModel, frames: list[Frame], out: Path, prefix: str
+) -> list[Path]:
+    """Energy-per-atom and force-component parity PNGs for ``frames``."""
+    from molmat.training.plots import parity_plot
+
+    pred = model.predict(frames)
+    n = np.array([f.n_atoms for f in frames])
+    e_ref = np.array([f.energy for f in frames]) / n
+    e_pred = pred["energy"] / n
+    paths = []
+    e_metrics = {
+        "mae": np.mean(np.abs(e_pred - e_ref)),
+        "rmse": np.sqrt(np.mean((e_pred - e_ref) ** 2)),
+    }
+    paths.append(
+        parity_plot(
+            e_ref,
+            e_pred,
+            out / f"{prefix}_parity_energy.png",
+            "energy per atom (eV)",
+            e_metrics,
+        )
+    )
+    has_f = [i for i, f in enumerate(frames) if f.forces is not None]
+    if has_f:
+        f_ref = np.concatenate([frames[i].forces.ravel() for i in has_f])
+        f_pred = np.concatenate([pred["forces"][i].ravel() for i in has_f])
+        f_metrics = {
+            "mae": np.mean(np.abs(f_pred - f_ref)),
+            "rmse": np.sqrt(np.mean((f_pred - f_ref) ** 2)),
+        }
+        paths.append(
+            parity_plot(
+                f_ref,
+                f_pred,
+                out / f"{prefix}_parity_forces.png",
+                "force component (eV/Å)",
+                f_metrics,
+            )
+        )
+    return paths
+
+
+def train_potential_run(
+    data: str | Path,
+    out: str | Path,
+    format: str = "extxyz",
+    energy_key: str = "energy",
+    forces_key: str | None = "forces",
+    stress_key: str | None = None,
+    split_index: str | None = None,
+    test_index: str | None = None,
+    rmd17_split: int | None = None,
+    strict: bool = False,
+    **params,
+) -> dict:
+    """Read frames, train a :class:`PotentialModel`, write a run folder.
+
+    The run folder holds ``model/`` (the best EMA model), ``metrics.json``
+    (validation and test metrics), ``metrics.jsonl`` (one line per epoch),
+    ``data_report.json`` (frames used and skipped) and PNGs (learning curve,
+    parity plots of energies and force components).
+
+    Returns:
+        The metrics dict written to ``metrics.json``.
+    """
+    from molmat.training.plots import learning_curve
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    needs_forces = (params.get("forces_weight", 10.0) or 0) > 0 and bool(forces_key)
+    structures = read_structures(
+        data, format, energy_key, forces_key, stress_key, needs_forces, strict
+    )
+    log.info("%s", structures.summary())
+    train, test = read_split(structures, split_index, test_index, rmd17_split)
+    report = {
+        "source": structures.source,
+        "units": structures.units,
+        "n_frames": len(structures.frames) + len(structures.bad_frames),
+        "bad_frames": [asdict(b) for b in structures.bad_frames],
+        "n_train": len(train),
+        "n_test": len(test),
+    }
+    (out / "data_report.json").write_text(json.dumps(report, indent=2))
+    model = PotentialModel(**params).fit(train, run_dir=out)
+    history = model.history_
+    best = history.records[history.best_epoch - 1]
+    metrics = {
+        "validation": {k[4:]: v for k, v in best.items() if k.startswith("val_")},
+        "best_epoch": history.best_epoch,
+        "epochs_run": len(history.records),
+        "stopped_by": history.stopped_by,
+        "train_seconds": history.train_seconds,
+        "compilations": history.compilations,
+    }
+    if test:
+        metrics["test"] = model.evaluate(test)
+        write_parity_plots(model, test, out, "test")
+    model.save(out / "model", metrics)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    learning_curve(
+        model.history_.records,
+        out / "learning_curve.png",
+        "loss",
+        model.history_.best_epoch,
+    )
+    return metrics
+
+
+def evaluate_potential_run(
+    model_path: str | Path,
+    data: str | Path,
+    out: str | Path | None = None,
+    format: str = "extxyz",
+    energy_key: str = "energy",
+    forces_key: str | None = "forces",
+    stress_key: str | None = None,
+    test_index: str | None = None,
+    strict: bool = False,
+) -> dict:
+    """Metrics of a trained potential on frames; parity PNGs into ``out``."""
+    from molmat import load
+
+    model = load(model_path)
+    if not isinstance(model, PotentialModel):
+        raise DataError(f"{model_path}: not a potential (use `molmat evaluate`)")
+    structures = read_structures(
+        data, format, energy_key, forces_key, stress_key, False, strict
+    )
+    frames = structures.frames
+    if test_index:
+        frames = structures.select(read_index_file(test_index), "test split")
+    frames = [f for f in frames if not f.is_isolated_atom]
+    metrics = model.evaluate(frames)
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_parity_plots(model, frames, out, "eval")
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics

@@ -1,0 +1,351 @@
+"""Training interatomic potentials: energy + force (+ stress) loss, EMA, plateau.
+
+One jitted step per batch shape. The loss, in units of the per-atom energy
+scale ``s`` of the model (so one learning rate suits any data set), is::
+
+    w_E mean_g ((E_g - E*_g) / n_g / s)^2
+      + w_F mean_{atoms, xyz} ((F - F*) / s)^2
+      + w_S mean_{g, ab} ((S - S*) / s)^2
+
+over structures that have each label. An exponential moving average (EMA) of
+the weights is validated after every epoch and the best EMA model kept; the
+learning rate is reduced when the validation loss stops improving.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from molmat.data.atoms_batch import AtomsBatch
+from molmat.data.batching import Budget, plan_batches
+from molmat.data.neighbors import NeighborGraphs, make_atoms_batch
+from molmat.models.potentials.base import (
+    Potential,
+    energy_and_forces,
+    energy_forces_stress,
+)
+from molmat.models.potentials.inference import (
+    Predictions,
+    param_dtype,
+    predict_graphs,
+)
+from molmat.training.loop import CompileCounter
+
+log = logging.getLogger("molmat")
+
+
+@dataclass(frozen=True)
+class PotentialTrainConfig:
+    """Optimisation settings of a potential.
+
+    Attributes:
+        epochs: most epochs to run.
+        time_limit: stop after this many minutes of training (None: no limit).
+        batch_size: structures per batch.
+        lr: initial Adam learning rate.
+        min_lr: the learning rate is never reduced below this.
+        plateau_patience: epochs without a better validation loss before the
+            learning rate is multiplied by ``plateau_factor``.
+        plateau_factor: learning-rate reduction factor.
+        ema_decay: decay of the exponential moving average of the weights
+            (0 turns the average off).
+        energy_weight, forces_weight, stress_weight: loss weights.
+        grad_clip: global-norm gradient clipping (None: off).
+        seed: shuffling seed.
+    """
+
+    epochs: int = 1000
+    time_limit: float | None = None
+    batch_size: int = 8
+    lr: float = 5e-3
+    min_lr: float = 1e-5
+    plateau_patience: int = 10
+    plateau_factor: float = 0.5
+    ema_decay: float = 0.99
+    energy_weight: float = 1.0
+    forces_weight: float = 10.0
+    stress_weight: float = 1.0
+    grad_clip: float | None = 100.0
+    seed: int = 0
+
+
+@dataclass
+class PotentialHistory:
+    """Per-epoch records and the best epoch."""
+
+    records: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_loss: float | None = None
+    compilations: int = 0
+    train_seconds: float = 0.0
+    stopped_by: str = "epochs"
+
+
+def loss_terms(
+    model: Potential, batch: AtomsBatch, scale: float, stress: bool = True
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Energy, force and stress mean squared errors in units of ``scale``.
+
+    ``stress=False`` skips the strain derivative (no structure has a stress).
+    """
+    if stress:
+        energy, forces, stress = energy_forces_stress(model, batch)
+    else:
+        energy, forces = energy_and_forces(model, batch)
+        stress = batch.stress
+    n_atoms = jax.ops.segment_sum(
+        batch.node_mask.astype(energy.dtype), batch.node_graph, batch.n_graphs
+    )
+    graphs = batch.graph_mask
+    e_err = (energy - batch.energy) / jnp.maximum(n_atoms, 1.0) / scale
+    e_mse = jnp.sum(jnp.where(graphs, e_err**2, 0.0)) / jnp.maximum(graphs.sum(), 1)
+    atom_has_f = batch.has_forces[batch.node_graph] & batch.node_mask
+    f_err = jnp.where(atom_has_f[:, None], (forces - batch.forces) / scale, 0.0)
+    f_mse = jnp.sum(f_err**2) / jnp.maximum(3 * atom_has_f.sum(), 1)
+    has_s = batch.has_stress & graphs
+    s_err = jnp.where(has_s[:, None, None], (stress - batch.stress) / scale, 0.0)
+    s_mse = jnp.sum(s_err**2) / jnp.maximum(9 * has_s.sum(), 1)
+    return e_mse, f_mse, s_mse
+
+
+def weighted_loss(cfg: PotentialTrainConfig, e_mse, f_mse, s_mse):
+    return (
+        cfg.energy_weight * e_mse
+        + cfg.forces_weight * f_mse
+        + cfg.stress_weight * s_mse
+    )
+
+
+def potential_metrics(graphs: NeighborGraphs, pred: Predictions) -> dict:
+    """Energy (meV, meV/atom), force (meV/Å) and stress (meV/Å^3) MAE and RMSE.
+
+    Only structures that carry a label enter its metric.
+    """
+
+    def mae_rmse(err, name, unit):
+        if err.size == 0:
+            return {}
+        return {
+            f"{name}_mae_{unit}": float(np.mean(np.abs(err)) * 1000),
+            f"{name}_rmse_{unit}": float(np.sqrt(np.mean(err**2)) * 1000),
+        }
+
+    known = ~np.isnan(graphs.energy)
+    e_err = (pred.energy - graphs.energy)[known]
+    out = {"n_structures": len(graphs)}
+    out.update(mae_rmse(e_err, "energy", "meV"))
+    out.update(mae_rmse(e_err / graphs.n_atoms[known], "energy", "meV_per_atom"))
+    atom_has_f = np.repeat(graphs.has_forces, graphs.n_atoms)
+    out.update(
+        mae_rmse((pred.forces - graphs.forces)[atom_has_f], "forces", "meV_per_A")
+    )
+    out.update(
+        mae_rmse(
+            (pred.stress - graphs.stress)[graphs.has_stress], "stress", "meV_per_A3"
+        )
+    )
+    return out
+
+
+def validation_loss(cfg: PotentialTrainConfig, metrics: dict, scale: float) -> float:
+    """The training loss's weighting applied to validation RMSEs."""
+
+    def mse(key):
+        return (metrics.get(key, 0.0) / 1000 / scale) ** 2
+
+    return weighted_loss(
+        cfg,
+        mse("energy_rmse_meV_per_atom"),
+        mse("forces_rmse_meV_per_A"),
+        mse("stress_rmse_meV_per_A3"),
+    )
+
+
+EPOCH_COLUMNS = (
+    ("epoch", "epoch", "{:>5d}"),
+    ("lr", "lr", "{:>8.1e}"),
+    ("train_loss", "train loss", "{:>10.4g}"),
+    ("val_energy_mae_meV", "val E MAE meV", "{:>13.2f}"),
+    ("val_forces_mae_meV_per_A", "val F MAE meV/Å", "{:>15.2f}"),
+    ("seconds", "s", "{:>6.1f}"),
+)
+
+
+def epoch_row(record: dict, header: bool = False) -> str:
+    """One line of the per-epoch table (with its header line first if asked)."""
+    cols = [c for c in EPOCH_COLUMNS if c[0] in record]
+    row = "  ".join(fmt.format(record[key]) for key, _, fmt in cols)
+    if not header:
+        return row
+    widths = [len(fmt.format(record[key])) for key, _, fmt in cols]
+    names = "  ".join(
+        name.rjust(w) for (_, name, _), w in zip(cols, widths, strict=True)
+    )
+    return f"{names}\n{row}"
+
+
+class PotentialTrainer:
+    """Fits a :class:`Potential`; see :meth:`fit`."""
+
+    def __init__(
+        self,
+        cfg: PotentialTrainConfig,
+        on_improve: Callable[[Potential, dict], None] | None = None,
+        on_epoch: Callable[[dict], None] | None = None,
+        progress: bool = True,
+    ):
+        """
+        Args:
+            cfg: optimisation settings.
+            on_improve: called with the best (EMA) model and its validation
+                metrics whenever validation improves (e.g. to archive it).
+            on_epoch: called with each epoch's record.
+            progress: show a progress bar.
+        """
+        self.cfg = cfg
+        self.on_improve = on_improve
+        self.on_epoch = on_epoch
+        self.progress = progress
+        self.counter = CompileCounter()
+
+    def fit(
+        self, model: Potential, train: NeighborGraphs, val: NeighborGraphs | None
+    ) -> tuple[Potential, PotentialHistory]:
+        """Train on ``train``; choose the best EMA model on ``val``.
+
+        Without validation data the last EMA model is returned.
+        """
+        cfg = self.cfg
+        scale = float(model.scaling.scale)
+        dtype = param_dtype(model)
+        budget = Budget.for_data(train, cfg.batch_size)
+        params, static = eqx.partition(model, eqx.is_inexact_array)
+        optimizer = self._optimizer()
+        opt_state = optimizer.init(params)
+        ema = params
+        step_fn = self._make_step(
+            optimizer, static, scale, bool(train.has_stress.any())
+        )
+        history, best = PotentialHistory(), params
+        lr, stale = cfg.lr, 0
+        start = time.perf_counter()
+        bar = tqdm(
+            range(cfg.epochs),
+            desc="training",
+            unit="epoch",
+            disable=None if self.progress else True,
+        )
+        for epoch in bar:
+            tick = time.perf_counter()
+            order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
+            sums = np.zeros(4)
+            batches = plan_batches(train, order, budget)
+            for idx in batches:
+                batch = make_atoms_batch(train, idx, budget, dtype)
+                params, opt_state, ema, terms = step_fn(
+                    params, opt_state, ema, jax.device_put(batch)
+                )
+                sums += np.asarray(terms, np.float64)
+            seconds = time.perf_counter() - tick
+            loss, e_mse, f_mse, s_mse = sums / len(batches)
+            record = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": float(loss),
+                "train_energy_rmse_meV_per_atom": float(np.sqrt(e_mse) * scale * 1000),
+                "train_forces_rmse_meV_per_A": float(np.sqrt(f_mse) * scale * 1000),
+                "seconds": seconds,
+            }
+            current = eqx.combine(ema, static)
+            if val is not None and len(val):
+                scores = potential_metrics(val, predict_graphs(current, val))
+                val_loss = validation_loss(cfg, scores, scale)
+                record.update(
+                    {f"val_{k}": v for k, v in scores.items() if k != "n_structures"}
+                )
+                record["val_loss"] = val_loss
+                if history.best_loss is None or val_loss < history.best_loss:
+                    history.best_loss, history.best_epoch = val_loss, epoch + 1
+                    best, stale = ema, 0
+                    if self.on_improve is not None:
+                        self.on_improve(current, scores)
+                else:
+                    stale += 1
+                if stale >= cfg.plateau_patience and lr > cfg.min_lr:
+                    lr = max(lr * cfg.plateau_factor, cfg.min_lr)
+                    opt_state.hyperparams["learning_rate"] = jnp.asarray(lr)
+                    log.info("epoch %d: learning rate reduced to %.2g", epoch + 1, lr)
+                    stale = 0
+            else:
+                best, history.best_epoch = ema, epoch + 1
+            history.records.append(record)
+            history.train_seconds += seconds
+            for line in epoch_row(record, header=epoch == 0).splitlines():
+                log.info("%s", line)
+            if self.on_epoch is not None:
+                self.on_epoch(record)
+            postfix = {"loss": f"{loss:.3g}"}
+            if "val_forces_mae_meV_per_A" in record:
+                postfix["val F MAE"] = f"{record['val_forces_mae_meV_per_A']:.1f}"
+            if "val_energy_mae_meV" in record:
+                postfix["val E MAE"] = f"{record['val_energy_mae_meV']:.2f}"
+            bar.set_postfix(postfix)
+            elapsed = (time.perf_counter() - start) / 60
+            if cfg.time_limit is not None and elapsed >= cfg.time_limit:
+                history.stopped_by = "time limit"
+                log.info(
+                    "time limit of %.1f min reached at epoch %d",
+                    cfg.time_limit,
+                    epoch + 1,
+                )
+                break
+            if not math.isfinite(loss):
+                history.stopped_by = "non-finite loss"
+                log.warning(
+                    "training loss is not finite at epoch %d; stopping", epoch + 1
+                )
+                break
+        bar.close()
+        history.compilations = self.counter.count
+        return eqx.combine(best, static), history
+
+    def _optimizer(self) -> optax.GradientTransformation:
+        """Adam after optional clipping; the learning rate stays settable."""
+        clip = self.cfg.grad_clip
+
+        def chain(learning_rate):
+            steps = [optax.clip_by_global_norm(clip)] if clip else []
+            return optax.chain(*steps, optax.adam(learning_rate))
+
+        return optax.inject_hyperparams(chain)(learning_rate=self.cfg.lr)
+
+    def _make_step(self, optimizer, static, scale: float, stress: bool):
+        cfg = self.cfg
+
+        @jax.jit
+        @self.counter.wrap
+        def step(params, opt_state, ema, batch):
+            def loss_fn(params):
+                model = eqx.combine(params, static)
+                terms = loss_terms(model, batch, scale, stress)
+                return weighted_loss(cfg, *terms), terms
+
+            (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            d = cfg.ema_decay
+            ema = jax.tree_util.tree_map(lambda e, p: d * e + (1 - d) * p, ema, params)
+            return params, opt_state, ema, jnp.stack([loss, *terms])
+
+        return step
