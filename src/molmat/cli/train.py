@@ -210,6 +210,15 @@ def add_run_arguments(p) -> None:
                 flag, dest=name, type=kind, default=DEFAULTS[name], help=text
             )
     training.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N copies with seeds seed..seed+N-1 (a deep ensemble): predictions "
+        "are their mean, the spread (std) is saved as <target>_std and its rank "
+        "correlation with the error is reported",
+    )
+    training.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run from OUT/checkpoint with the same settings",
@@ -245,6 +254,7 @@ def run_params(args) -> dict:
         strict=args.strict,
         intervals=args.intervals,
         alpha=args.alpha,
+        ensemble=args.ensemble,
         **params,
     )
 
@@ -283,6 +293,12 @@ def run(args) -> int:
         if "thresholds" in first:
             chosen = ", ".join(f"{v:.3f}" for v in first["thresholds"].values())
             print(f"decision threshold(s) chosen on validation (best MCC): {chosen}")
+        if "ensemble" in first["test"]:
+            rho = first["test"]["ensemble"]["spearman_spread_error"]
+            print(
+                f"ensemble of {first['ensemble']}: Spearman rank correlation of "
+                f"spread with |error| {rho:.3f}"
+            )
         if "intervals" in first["test"]:
             iv = first["test"]["intervals"]
             print(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from molmat.classic.intervals import interval_summary, prediction_intervals
 from molmat.classic.models import CLASSIC_MODELS
@@ -28,6 +29,7 @@ from molmat.data import splits as splitting
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
 from molmat.models.gnn import ENCODERS, is_graph_model
 from molmat.tasks.classic import ClassicModel
+from molmat.tasks.ensemble import EnsembleModel
 from molmat.tasks.property import PropertyModel, infer_task, load
 from molmat.training import archive, plots
 from molmat.training.metrics import choose_threshold, score, selection_metric
@@ -38,19 +40,23 @@ SPLITS = ("random", "scaffold", "kfold")
 MODELS = (*ENCODERS, *CLASSIC_MODELS)
 
 
-def build_model(model: str, seed: int = 0, **params) -> PropertyModel | ClassicModel:
+def build_model(
+    model: str, seed: int = 0, ensemble: int = 1, **params
+) -> PropertyModel | ClassicModel | EnsembleModel:
     """A graph network (``mpnn``, ``gin``..., an architecture file) or a classic model.
 
     ``params`` that the chosen kind of model does not take are left out, so
-    one set of options can describe both kinds.
+    one set of options can describe both kinds. ``ensemble > 1`` gives an
+    :class:`EnsembleModel` of that many copies with seeds ``seed + i``.
     """
     if not is_graph_model(model) and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
     kind = PropertyModel if is_graph_model(model) else ClassicModel
     accepted = kind().get_params()
-    return kind(
+    single = kind(
         model=model, seed=seed, **{k: v for k, v in params.items() if k in accepted}
     )
+    return EnsembleModel(single, size=ensemble) if ensemble > 1 else single
 
 
 def report_data(report: DataReport, out: Path | None = None, shown: int = 10) -> None:
@@ -210,6 +216,7 @@ def _train_one(
         "task": model.task_,
         "targets": table.target_names,
         "model": model.model,
+        "ensemble": model_params.get("ensemble", 1),
         "split_sizes": {"train": len(train), "val": len(val), "test": len(test)},
         "best_epoch": model.history_.best_epoch,
         "epochs_run": len(records),
@@ -236,6 +243,12 @@ def _train_one(
             model.task_, table.y[test], pred, model.target_names_, thresholds
         )
         bounds = {}
+        if isinstance(model, EnsembleModel):
+            _, spread = model.predict_with_std(pick(test))
+            metrics["test"]["ensemble"] = spread_vs_error(
+                table.y[test], pred, spread, model.target_names_
+            )
+            bounds = {"std": spread}
         if intervals and model.task_ == "regression":
             bounds, metrics["test"]["intervals"] = intervals_on_test(
                 intervals, alpha, model, table, train, test, seed, model_params
@@ -304,6 +317,28 @@ def intervals_on_test(
     }
 
 
+def spread_vs_error(
+    y: np.ndarray, pred: np.ndarray, spread: np.ndarray, names: list[str]
+) -> dict:
+    """Spearman rank correlation of ensemble spread with absolute error, per target.
+
+    A useful uncertainty ranks molecules by error: correlation well above 0.
+    """
+    per_target = {}
+    for j, name in enumerate(names):
+        known = ~np.isnan(y[:, j])
+        error = np.abs(y[known, j] - pred[known, j])
+        varies = known.sum() > 2 and np.ptp(spread[known, j]) > 0 and np.ptp(error) > 0
+        rho = stats.spearmanr(spread[known, j], error).statistic if varies else np.nan
+        per_target[name] = {
+            "spearman_spread_error": float(rho),
+            "mean_spread": float(np.mean(spread[known, j])),
+        }
+    rhos = np.array([v["spearman_spread_error"] for v in per_target.values()])
+    mean = float(np.nanmean(rhos)) if np.isfinite(rhos).any() else float("nan")
+    return {"spearman_spread_error": mean, "per_target": per_target}
+
+
 def write_predictions(
     table: MoleculeTable,
     idx: np.ndarray,
@@ -315,7 +350,8 @@ def write_predictions(
 ) -> None:
     """Row, SMILES, measured and predicted values of the molecules ``idx``.
 
-    ``bounds`` (``{target: (lower, upper)}``) adds interval columns;
+    ``bounds`` (``{target: (lower, upper)}``, and ``"std"``: [n, T] ensemble
+    spreads) adds interval and spread columns;
     classification adds 0/1 labels at ``thresholds`` (default 0.5).
     """
     frame = pd.DataFrame(
@@ -331,6 +367,8 @@ def write_predictions(
             frame[f"{name}_label"] = labels[f"{name}_label"]
         if bounds and name in bounds:
             frame[f"{name}_lower"], frame[f"{name}_upper"] = bounds[name]
+        if bounds and "std" in bounds:
+            frame[f"{name}_std"] = bounds["std"][:, j]
     frame.to_csv(path, index=False)
 
 
@@ -409,17 +447,27 @@ def predict_file(
 ) -> tuple[pd.DataFrame, DataReport]:
     """Add one prediction column per target to the input CSV and write it to ``out``.
 
+    Ensembles add ``<target>_std`` (spread over members); classifiers add
+    ``<target>_label`` at the thresholds chosen on validation.
+
     Rows whose SMILES cannot be used keep their place with empty predictions.
     """
     model = load(model_path)
     table = read_molecules(data, smiles_col, targets=[], require_targets=False)
     report_data(table.report)
-    pred = np.full((table.report.n_rows, model.n_targets_), np.nan, dtype=np.float32)
-    if len(table):
+    shape = (table.report.n_rows, model.n_targets_)
+    pred = np.full(shape, np.nan, dtype=np.float32)
+    spread = np.full(shape, np.nan, dtype=np.float32)
+    ensemble = isinstance(model, EnsembleModel)
+    if len(table) and ensemble:
+        pred[table.rows], spread[table.rows] = model.predict_with_std(table.mols)
+    elif len(table):
         pred[table.rows] = model.predict_values(table.mols)
     frame = table.frame.copy()
     for j, name in enumerate(model.target_names_):
         frame[prediction_column(model, name)] = pred[:, j]
+        if ensemble:
+            frame[f"{name}_std"] = spread[:, j]
     if model.task_ == "classification":
         frame = frame.assign(**label_columns(model, pred, saved_thresholds(model_path)))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
