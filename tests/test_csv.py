@@ -90,3 +90,19 @@ def test_bundled_datasets_read():
         table = read_molecules(name)
         assert len(table) == n_used
         assert np.isfinite(table.y).all()
+
+
+def test_bundled_multitask_sets_keep_every_task_with_missing_labels_masked():
+    from molmat.data.datasets import get_dataset
+
+    tox21 = read_molecules("tox21")
+    assert tox21.y.shape[1] == 12 and len(tox21) == 7823  # 8 unparsable rows
+    assert np.isnan(tox21.y).any()  # missing assay results stay NaN
+    assert np.isin(tox21.y[~np.isnan(tox21.y)], (0, 1)).all()
+    assert read_molecules("sider").y.shape == (1427, 27)
+    assert read_molecules("bace").y.shape == (1513, 1)
+    assert read_molecules("clintox").target_names == ["FDA_APPROVED", "CT_TOX"]
+    with pytest.raises(KeyError, match="download"):
+        get_dataset("hiv")
+    with pytest.raises(DataError, match="HIV.csv"):
+        read_molecules("hiv")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from molmat.cli.output import table
-from molmat.data.datasets import DATASETS
+from molmat.data.datasets import DATASETS, NOT_BUNDLED
 
 
 def add_parser(sub):
@@ -15,10 +15,20 @@ def add_parser(sub):
     )
 
 
+def targets_text(targets: tuple[str, ...], shown: int = 3) -> str:
+    """Target names, or the first few and a count when there are many."""
+    if len(targets) <= shown:
+        return ", ".join(targets)
+    return f"{len(targets)} tasks: {', '.join(targets[:shown])}, ..."
+
+
 def run(args) -> int:
     rows = [
-        [d.name, d.size, d.task, ", ".join(d.targets), d.units, d.source, d.licence]
+        [d.name, d.size, d.task, targets_text(d.targets), d.units, d.licence]
         for d in DATASETS.values()
     ]
-    print(table(["name", "size", "task", "target", "units", "source", "licence"], rows))
+    print(table(["name", "size", "task", "targets", "units", "licence"], rows))
+    print("\nNot bundled (read from a path):")
+    for name, how in NOT_BUNDLED.items():
+        print(f"  {name}: {how}")
     return 0

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem, RDLogger
 
-from molmat.data.datasets import DATASETS, get_dataset
+from molmat.data.datasets import DATASETS, NOT_BUNDLED, get_dataset
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -126,6 +126,10 @@ def read_table(source: str | Path) -> tuple[pd.DataFrame, str]:
         return pd.read_csv(info.path), info.name
     path = Path(source)
     if not path.exists():
+        if str(source).lower() in NOT_BUNDLED:
+            raise DataError(
+                f"{source} is not bundled. {NOT_BUNDLED[str(source).lower()]}"
+            )
         known = ", ".join(sorted(DATASETS))
         raise DataError(f"{path}: no such file (bundled dataset names: {known})")
     try:

@@ -70,7 +70,111 @@ DATASETS: dict[str, DatasetInfo] = {
             "MoleculeNet file via the dmol-book",
             licence="MoleculeNet release; dmol-book copy under CC BY-NC 3.0",
         ),
+        DatasetInfo(
+            name="clintox",
+            filename="clintox.csv.gz",
+            smiles_col="smiles",
+            targets=("FDA_APPROVED", "CT_TOX"),
+            task="classification",
+            units="1 = approved by the FDA / failed clinical trials for toxicity",
+            size=1484,
+            description="ClinTox: FDA approval and clinical-trial toxicity "
+            "(MoleculeNet, 2 tasks, imbalanced)",
+            source="Gayvert, Madhukar & Elemento, Cell Chem. Biol. 23, 1294 (2016); "
+            "MoleculeNet file via the dmol-book",
+            licence="MoleculeNet release; dmol-book copy under CC BY-NC 3.0",
+        ),
+        DatasetInfo(
+            name="tox21",
+            filename="tox21.csv.gz",
+            smiles_col="smiles",
+            targets=(
+                "NR-AR",
+                "NR-AR-LBD",
+                "NR-AhR",
+                "NR-Aromatase",
+                "NR-ER",
+                "NR-ER-LBD",
+                "NR-PPAR-gamma",
+                "SR-ARE",
+                "SR-ATAD5",
+                "SR-HSE",
+                "SR-MMP",
+                "SR-p53",
+            ),
+            task="classification",
+            units="1 = active in the assay (missing labels empty)",
+            size=7831,
+            description="Tox21 2014 challenge: 12 nuclear-receptor and stress-response "
+            "assays (MoleculeNet)",
+            source="Tox21 Data Challenge 2014 (NIH/NCATS); chemprop data/tox21.csv",
+            licence="MoleculeNet release (MIT); public-domain assay data",
+        ),
+        DatasetInfo(
+            name="bace",
+            filename="bace.csv.gz",
+            smiles_col="mol",
+            targets=("Class",),
+            task="classification",
+            units="1 = BACE-1 inhibitor (IC50 <= 100 nM)",
+            size=1513,
+            description="BACE: human beta-secretase 1 inhibitors (MoleculeNet)",
+            source="Subramanian et al., J. Chem. Inf. Model. 56, 1936 (2016); "
+            "chemprop data/bace.csv",
+            licence="MoleculeNet release (MIT)",
+        ),
+        DatasetInfo(
+            name="sider",
+            filename="sider.csv.gz",
+            smiles_col="smiles",
+            targets=(
+                "Hepatobiliary disorders",
+                "Metabolism and nutrition disorders",
+                "Product issues",
+                "Eye disorders",
+                "Investigations",
+                "Musculoskeletal and connective tissue disorders",
+                "Gastrointestinal disorders",
+                "Social circumstances",
+                "Immune system disorders",
+                "Reproductive system and breast disorders",
+                "Neoplasms benign, malignant and unspecified (incl cysts and polyps)",
+                "General disorders and administration site conditions",
+                "Endocrine disorders",
+                "Surgical and medical procedures",
+                "Vascular disorders",
+                "Blood and lymphatic system disorders",
+                "Skin and subcutaneous tissue disorders",
+                "Congenital, familial and genetic disorders",
+                "Infections and infestations",
+                "Respiratory, thoracic and mediastinal disorders",
+                "Psychiatric disorders",
+                "Renal and urinary disorders",
+                "Pregnancy, puerperium and perinatal conditions",
+                "Ear and labyrinth disorders",
+                "Cardiac disorders",
+                "Nervous system disorders",
+                "Injury, poisoning and procedural complications",
+            ),
+            task="classification",
+            units="1 = side effect reported (MedDRA system organ class)",
+            size=1427,
+            description="SIDER: 27 side-effect classes of marketed drugs (MoleculeNet)",
+            source="Kuhn et al., Nucleic Acids Res. 44, D1075 (2016); "
+            "chemprop data/sider.csv",
+            licence="MoleculeNet release (MIT); SIDER under CC BY-NC-SA 4.0",
+        ),
     )
+}
+
+# Well-known sets too large to ship: where to get them, and how to use them.
+NOT_BUNDLED = {
+    "hiv": "HIV (41,127 molecules, binary HIV_active): download MoleculeNet's "
+    "HIV.csv (e.g. chemprop's data/HIV.csv.gz) and pass --data path/to/HIV.csv",
+    "toxcast": "ToxCast (8,576 molecules, 617 tasks): download MoleculeNet's "
+    "toxcast_data.csv and pass --data path/to/toxcast_data.csv",
+    "muv": "MUV (93,087 molecules, 17 tasks): download MoleculeNet's muv.csv and "
+    "pass --data path/to/muv.csv",
 }
 
 
@@ -83,5 +187,9 @@ def get_dataset(name: str) -> DatasetInfo:
     try:
         return DATASETS[name.lower()]
     except KeyError:
+        if name.lower() in NOT_BUNDLED:
+            raise KeyError(
+                f"{name} is not bundled. {NOT_BUNDLED[name.lower()]}"
+            ) from None
         known = ", ".join(sorted(DATASETS))
         raise KeyError(f"unknown dataset {name!r}; bundled datasets: {known}") from None
