@@ -239,6 +239,15 @@ def test_mixed_periodicity_is_refused():
         run_md(ARGON, slab, steps=1, progress=False)
 
 
+def test_constraints_are_refused():
+    from ase.constraints import FixAtoms
+
+    atoms = argon()
+    atoms.set_constraint(FixAtoms(indices=[0]))
+    with pytest.raises(ValueError, match="constraints"):
+        run_md(ARGON, atoms, steps=1, progress=False)
+
+
 class _Model:
     potential = ARGON
 

@@ -38,7 +38,9 @@ def _cluster():
 def _pairs(senders, receivers, shifts, mask=None):
     mask = np.ones(len(senders), bool) if mask is None else np.asarray(mask)
     shifts = np.rint(np.asarray(shifts)[mask]).astype(int)
-    rows = zip(np.asarray(senders)[mask], np.asarray(receivers)[mask], *shifts.T)
+    rows = zip(
+        np.asarray(senders)[mask], np.asarray(receivers)[mask], *shifts.T, strict=True
+    )
     return {tuple(int(v) for v in row) for row in rows}
 
 
@@ -121,6 +123,20 @@ def test_strained_cell_triggers_rebuild():
     assert int(slight.n_builds) == 1
     strong = fn.update(nbrs, atoms.positions * 0.9, atoms.cell[:] * 0.9)
     assert int(strong.n_builds) == 2
+
+
+def test_shrinking_cell_needs_more_images():
+    atoms, cutoff = _strained_small_cell()
+    fn, nbrs = allocate(atoms.positions, atoms.cell[:], cutoff, skin=0.0)
+    squeezed = atoms.copy()
+    squeezed.set_cell(atoms.cell[:] * 0.7, scale_atoms=True)
+    shrunk = fn.update(nbrs, squeezed.positions, squeezed.cell[:])
+    assert bool(shrunk.overflow)  # more images needed than allocated
+    grown, nbrs = fn.reallocate(shrunk, squeezed.positions, squeezed.cell[:])
+    assert not bool(nbrs.overflow)
+    assert all(g > f for g, f in zip(grown.images, fn.images, strict=True))
+    listed = _pairs(nbrs.senders, nbrs.receivers, nbrs.cell_shifts, nbrs.edge_mask)
+    assert listed == _vesin_pairs(squeezed, cutoff)
 
 
 def test_periodic_without_cell_is_refused():

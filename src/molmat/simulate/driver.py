@@ -104,6 +104,11 @@ def prepare(
         dtype: float dtype of the state (float64 needs ``jax_enable_x64``).
     """
     periodic = periodicity(atoms)
+    if atoms.constraints:
+        raise ValueError(
+            "the JAX engine does not apply ASE constraints; remove them, or run "
+            "ASE's integrators with molmat.calculators.MolmatCalculator"
+        )
     potential = cast(potential, dtype)
     cell = np.asarray(atoms.cell[:]) if periodic else np.zeros((3, 3))
     positions = np.asarray(atoms.positions)

@@ -51,8 +51,8 @@ class NeighborList:
         reference_positions: [N, 3] positions (Å) at the last build.
         reference_cell: [3, 3] cell (Å) at the last build.
         max_edges: largest pair count found by any build since allocation.
-        images_short: True if some build needed more periodic images than
-            were allocated.
+        max_images: [3] largest periodic image range any build needed.
+        images_short: True if that range exceeds the allocated one.
         n_builds: builds since allocation.
     """
 
@@ -63,6 +63,7 @@ class NeighborList:
     reference_positions: Float[Array, "N 3"]
     reference_cell: Float[Array, "3 3"]
     max_edges: Int[Array, ""]
+    max_images: Int[Array, " 3"]
     images_short: Bool[Array, ""]
     n_builds: Int[Array, ""]
 
@@ -146,12 +147,11 @@ class NeighborListFn:
             frac = positions @ jnp.linalg.inv(cell)
             wraps = jnp.floor(frac)
             wrapped = positions - wraps @ cell
-            needed = jnp.ceil(self.radius / _face_distances(cell))
-            images_short = jnp.any(needed > jnp.asarray(self.images))
+            needed = jnp.ceil(self.radius / _face_distances(cell)).astype(jnp.int32)
         else:
             wraps = jnp.zeros_like(positions)
             wrapped = positions
-            images_short = jnp.array(False)
+            needed = jnp.zeros(3, jnp.int32)
         offsets = shifts @ cell  # [M, 3]
         # d2[i, m, j] = |wrapped[j] + offsets[m] - wrapped[i]|^2, one component
         # at a time so no [N, M, N, 3] array is formed.
@@ -187,7 +187,8 @@ class NeighborListFn:
             reference_positions=positions,
             reference_cell=cell,
             max_edges=n_pairs,
-            images_short=images_short,
+            max_images=needed,
+            images_short=jnp.any(needed > jnp.asarray(self.images)),
             n_builds=jnp.int32(1),
         )
 
@@ -232,6 +233,7 @@ class NeighborListFn:
             return replace(
                 new,
                 max_edges=jnp.maximum(new.max_edges, nbrs.max_edges),
+                max_images=jnp.maximum(new.max_images, nbrs.max_images),
                 images_short=new.images_short | nbrs.images_short,
                 n_builds=nbrs.n_builds + 1,
             )
@@ -252,12 +254,13 @@ class NeighborListFn:
         fn = replace(
             self,
             capacity=ladder(math.ceil(needed * growth)),
-            images=self.images
-            if not self.periodic
-            else tuple(
-                max(a, b)
-                for a, b in zip(
-                    self.images, image_range(cell, self.radius), strict=True
+            images=tuple(
+                max(int(a), int(b), int(c))
+                for a, b, c in zip(
+                    self.images,
+                    np.asarray(nbrs.max_images),
+                    image_range(cell, self.radius) if self.periodic else (0, 0, 0),
+                    strict=True,
                 )
             ),
         )
