@@ -1,0 +1,155 @@
+"""Graph-network zoo benchmark: every model on identical splits, with an RF baseline.
+
+Prints one JSON line per (dataset, split, seed, model): test metrics (RMSE/MAE/R²
+or mean ROC-AUC/PR-AUC over tasks), training wall seconds (compilation
+included), molecules per second per epoch after compilation, and the number
+of compilations of the training step. Then one summary line per (dataset,
+split, model) with the mean ± std over seeds, and for classification sets
+whether the best graph model beats RF on 2048-bit Morgan fingerprints.
+
+    python benchmarks/gnn.py                                  # everything (hours)
+    python benchmarks/gnn.py --runs esol:random:0 esol:random:1 --models gin,rf
+    python benchmarks/gnn.py --runs tox21:scaffold:0 --models mpnn,rf --epochs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from molmat.data.csv import read_molecules
+from molmat.tasks.runs import build_model, make_splits
+
+ZOO = ("gcn", "gin", "gat", "mpnn", "attentivefp", "schnet", "transformer")
+REGRESSION_RUNS = tuple(
+    f"{d}:{s}"
+    for d in ("esol", "aqsoldb")
+    for s in ("random:0", "random:1", "random:2", "scaffold:0")
+)
+CLASSIFICATION_RUNS = tuple(
+    f"{d}:scaffold:{seed}"
+    for d in ("bbbp", "bace", "clintox", "tox21")
+    for seed in (0, 1, 2)
+)
+# Settings a model needs beyond its name.
+MODEL_PARAMS = {"schnet": {"conformers": 1}, "rf": {"features": "morgan"}}
+
+
+def run_one(dataset: str, split: str, seed: int, model_name: str, extra: dict) -> dict:
+    table = read_molecules(dataset)
+    ((train, val, test),) = make_splits(table, split, seed)
+    params = {**MODEL_PARAMS.get(model_name, {}), **extra}
+    model = build_model(model_name, seed=seed, progress=False, **params)
+
+    def pick(idx):
+        return [table.smiles[i] for i in idx]
+
+    tick = time.perf_counter()
+    model.fit(
+        pick(train),
+        table.y[train],
+        X_val=pick(val),
+        y_val=table.y[val],
+        target_names=table.target_names,
+    )
+    wall = time.perf_counter() - tick
+    scores = model.score_molecules(pick(test), table.y[test])
+    records = model.history_.records[1:]
+    result = {
+        "dataset": dataset,
+        "split": split,
+        "seed": seed,
+        "model": model_name,
+        "task": model.task_,
+        "n_train": len(train),
+        "n_tasks": len(table.target_names),
+        "train_wall_s": round(wall, 2),
+        "mol_per_s_per_epoch": round(
+            float(np.median([r["molecules_per_second"] for r in records])), 1
+        )
+        if records
+        else None,
+        "compilations": model.history_.compilations,
+        "epochs": len(model.history_.records),
+    }
+    keys = (
+        ("rmse", "mae", "r2") if model.task_ == "regression" else ("roc_auc", "pr_auc")
+    )
+    result.update({f"test_{k}": round(scores[k], 4) for k in keys})
+    return result
+
+
+def summarise(results: list[dict]) -> list[dict]:
+    """Mean ± std over seeds per (dataset, split, model); best zoo model vs RF."""
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["dataset"], r["split"], r["model"])].append(r)
+    lines = []
+    for (dataset, split, model), runs in groups.items():
+        metric = "test_rmse" if runs[0]["task"] == "regression" else "test_roc_auc"
+        values = [r[metric] for r in runs]
+        lines.append(
+            {
+                "dataset": dataset,
+                "split": split,
+                "model": model,
+                "summary": "mean_over_seeds",
+                "metric": metric,
+                "mean": round(float(np.mean(values)), 4),
+                "std": round(float(np.std(values)), 4),
+                "seeds": [r["seed"] for r in runs],
+            }
+        )
+    by_set = defaultdict(dict)
+    for line in lines:
+        if line["metric"] == "test_roc_auc":
+            by_set[(line["dataset"], line["split"])][line["model"]] = line["mean"]
+    for (dataset, split), means in by_set.items():
+        zoo = {m: v for m, v in means.items() if m in ZOO}
+        if zoo and "rf" in means:
+            best = max(zoo, key=zoo.get)
+            lines.append(
+                {
+                    "dataset": dataset,
+                    "split": split,
+                    "summary": "best_zoo_vs_rf",
+                    "best_model": best,
+                    "best_roc_auc": zoo[best],
+                    "rf_roc_auc": means["rf"],
+                    "beats_rf": bool(zoo[best] > means["rf"]),
+                }
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=[*REGRESSION_RUNS, *CLASSIFICATION_RUNS],
+        help="dataset:split:seed triples",
+    )
+    parser.add_argument(
+        "--models", default=",".join([*ZOO, "rf"]), help="comma-separated model names"
+    )
+    parser.add_argument("--epochs", type=int, help="override the default epochs")
+    args = parser.parse_args()
+    extra = {"epochs": args.epochs} if args.epochs else {}
+    results = []
+    for spec in args.runs:
+        dataset, split, seed = spec.split(":")
+        for model_name in args.models.split(","):
+            result = run_one(dataset, split, int(seed), model_name, extra)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    for line in summarise(results):
+        print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
