@@ -37,7 +37,8 @@ def compare_models(
 
     Args:
         data: CSV path or bundled dataset name.
-        out: folder; each run goes to ``out/<model>/seed_<s>``.
+        out: folder; each run goes to ``out/<model>/seed_<s>`` (the file stem
+            for an architecture file).
         models: names accepted by :func:`~molmat.tasks.runs.build_model`.
         seeds: seeds of split and training.
         **run_params: the other arguments of :func:`train_run` (split,
@@ -55,9 +56,8 @@ def compare_models(
     for name in models:
         for seed in seeds:
             log.info("== %s, seed %d", name, seed)
-            result = train_run(
-                data, out / name / f"seed_{seed}", model=name, seed=seed, **run_params
-            )
+            folder = out / Path(name).stem / f"seed_{seed}"  # stem: architecture files
+            result = train_run(data, folder, model=name, seed=seed, **run_params)
             runs.setdefault(name, []).extend(result["runs"])
     task = next(iter(runs.values()))[0]["task"]
     metrics = HEADLINE[task]
