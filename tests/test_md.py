@@ -260,6 +260,7 @@ def test_cli_md(tmp_path, monkeypatch, capsys):
     argv = ["md", "--model", "run", "--structure", str(start), "--out", str(out)]
     argv += ["--ensemble", "nvt", "--temperature", "50", "--timestep", "2"]
     argv += ["--steps", "20", "--log-every", "10", "--traj-every", "10", "-q"]
+    argv += ["--float64"]
     assert main(argv) == 0
     assert len(ase.io.read(out, index=":")) == 3
     assert len(read_log(out.with_suffix(".csv"))) == 3
