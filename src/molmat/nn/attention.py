@@ -68,8 +68,8 @@ class GraphTransformerLayer(NodeLayer):
     def __call__(self, h, g, shared, *, key=None, inference=False):
         n_graphs, n_slots = g.slot_mask.shape
         qkv = to_blocks(self.qkv(h), g).reshape(n_graphs, n_slots, 3, self.heads, -1)
-        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # [G, A, heads, dh]
-        logits = jnp.einsum("gahd,gbhd->ghab", q, k) / jnp.sqrt(q.shape[-1])
+        q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # each [G, heads, A, dh]
+        logits = q @ jnp.swapaxes(k, -1, -2) / jnp.sqrt(q.shape[-1])
         bias = self.distance_bias[shared] + edges_to_blocks(self.bond_bias(g.bond_x), g)
         logits = logits + jnp.moveaxis(bias, -1, 1)
         mask = pair_mask(g)[:, None]
@@ -78,8 +78,6 @@ class GraphTransformerLayer(NodeLayer):
         weights = jnp.where(mask, jnp.exp(logits - jnp.where(mask, top, 0.0)), 0.0)
         total = weights.sum(-1, keepdims=True)
         weights = weights / jnp.where(total > 0, total, 1.0)
-        attended = jnp.einsum("ghab,gbhd->gahd", weights, v).reshape(
-            n_graphs, n_slots, -1
-        )
+        attended = jnp.moveaxis(weights @ v, 1, 2).reshape(n_graphs, n_slots, -1)
         a = self.out(from_blocks(attended, g))
         return a + self.ffn(a, inference=True)

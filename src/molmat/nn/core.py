@@ -138,3 +138,34 @@ class MLP(eqx.Module):
         for layer, k in zip(self.layers[:-1], keys[:-1], strict=True):
             x = dropout(jax.nn.relu(layer(x)), self.rate, k, inference)
         return self.layers[-1](x)
+
+
+class GRUCell(eqx.Module):
+    """Gated recurrent unit on rows (PyTorch's equations), batched as matmuls.
+
+    ``r, z = sigmoid(x W_xr + h W_hr), sigmoid(x W_xz + h W_hz)``,
+    ``n = tanh(x W_xn + r * (h W_hn))``, returns ``(1 - z) n + z h``.
+
+    Example:
+        >>> gru = GRUCell(4, 8, key=jax.random.key(0))
+        >>> gru(jnp.ones((3, 4)), jnp.zeros((3, 8))).shape
+        (3, 8)
+    """
+
+    input: Dense
+    hidden: Dense
+
+    def __init__(self, d_in: int, d_hidden: int, *, key: PRNGKeyArray):
+        k1, k2 = jax.random.split(key)
+        self.input = Dense(d_in, 3 * d_hidden, key=k1)
+        self.hidden = Dense(d_hidden, 3 * d_hidden, key=k2)
+
+    def __call__(
+        self, x: Float[Array, "n d_in"], h: Float[Array, "n d_hidden"]
+    ) -> Float[Array, "n d_hidden"]:
+        xr, xz, xn = jnp.split(self.input(x), 3, axis=-1)
+        hr, hz, hn = jnp.split(self.hidden(h), 3, axis=-1)
+        r = jax.nn.sigmoid(xr + hr)
+        z = jax.nn.sigmoid(xz + hz)
+        n = jnp.tanh(xn + r * hn)
+        return (1.0 - z) * n + z * h

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from molmat.data.batching import GraphBatch
-from molmat.nn.core import Dense
+from molmat.nn.core import Dense, GRUCell
 from molmat.nn.graph import segment_softmax, segment_sum
 
 READOUTS = ("sum", "mean", "max", "attention", "set2set", "attentivefp")
@@ -118,14 +118,14 @@ class AttentiveFPReadout(eqx.Module):
 
     score: Dense
     value: Dense
-    gru: eqx.nn.GRUCell
+    gru: GRUCell
     steps: int = eqx.field(static=True)
 
     def __init__(self, dim: int, steps: int = 2, *, key: PRNGKeyArray):
         k1, k2, k3 = jax.random.split(key, 3)
         self.score = Dense(2 * dim, 1, key=k1)
         self.value = Dense(dim, dim, key=k2)
-        self.gru = eqx.nn.GRUCell(dim, dim, key=k3)
+        self.gru = GRUCell(dim, dim, key=k3)
         self.steps = steps
 
     def __call__(self, h, g: GraphBatch) -> Float[Array, "G d"]:
@@ -138,7 +138,7 @@ class AttentiveFPReadout(eqx.Module):
             )
             alpha = _atom_softmax(logits, g)
             ctx = jax.nn.elu(segment_sum(alpha * values, g.node_graph, n_graphs))
-            s = jax.vmap(self.gru)(ctx, s)
+            s = self.gru(ctx, s)
         return s
 
 
