@@ -14,13 +14,14 @@ Edges follow :class:`~molmat.data.atoms_batch.AtomsBatch`:
 ``r_ij = positions[j] - positions[i] + cell_shifts @ cell`` holds for the
 positions as given (wrapped or not), so integrators never need to wrap.
 
-Algorithm: positions are wrapped into the cell and every pair is tested
-against every periodic image that can reach the buffer radius (general
-triclinic cells, any cell size: small cells get more images, and an atom may
-neighbour its own images). This dense O(N^2 x images) search is fast on CPU
-and GPU for the few hundred to a thousand atoms this engine targets, and it
-runs only on rebuilds (every 10-50 steps at typical temperatures and a
-0.5 Å skin). Edges come out sorted by sender.
+Algorithm: every pair is taken to its minimum image (fractional difference
+rounded), which is the only image within the buffer radius when the cell is
+wider than twice that radius. Smaller cells (general triclinic, any size)
+also test the images around it that can still reach the radius, so an atom
+may neighbour its own images. This dense O(N^2 x images) search is simple
+and fast on CPU and GPU for the few hundred to a thousand atoms this engine
+targets, and runs only on rebuilds (every 10-50 steps at typical
+temperatures and a 0.5 Å skin). Edges come out sorted by sender.
 """
 
 from __future__ import annotations
@@ -78,15 +79,20 @@ class NeighborList:
 
 
 def image_range(cell: np.ndarray, radius: float) -> tuple[int, int, int]:
-    """Images needed along each cell vector to find all pairs within ``radius``.
+    """Images searched along each cell vector around the minimum image.
 
-    With fractional coordinates wrapped into [0, 1), image ``n`` along axis
-    ``k`` is needed only if ``|n| <= ceil(radius / width_k)``, where
+    Every pair starts from its minimum image (fractional difference rounded
+    into [-1/2, 1/2]); along axis ``k`` the pairs within ``radius`` then lie
+    at most ``floor(radius / width_k + 1/2)`` images further, where
     ``width_k`` is the distance between the cell faces spanned by the other
-    two vectors.
+    two vectors. Cells wider than twice the radius need none.
     """
-    widths = _face_distances(np.asarray(cell, np.float64))
-    return tuple(int(math.ceil(radius / w)) for w in widths)
+    return tuple(int(n) for n in _needed_images(np.asarray(cell, np.float64), radius))
+
+
+def _needed_images(cell, radius):
+    xp = jnp if isinstance(cell, jax.Array) else np
+    return xp.floor(radius / _face_distances(cell) + 0.5).astype(xp.int32)
 
 
 def _face_distances(cell):
@@ -143,26 +149,20 @@ class NeighborListFn:
         n = self.n_atoms
         dtype = positions.dtype
         shifts = jnp.asarray(self._shifts(), dtype)  # [M, 3]
+        delta = positions[None, :, :] - positions[:, None, :]  # [i, j, 3]
         if self.periodic:
-            frac = positions @ jnp.linalg.inv(cell)
-            wraps = jnp.floor(frac)
-            wrapped = positions - wraps @ cell
-            needed = jnp.ceil(self.radius / _face_distances(cell)).astype(jnp.int32)
+            frac = delta @ jnp.linalg.inv(cell)
+            base = -jnp.round(frac)  # minimum-image shift of each pair [i, j, 3]
+            delta = delta + base @ cell
+            needed = _needed_images(cell, self.radius)
         else:
-            wraps = jnp.zeros_like(positions)
-            wrapped = positions
+            base = jnp.zeros_like(delta)
             needed = jnp.zeros(3, jnp.int32)
         offsets = shifts @ cell  # [M, 3]
-        # d2[i, m, j] = |wrapped[j] + offsets[m] - wrapped[i]|^2, one component
-        # at a time so no [N, M, N, 3] array is formed.
+        # d2[i, m, j] = |delta[i, j] + offsets[m]|^2, one component at a time
+        # so no [N, M, N, 3] array is formed.
         d2 = sum(
-            (
-                wrapped[None, None, :, k]
-                + offsets[None, :, None, k]
-                - wrapped[:, None, None, k]
-            )
-            ** 2
-            for k in range(3)
+            (delta[:, None, :, k] + offsets[None, :, None, k]) ** 2 for k in range(3)
         )
         zero_image = int(np.flatnonzero((self._shifts() == 0).all(axis=1))[0])
         is_self = (jnp.arange(n)[:, None, None] == jnp.arange(n)[None, None, :]) & (
@@ -176,8 +176,7 @@ class NeighborListFn:
         senders = flat // (len(shifts) * n)
         image = (flat // n) % len(shifts)
         receivers = flat % n
-        # Shifts refer to the unwrapped positions: r_ij is unchanged.
-        cell_shifts = shifts[image] - wraps[receivers] + wraps[senders]
+        cell_shifts = base[senders, receivers] + shifts[image]
         last = jnp.int32(n - 1)
         return NeighborList(
             senders=jnp.where(edge_mask, senders, last).astype(jnp.int32),
