@@ -12,7 +12,7 @@ never truncated silently.
 
 Edges follow :class:`~molmat.data.atoms_batch.AtomsBatch`:
 ``r_ij = positions[j] - positions[i] + cell_shifts @ cell`` holds for the
-positions as given (wrapped or not), so integrators never need to wrap.
+positions as given, wrapped into the cell or not.
 
 Algorithm: every pair is taken to its minimum image (fractional difference
 rounded), which is the only image within the buffer radius when the cell is
@@ -133,7 +133,9 @@ class NeighborListFn:
         cutoff: interaction cutoff in Å (the potential's).
         skin: Verlet buffer in Å; pairs within ``cutoff + skin`` are listed.
         periodic: whether the cell is periodic in all three directions.
-        images: periodic image range (n_a, n_b, n_c) searched on each side.
+        images: image range (n_a, n_b, n_c) searched on each side of every
+            pair's minimum image; (0, 0, 0) for cells wider than twice the
+            radius.
         capacity: number of edge slots.
         n_atoms: number of atoms.
     """
