@@ -1,0 +1,113 @@
+import json
+
+import numpy as np
+import pytest
+
+import molmat
+from molmat.cli.main import main
+from molmat.data.csv import DataError
+from molmat.data.neighbors import neighbor_graphs
+from molmat.data.structures import read_structures
+from molmat.models.potentials.inference import Predictions
+from molmat.tasks.potential import PotentialModel
+from molmat.training.potential import potential_metrics
+from tests.conftest import DATA
+
+TINY = dict(model="painn", channels=8, layers=1, batch_size=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def ethanol():
+    return read_structures(DATA / "rmd17_ethanol_10.npz", format="rmd17").frames
+
+
+@pytest.fixture(scope="module")
+def copper():
+    return read_structures(DATA / "cu_emt.extxyz", stress_key="stress").frames
+
+
+@pytest.fixture(scope="module")
+def fitted(ethanol):
+    model = PotentialModel(**TINY, epochs=6, val_frames=2, lr=2e-2, ema_decay=0.9)
+    return model.fit(ethanol[:8])
+
+
+def test_training_learns_and_keeps_best(fitted):
+    history = fitted.history_
+    losses = [r["train_loss"] for r in history.records]
+    assert losses[-1] < 0.7 * losses[0]
+    best = min(history.records, key=lambda r: r["val_loss"])
+    assert history.best_epoch == best["epoch"]
+    assert fitted.scaling_.species == (1, 6, 8)
+    assert fitted.scaling_.avg_num_neighbors == pytest.approx(8.0)
+
+
+def test_archive_round_trip_and_calculator(fitted, ethanol, tmp_path):
+    from ase import Atoms
+
+    fitted.save(tmp_path / "pot")
+    loaded = molmat.load(tmp_path / "pot")
+    assert isinstance(loaded, PotentialModel)
+    before, after = fitted.predict(ethanol[8:]), loaded.predict(ethanol[8:])
+    np.testing.assert_array_equal(before["energy"], after["energy"])
+    np.testing.assert_array_equal(before["forces"][1], after["forces"][1])
+    atoms = Atoms(numbers=ethanol[9].numbers, positions=ethanol[9].positions)
+    atoms.calc = loaded.calculator()
+    assert atoms.get_potential_energy() == pytest.approx(after["energy"][1], abs=1e-4)
+    np.testing.assert_allclose(atoms.get_forces(), after["forces"][1], atol=1e-4)
+
+
+def test_unknown_element_is_a_clear_error(fitted, copper):
+    with pytest.raises(DataError, match=r"frame 0: elements \[29\]"):
+        fitted.predict(copper[:1])
+
+
+def test_metrics_match_numpy(ethanol):
+    graphs = neighbor_graphs(ethanol[:3], 5.0)
+    rng = np.random.default_rng(0)
+    de, df = rng.normal(size=3) * 0.01, rng.normal(size=graphs.forces.shape) * 0.1
+    pred = Predictions(graphs.energy + de, graphs.forces + df, graphs.stress)
+    m = potential_metrics(graphs, pred)
+    assert m["energy_mae_meV"] == pytest.approx(1000 * np.abs(de).mean())
+    assert m["energy_rmse_meV_per_atom"] == pytest.approx(
+        1000 * np.sqrt(np.mean((de / 9) ** 2))
+    )
+    assert m["forces_mae_meV_per_A"] == pytest.approx(1000 * np.abs(df).mean())
+    assert "stress_mae_meV_per_A3" not in m
+
+
+def test_stress_training_in_float64(copper, tmp_path):
+    model = PotentialModel(
+        **{**TINY, "model": "schnet"}, cutoff=3.0, epochs=2, val_frames=2, float64=True
+    ).fit(copper, run_dir=tmp_path / "run")
+    metrics = model.evaluate(copper)
+    assert np.isfinite(metrics["stress_mae_meV_per_A3"])
+    assert model.potential.embedding.dtype == np.float64
+    loaded = molmat.load(tmp_path / "run" / "model")
+    assert loaded.evaluate(copper) == pytest.approx(metrics)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and "val_stress_mae_meV_per_A3" in json.loads(lines[-1])
+
+
+def test_cli_train_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["potential", "train", "--data", str(DATA / "ethanol_botnet.extxyz")]
+    args += ["--test-index", str(DATA / "rmd17_index_test_01.csv")]
+    args += ["--model", "schnet", "--channels", "8", "--layers", "1", "--epochs", "2"]
+    args += ["--val-frames", "1", "--cutoff", "4", "--out", str(out), "-q"]
+    assert main(args) == 0
+    report = json.loads((out / "data_report.json").read_text())
+    assert {b["index"] for b in report["bad_frames"]} == {9, 10, 11}
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["e0_method"] == "isolated atoms"
+    assert (out / "test_parity_forces.png").stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["n_structures"] == 2  # frame 9 is bad
+    args = ["potential", "evaluate", "--model", str(out), "--data"]
+    args += [str(DATA / "ethanol_botnet.extxyz"), "--out", str(tmp_path / "ev")]
+    assert main(args) == 0
+    assert "forces_mae_meV_per_A" in capsys.readouterr().out
+    assert (tmp_path / "ev" / "eval_parity_energy.png").exists()
+    bad = ["potential", "evaluate", "--model", str(out), "--data", "missing.extxyz"]
+    assert main(bad) == 2
+    assert "missing.extxyz" in capsys.readouterr().err
