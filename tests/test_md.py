@@ -1,6 +1,7 @@
 """JAX MD engine: conservation, thermostat, blocks, overflow, files, CLI."""
 
 import csv
+from pathlib import Path
 
 import ase.io
 import jax
@@ -271,3 +272,28 @@ def test_cli_md(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "not a potential" in err
+
+
+def test_cli_md_with_trained_potential(tmp_path, capsys):
+    """potential train -> md -> the loaded calculator agrees with the MD log."""
+    data = Path(__file__).parent / "data" / "cu_emt.extxyz"
+    run = tmp_path / "pot"
+    train = ["potential", "train", "--data", str(data), "--model", "painn"]
+    train += ["--cutoff", "4", "--channels", "8", "--layers", "1", "--epochs", "2"]
+    train += ["--batch-size", "4", "--val-frames", "2", "--out", str(run), "-q"]
+    assert main(train) == 0
+    out = tmp_path / "md" / "traj.extxyz"
+    argv = ["md", "--model", str(run), "--structure", str(data), "--frame", "0"]
+    argv += ["--timestep", "1", "--steps", "40", "--log-every", "10"]
+    argv += ["--traj-every", "20", "--temperature", "300", "--out", str(out), "-q"]
+    assert main(argv) == 0, capsys.readouterr().err
+    frames = ase.io.read(out, index=":")
+    rows = read_log(out.with_suffix(".csv"))
+    assert len(frames) == 3 and len(rows) == 5
+    totals = np.array([r["E_tot"] for r in rows])
+    assert np.abs(totals - totals[0]).max() / len(frames[0]) < 1e-3  # eV/atom
+
+    calc = molmat.load(run).calculator()
+    for frame, row in zip(frames, rows[::2], strict=True):
+        frame.calc = calc
+        assert frame.get_potential_energy() == pytest.approx(row["E_pot"], abs=1e-4)
