@@ -11,7 +11,7 @@ coverage of its 90% prediction intervals on the test set (and, with
     python benchmarks/classic.py --runs esol:random:0 --models rf/morgan,gp/morgan
     python benchmarks/classic.py --kernel-only
 
-BBBP is bundled; ClinTox is read from ../shared/data/molecules/ (or --shared).
+All datasets are bundled (ClinTox with both of its tasks).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -46,13 +45,6 @@ RUNS = (
 # model/features; RF on 2048-bit Morgan as in BASELINES.md, kernel models on
 # fragprints (Morgan counts + RDKit fragment counts) with the MinMax kernel.
 MODELS = ("rf/morgan", "gp/fragprints", "krr/fragprints", "mpnn")
-CLINTOX_TARGETS = ["FDA_APPROVED", "CT_TOX"]
-
-
-def load(dataset: str, shared: Path):
-    if dataset == "clintox":
-        return read_molecules(shared / "clintox.csv.gz", "smiles", CLINTOX_TARGETS)
-    return read_molecules(dataset)
 
 
 def run_one(table, dataset, split, seed, spec, intervals: bool = False) -> dict:
@@ -139,7 +131,6 @@ def main() -> None:
     parser.add_argument(
         "--models", default=",".join(MODELS), help="comma-separated model/features"
     )
-    parser.add_argument("--shared", type=Path, default=Path("../shared/data/molecules"))
     parser.add_argument("--kernel-only", action="store_true")
     parser.add_argument(
         "--intervals",
@@ -152,7 +143,7 @@ def main() -> None:
         for spec in args.runs:
             dataset, split, seed = spec.split(":")
             if dataset not in tables:
-                tables[dataset] = load(dataset, args.shared)
+                tables[dataset] = read_molecules(dataset)
             for spec_model in args.models.split(","):
                 result = run_one(
                     tables[dataset],
