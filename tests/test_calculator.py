@@ -81,7 +81,9 @@ def tiny_schnet():
     return SchNet(scaling, cutoff=5.0, channels=8, layers=1, n_basis=8, key=KEY)
 
 
-@pytest.mark.parametrize("make_potential", [lambda: ARGON, tiny_schnet])
+@pytest.mark.parametrize(
+    "make_potential", [lambda: ARGON, tiny_schnet], ids=["lennard_jones", "schnet"]
+)
 def test_calculator_equals_in_jit_neighbour_list_path(make_potential):
     """Host (vesin, padded) and MD (in-jit list with a skin) paths agree.
 
