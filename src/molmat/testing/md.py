@@ -47,7 +47,9 @@ def nve_energy_drift(
     precision = jax.enable_x64(True) if float64 else contextlib.nullcontext()
     with precision:
         dtype = jnp.float64 if float64 else jnp.float32
-        potential, fn, nbrs, state = prepare(potential, atoms, momenta, seed, dtype=dtype)
+        potential, fn, nbrs, state = prepare(
+            potential, atoms, momenta, seed, dtype=dtype
+        )
         totals = [float(state.energy + md.kinetic_energy(state))]
         for _ in range(-(-steps // every)):
             fn, state, nbrs = md.advance(potential, ensemble, fn, every, state, nbrs)
