@@ -44,6 +44,18 @@ def add_parser(sub):
     p.add_argument(
         "--pressure", type=float, default=0.0, help="target pressure in GPa (npt)"
     )
+    p.add_argument(
+        "--compressibility",
+        type=float,
+        default=0.01,
+        help="isothermal compressibility in 1/GPa (npt; ~1/bulk modulus)",
+    )
+    p.add_argument(
+        "--taut", type=float, default=100.0, help="thermostat time in fs (npt)"
+    )
+    p.add_argument(
+        "--taup", type=float, default=1000.0, help="barostat time in fs (npt)"
+    )
     p.add_argument("--log-every", type=int, default=100, help="steps between log rows")
     p.add_argument(
         "--traj-every",
@@ -93,6 +105,9 @@ def run(args) -> int:
         log=args.log,
         friction=args.friction,
         pressure=args.pressure,
+        compressibility=args.compressibility,
+        taut_fs=args.taut,
+        taup_fs=args.taup,
         seed=args.seed,
         keep_velocities=args.keep_velocities,
         skin=args.skin,

@@ -143,6 +143,9 @@ def run_md(
     log: str | Path | None = None,
     friction: float = 0.01,
     pressure: float = 0.0,
+    compressibility: float = 0.01,
+    taut_fs: float = 100.0,
+    taup_fs: float = 1000.0,
     seed: int = 0,
     keep_velocities: bool = False,
     skin: float = 0.5,
@@ -168,6 +171,10 @@ def run_md(
         log: CSV log path; by default ``out`` with suffix ``.csv``.
         friction: Langevin friction in 1/fs (nvt).
         pressure: target pressure in GPa (npt).
+        compressibility: isothermal compressibility in 1/GPa (npt; about
+            1 / bulk modulus, 0.01 for metals, 0.45 for water).
+        taut_fs: Berendsen temperature coupling time in fs (npt).
+        taup_fs: Berendsen pressure coupling time in fs (npt).
         seed: seed of the initial velocities and the Langevin noise.
         keep_velocities: start from the momenta stored in ``atoms`` instead
             of drawing Maxwell-Boltzmann velocities.
@@ -194,6 +201,9 @@ def run_md(
         temperature=temperature,
         friction=friction,
         pressure=pressure,
+        taut_fs=taut_fs,
+        taup_fs=taup_fs,
+        compressibility=compressibility,
     )
     periodic = periodicity(atoms)
     if ens.kind == "npt" and not periodic:
