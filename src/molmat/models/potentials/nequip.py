@@ -103,9 +103,8 @@ class NequIPLayer(eqx.Module):
 
     @staticmethod
     def _messages(x_edges, sh, target) -> e3nn.IrrepsArray:
-        keep = x_edges.filter(keep=target)
-        product = e3nn.tensor_product(x_edges, sh, filter_ir_out=target)
-        return e3nn.concatenate([keep, product]).regroup()
+        """Tensor product with the harmonics (the l=0 harmonic passes x through)."""
+        return e3nn.tensor_product(x_edges, sh, filter_ir_out=target).regroup()
 
     def __call__(
         self,
