@@ -10,6 +10,9 @@ Padded nodes belong to the padding graph; padded edges start and end at the
 last node. Masks mark real entries. Edges keep the pairing of
 :mod:`molmat.featurizers.graph`: the reverse of edge ``e`` is ``e ^ 1``.
 
+Atom pairs (for 3D models): ``pair_i``/``pair_j`` list every ordered pair of
+distinct atoms of the same molecule; padded pairs join the last node to itself.
+
 Dense per-molecule layout: node ``i`` is slot ``node_slot[i]`` of its graph,
 so ``blocks[node_graph, node_slot]`` places atoms into ``[G, A, ...]`` blocks
 (A = ``Budget.atoms``, the largest molecule) for attention over all atom pairs
@@ -47,6 +50,9 @@ class GraphBatch(NamedTuple):
     positions: np.ndarray  # [N, 3] float32 atom positions in Å, 0 without 3D
     node_slot: np.ndarray  # [N] int32, index of each node inside its molecule
     slot_mask: np.ndarray  # [G, A] bool, True for slots holding a real atom
+    pair_i: np.ndarray  # [P] int32, atom of each intra-molecular pair
+    pair_j: np.ndarray  # [P] int32, its partner (pair_i != pair_j)
+    pair_mask: np.ndarray  # [P] bool
 
     @property
     def n_graphs(self) -> int:
@@ -68,18 +74,25 @@ class Budget:
     """Static batch shape: node, edge and graph counts including padding.
 
     ``atoms`` is the number of slots per molecule in the dense per-molecule
-    layout (the largest molecule, rounded up); ``None`` means ``nodes - 1``.
+    layout (the largest molecule, rounded up; ``None``: ``nodes - 1``) and
+    ``pairs`` the number of atom pairs (``None``: enough for any batch).
     """
 
     nodes: int
     edges: int
     graphs: int
     atoms: int | None = None
+    pairs: int | None = None
 
     @property
     def slots(self) -> int:
         """Atom slots per molecule, A."""
         return self.atoms or self.nodes - 1
+
+    @property
+    def pair_slots(self) -> int:
+        """Atom pairs per batch, P."""
+        return self.pairs or (self.nodes - 1) * (self.slots - 1)
 
     @classmethod
     def for_data(
@@ -91,12 +104,21 @@ class Budget:
         mean_edges = float(graphs.n_edges.mean()) if len(graphs) else 0.0
         biggest_atoms = int(graphs.n_atoms.max(initial=1))
         biggest_edges = int(graphs.n_edges.max(initial=0))
+        n_pairs = pair_counts(graphs.n_atoms)
+        mean_pairs = float(n_pairs.mean()) if len(graphs) else 0.0
         if per_batch == 1:
             headroom = 1.0
         nodes = max(np.ceil(per_batch * mean_atoms * headroom), biggest_atoms) + 1
         edges = max(np.ceil(per_batch * mean_edges * headroom), biggest_edges)
+        pairs = max(np.ceil(per_batch * mean_pairs * headroom), n_pairs.max(initial=0))
         atoms = min(ladder(biggest_atoms), ladder(nodes) - 1)
-        return cls(ladder(nodes), ladder(edges), per_batch + 1, atoms)
+        return cls(ladder(nodes), ladder(edges), per_batch + 1, atoms, ladder(pairs))
+
+
+def pair_counts(n_atoms: np.ndarray) -> np.ndarray:
+    """Ordered pairs of distinct atoms in molecules of ``n_atoms`` atoms."""
+    n = n_atoms.astype(np.int64)
+    return n * (n - 1)
 
 
 def plan_batches(
@@ -105,6 +127,7 @@ def plan_batches(
     """Cut ``order`` into consecutive runs of molecules that fit ``budget``."""
     atoms = np.concatenate([[0], np.cumsum(graphs.n_atoms[order], dtype=np.int64)])
     edges = np.concatenate([[0], np.cumsum(graphs.n_edges[order], dtype=np.int64)])
+    pairs = np.concatenate([[0], np.cumsum(pair_counts(graphs.n_atoms[order]))])
     cap_graphs = budget.graphs - 1
     out, start = [], 0
     while start < len(order):
@@ -112,6 +135,7 @@ def plan_batches(
             start + cap_graphs,
             np.searchsorted(atoms, atoms[start] + budget.nodes - 1, side="right") - 1,
             np.searchsorted(edges, edges[start] + budget.edges, side="right") - 1,
+            np.searchsorted(pairs, pairs[start] + budget.pair_slots, side="right") - 1,
         )
         if end <= start:
             raise ValueError(
@@ -169,6 +193,7 @@ def make_batch(
     positions = np.zeros((budget.nodes, 3), np.float32)
     if graphs.positions is not None:
         positions[:n_real_nodes] = graphs.positions[atom_rows]
+    pair_i, pair_j, n_real_pairs = _pairs(n_atoms, node_start, budget)
 
     mol_x = np.zeros((budget.graphs, graphs.mol_x.shape[1]), np.float32)
     mol_x[:g] = graphs.mol_x[idx]
@@ -194,4 +219,29 @@ def make_batch(
         positions=positions,
         node_slot=node_slot,
         slot_mask=slot_mask,
+        pair_i=pair_i,
+        pair_j=pair_j,
+        pair_mask=np.arange(budget.pair_slots) < n_real_pairs,
     )
+
+
+def _pairs(
+    n_atoms: np.ndarray, node_start: np.ndarray, budget: Budget
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Padded ``pair_i``, ``pair_j`` [P] of all intra-molecular pairs, and the count."""
+    squares = n_atoms.astype(np.int64) ** 2
+    mol = np.repeat(np.arange(len(n_atoms)), squares)
+    local = np.arange(int(squares.sum())) - np.repeat(
+        np.cumsum(squares) - squares, squares
+    )
+    a, b = np.divmod(local, np.maximum(n_atoms[mol], 1))
+    keep = a != b
+    count = int(keep.sum())
+    if count > budget.pair_slots:
+        raise ValueError(f"{count} atom pairs do not fit the batch budget {budget}")
+    pad = budget.nodes - 1
+    pair_i = np.full(budget.pair_slots, pad, np.int32)
+    pair_j = np.full(budget.pair_slots, pad, np.int32)
+    pair_i[:count] = (node_start[mol] + a)[keep]
+    pair_j[:count] = (node_start[mol] + b)[keep]
+    return pair_i, pair_j, count

@@ -1,9 +1,9 @@
 """Dense per-molecule blocks [G, A, ...] of a padded :class:`GraphBatch`.
 
-Attention over all atom pairs of a molecule and 3D filters over all pairs
-within a cutoff are computed in blocks of A atom slots per molecule (see the
-dense layout in :mod:`molmat.data.batching`), costing O(G A^2) instead of
-O(N^2) for the whole batch. Pairs of different molecules never meet.
+Attention over all atom pairs of a molecule is computed in blocks of A atom
+slots per molecule (see the dense layout in :mod:`molmat.data.batching`),
+costing O(G A^2) instead of O(N^2) for the whole batch. Pairs of different
+molecules never meet.
 
 Example:
     >>> blocks = to_blocks(h, g)  # [N, d] -> [G, A, d]  # doctest: +SKIP
@@ -67,15 +67,3 @@ def shortest_paths(g: GraphBatch, max_distance: int) -> Int[Array, "G A A"]:
         )
         dist = jnp.where(reached & (dist == max_distance), k, dist)
     return jnp.where(pair_mask(g), dist, max_distance)
-
-
-def distances(g: GraphBatch) -> Float[Array, "G A A"]:
-    """Interatomic distances in Å from ``g.positions``; 0 on the diagonal.
-
-    The square root is guarded, so gradients stay finite at zero distance.
-    """
-    xyz = to_blocks(g.positions, g)
-    diff = xyz[:, :, None, :] - xyz[:, None, :, :]
-    d2 = jnp.sum(diff * diff, axis=-1)
-    positive = d2 > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1.0)), 0.0)

@@ -1,7 +1,7 @@
 """SchNet interaction block (Schütt et al. 2018) on 3D interatomic distances.
 
-Continuous-filter convolution over all atom pairs of a molecule closer than
-``cutoff`` (computed in per-molecule blocks, see :mod:`molmat.nn.blocks`):
+Continuous-filter convolution over the atom pairs of each molecule (the
+batch's ``pair_i``/``pair_j``) closer than ``cutoff``:
 ``x'_a = sum_b x_b * W(r_ab) * fc(r_ab)``, where the filter ``W`` is an MLP of
 Gaussian radial basis functions of the distance and ``fc`` the smooth cosine
 cutoff. Only distances enter, so the output is invariant to rotations,
@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from molmat.nn.blocks import distances, from_blocks, pair_mask, to_blocks
+from molmat.data.batching import GraphBatch
 from molmat.nn.core import Dense
-from molmat.nn.graph import NodeLayer
+from molmat.nn.graph import NodeLayer, segment_sum
 from molmat.nn.radial import cosine_cutoff, gaussian_basis
 
 
@@ -59,19 +59,28 @@ class SchNetInteraction(NodeLayer):
         self.cutoff = cutoff
         self.n_rbf = n_rbf
 
-    def prepare(self, g) -> tuple[Float[Array, "G A A n_rbf"], Float[Array, "G A A"]]:
-        """Radial bases of the distances and pair weights ``fc(r)``.
+    def prepare(self, g) -> tuple[Float[Array, "P n_rbf"], Float[Array, " P"]]:
+        """Radial bases of the pair distances and pair weights ``fc(r)``.
 
-        Self-pairs and padding get weight 0.
+        Padded pairs get weight 0.
         """
-        r = distances(g)
-        weight = cosine_cutoff(r, self.cutoff) * (pair_mask(g) & (r > 0))
+        r = pair_distances(g)
+        weight = cosine_cutoff(r, self.cutoff) * g.pair_mask
         return gaussian_basis(r, self.n_rbf, self.cutoff), weight
 
     def __call__(self, h, g, shared, *, key=None, inference=False):
         rbf, weight = shared
         filters = self.filter_out(shifted_softplus(self.filter_in(rbf)))
-        filters = filters * weight[..., None]  # [G, A, A, d]
-        x = to_blocks(self.atom_in(h), g)  # [G, A, d]
-        conv = jnp.einsum("gabd,gbd->gad", filters, x)
-        return self.update(shifted_softplus(self.atom_out(from_blocks(conv, g))))
+        messages = filters * weight[:, None] * self.atom_in(h)[g.pair_j]
+        conv = segment_sum(messages, g.pair_i, h.shape[0])
+        return self.update(shifted_softplus(self.atom_out(conv)))
+
+
+def pair_distances(g: GraphBatch) -> Float[Array, " P"]:
+    """Distances in Å of the batch's atom pairs; 1 for padded pairs.
+
+    Real pairs are distinct atoms; the guard keeps gradients finite anyway.
+    """
+    diff = g.positions[g.pair_i] - g.positions[g.pair_j]
+    d2 = jnp.where(g.pair_mask, jnp.sum(diff * diff, axis=-1), 1.0)
+    return jnp.sqrt(jnp.maximum(d2, 1e-12))
