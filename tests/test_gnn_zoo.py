@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 from molmat.data.batching import Budget, make_batch
 from molmat.featurizers.conformers import ConformerOptions
 from molmat.featurizers.graph import ATOM_DIM, BOND_DIM, ELEMENT_ONEHOT, featurize
-from molmat.models.gnn import LAYERS, ArchitectureError, build_model
+from molmat.models.gnn import ENCODERS, LAYERS, ArchitectureError, build_model
 from molmat.models.gnn.config import resolve_architecture
 from molmat.tasks.property import PropertyModel, load
 from molmat.training.loop import _forward, predict_graphs
@@ -92,6 +92,17 @@ def test_rotating_and_translating_molecules_does_not_change_prediction(layer, gr
     rotation = Rotation.random(random_state=4).as_matrix()
     moved = with_positions(graphs, graphs.positions @ rotation.T + [3.0, -7.0, 11.0])
     np.testing.assert_allclose(predict_graphs(net, moved, 64, 2), before, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [k for k in LAYERS if k != "mpnn"])
+def test_node_layer_maps_atom_states_to_atom_states(layer, graphs):
+    batch = make_batch(graphs, np.arange(3), Budget(64, 64, 4, atoms=16), n_targets=2)
+    options = {"heads": 2} if layer in ("gat", "transformer") else {}
+    module = ENCODERS[layer](8, BOND_DIM, **options, key=jax.random.key(0))
+    h = jax.random.normal(jax.random.key(1), (64, 8)) * batch.node_mask[:, None]
+    out = module(h, batch, module.prepare(batch))
+    assert out.shape == (64, 8) and np.isfinite(np.asarray(out)).all()
+    assert np.abs(np.asarray(out)[batch.node_mask]).max() > 0
 
 
 def test_schnet_reads_geometry(graphs):
