@@ -143,7 +143,7 @@ layer: gat
 hidden: 16
 depth: 2
 heads: 4
-readout: set2set
+readout: attention
 norm: batch
 residual: true
 dropout: 0.1
@@ -159,7 +159,7 @@ def test_architecture_file_builds_trains_and_reloads(esol_small, tmp_path):
     losses = [r["train_loss"] for r in model.history_.records]
     assert np.isfinite(losses).all() and model.history_.compilations == 1
     net = model.net_
-    assert net.head.layers[0].weight.shape == (2 * 16 + 17, 16)  # set2set + physchem
+    assert net.head.layers[0].weight.shape == (16 + 17, 16)  # readout + physchem
     assert net.head.layers[1].weight.shape == (16, 8)
     model.save(tmp_path / "m")
     path.unlink()  # the archive must not need the file

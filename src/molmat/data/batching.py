@@ -69,6 +69,9 @@ def ladder(n: int) -> int:
     return -(-n // step) * step
 
 
+MIN_PAIRS = 31 * 30  # pairs of the largest molecule the smallest budget holds
+
+
 @dataclass(frozen=True)
 class Budget:
     """Static batch shape: node, edge and graph counts including padding.
@@ -112,7 +115,9 @@ class Budget:
         edges = max(np.ceil(per_batch * mean_edges * headroom), biggest_edges)
         pairs = max(np.ceil(per_batch * mean_pairs * headroom), n_pairs.max(initial=0))
         atoms = min(ladder(biggest_atoms), ladder(nodes) - 1)
-        return cls(ladder(nodes), ladder(edges), per_batch + 1, atoms, ladder(pairs))
+        # small batches share one shape, as the node budget's minimum of 32 does
+        pairs = ladder(max(pairs, MIN_PAIRS))
+        return cls(ladder(nodes), ladder(edges), per_batch + 1, atoms, pairs)
 
 
 def pair_counts(n_atoms: np.ndarray) -> np.ndarray:
