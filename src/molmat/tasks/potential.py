@@ -66,7 +66,8 @@ class PotentialModel:
     """A neural-network interatomic potential with scikit-learn-style methods.
 
     Args:
-        model: ``"nequip"``, ``"painn"`` or ``"schnet"``.
+        model: ``"painn"`` (fastest to train well on CPU), ``"nequip"`` or
+            ``"schnet"``.
         cutoff: neighbour radius (Å).
         lmax: highest rotation order (NequIP only).
         channels, layers: network width and depth (None: the model's default).
@@ -88,7 +89,7 @@ class PotentialModel:
 
     def __init__(
         self,
-        model: str = "nequip",
+        model: str = "painn",
         cutoff: float = 5.0,
         lmax: int | None = None,
         channels: int | None = None,

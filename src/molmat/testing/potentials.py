@@ -25,9 +25,13 @@ from molmat.models.potentials.inference import Predictions, cast, predict_graphs
 
 
 def predict_frames(
-    model: Potential, frames: list[Frame], batch_size: int = 32
+    model: Potential, frames: list[Frame], batch_size: int = 1
 ) -> Predictions:
-    """Energies, forces and stress of ``frames`` with ``model`` as it is."""
+    """Energies, forces and stress of ``frames`` with ``model`` as it is.
+
+    One structure per batch by default: copies of one structure then share a
+    padded shape, so each check compiles once per structure.
+    """
     return predict_graphs(model, neighbor_graphs(frames, model.cutoff), batch_size)
 
 

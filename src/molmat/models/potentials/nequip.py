@@ -74,9 +74,9 @@ class NequIPLayer(eqx.Module):
         self.linear_up = Linear(
             irreps_in=self.irreps_in, irreps_out=self.irreps_in, key=keys[0]
         )
-        dummy = e3nn.zeros(self.irreps_in, (1,))
-        sh = e3nn.zeros(sh_irreps, (1,))
-        self.message_irreps = self._messages(dummy, sh, target).irreps
+        self.message_irreps = e3nn.tensor_product(
+            self.irreps_in, sh_irreps, filter_ir_out=target
+        ).regroup()
         n_gates = target.filter(drop="0e + 0o").num_irreps
         scalars = target.filter(keep="0e + 0o")
         gated = target.filter(drop="0e + 0o")
