@@ -17,13 +17,16 @@ from molmat.tasks.property import PropertyModel, load
 from molmat.training.loop import _forward, predict_graphs
 
 MOLS = ["CC(=O)Nc1ccc(O)cc1", "C[C@H](N)C(=O)O", "C", "[Na+].[Cl-]", "OCC1OC(O)CC1"]
+# every named model, plus the graph transformer with its 3D distance bias
+MODELS = [*LAYERS, "transformer3d"]
 TINY = dict(hidden=8, depth=2, ffn_hidden=8, batch_size=6, progress=False)
 
 
 def network(layer: str, **arch):
     options = {"hidden": 8, "depth": 2, "dropout": 0.0, "head": [8], **arch}
+    model = {"layer": "transformer", "positions": True}
     config = {
-        **resolve_architecture(layer, options),
+        **resolve_architecture(model if layer == "transformer3d" else layer, options),
         "atom_dim": ATOM_DIM,
         "atom_onehot": ELEMENT_ONEHOT,
         "bond_dim": BOND_DIM,
@@ -49,7 +52,7 @@ def with_positions(graphs, positions):
     return dataclasses.replace(graphs, positions=positions.astype(np.float32))
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", MODELS)
 def test_renumbering_atoms_does_not_change_prediction(layer, graphs):
     net = network(layer)
     rng = np.random.default_rng(0)
@@ -64,7 +67,7 @@ def test_renumbering_atoms_does_not_change_prediction(layer, graphs):
         )
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", MODELS)
 def test_prediction_alone_equals_prediction_in_any_padded_batch(layer, graphs):
     net = network(layer)
     single = np.stack([alone(net, graphs, i) for i in range(len(MOLS))])
@@ -85,7 +88,7 @@ def test_prediction_alone_equals_prediction_in_any_padded_batch(layer, graphs):
     np.testing.assert_allclose(out, single[order], atol=1e-5)
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", MODELS)
 def test_rotating_and_translating_molecules_does_not_change_prediction(layer, graphs):
     net = network(layer)
     before = predict_graphs(net, graphs, 64, 2)
@@ -105,8 +108,9 @@ def test_node_layer_maps_atom_states_to_atom_states(layer, graphs):
     assert np.abs(np.asarray(out)[batch.node_mask]).max() > 0
 
 
-def test_schnet_reads_geometry(graphs):
-    net = network("schnet")
+@pytest.mark.parametrize("layer", ["schnet", "transformer3d"])
+def test_3d_models_read_geometry(layer, graphs):
+    net = network(layer)
     before = predict_graphs(net, graphs, 64, 2)
     stretched = with_positions(graphs, graphs.positions * 1.3)
     assert np.abs(predict_graphs(net, stretched, 64, 2) - before)[:2].max() > 1e-4
@@ -183,6 +187,7 @@ def test_json_architecture_file_matches_yaml(tmp_path):
         ("layer: gin\nhidden: many\n", "hidden must be int"),
         ("layer: gat\nhidden: 10\nheads: 4\n", "multiple of heads"),
         ("layer: mpnn\nresidual: true\n", "residual must be false"),
+        ("layer: gin\npositions: true\n", "positions is a transformer option"),
         ("layer: [gin\n", "not valid yaml"),
     ],
 )

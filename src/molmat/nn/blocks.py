@@ -67,3 +67,15 @@ def shortest_paths(g: GraphBatch, max_distance: int) -> Int[Array, "G A A"]:
         )
         dist = jnp.where(reached & (dist == max_distance), k, dist)
     return jnp.where(pair_mask(g), dist, max_distance)
+
+
+def distances(g: GraphBatch) -> Float[Array, "G A A"]:
+    """Interatomic distances in Å from ``g.positions``; 0 on the diagonal.
+
+    The square root is guarded, so gradients stay finite at zero distance.
+    """
+    xyz = to_blocks(g.positions, g)
+    diff = xyz[:, :, None, :] - xyz[:, None, :, :]
+    d2 = jnp.sum(diff * diff, axis=-1)
+    positive = d2 > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1.0)), 0.0)

@@ -16,8 +16,10 @@ then from the layer's defaults)::
     max_distance: 6     # shortest-path distance buckets (transformer)
     cutoff: 5.0         # Å, neighbour cutoff (schnet)
     n_rbf: 32           # Gaussian radial basis functions (schnet)
+    positions: false    # transformer: attention bias from 3D distances
 
-``schnet`` reads 3D positions, so its molecules need conformers.
+``schnet`` (and a transformer with ``positions: true``) reads 3D positions,
+so its molecules need conformers.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "max_distance": (int,),
     "cutoff": (float, int),
     "n_rbf": (int,),
+    "positions": (bool,),
 }
 COMMON = {"readout": "sum", "norm": "none", "residual": True}
 LAYER_DEFAULTS: dict[str, dict] = {
@@ -56,7 +59,7 @@ LAYER_DEFAULTS: dict[str, dict] = {
     "mpnn": {"residual": False},
     "attentivefp": {"readout": "attentivefp", "residual": False},
     "schnet": {"cutoff": 5.0, "n_rbf": 32},
-    "transformer": {"heads": 4, "max_distance": 6, "norm": "layer"},
+    "transformer": {"heads": 4, "max_distance": 6, "norm": "layer", "positions": False},
 }
 ARCHITECTURE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -140,6 +143,11 @@ def check_architecture(arch, source: str, complete: bool = True) -> dict:
                 f"{source}: layer mpnn keeps its states on bonds and adds its input "
                 "at every step; residual must be false"
             )
+        if "positions" in arch and arch["layer"] != "transformer":
+            raise ArchitectureError(
+                f"{source}: positions is a transformer option (schnet always reads "
+                "positions)"
+            )
         if "heads" in arch and arch["hidden"] % arch["heads"]:
             raise ArchitectureError(
                 f"{source}: hidden ({arch['hidden']}) must be a multiple of heads "
@@ -176,4 +184,4 @@ def resolve_architecture(model, options: dict) -> dict:
 
 def needs_positions(arch: dict) -> bool:
     """Whether the network reads 3D atom positions (needs conformers)."""
-    return arch["layer"] in POSITION_LAYERS
+    return arch["layer"] in POSITION_LAYERS or arch.get("positions", False)

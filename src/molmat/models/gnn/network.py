@@ -167,9 +167,8 @@ def build_encoder(arch: dict, dims: dict, *, key: PRNGKeyArray) -> eqx.Module:
             norms=tuple(make_norm(arch["norm"], hidden) for _ in range(depth)),
             key=key,
         )
-    options = {
-        k: arch[k] for k in ("heads", "max_distance", "cutoff", "n_rbf") if k in arch
-    }
+    layer_options = ("heads", "max_distance", "cutoff", "n_rbf", "positions")
+    options = {k: arch[k] for k in layer_options if k in arch}
     keys = jax.random.split(key, depth + 1)
     return NodeEncoder(
         embed=OneHotDense(
