@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import json
 import logging
@@ -212,6 +213,13 @@ class PotentialModel:
         val_graphs = neighbor_graphs(val, self.cutoff) if val else None
         self.scaling_ = energy_scaling(train_graphs, species, e0s)
         self.e0_method_ = how
+        # Train on energies minus their E0 sums (taken in float64 here), so
+        # float32 never has to resolve meV on totals of thousands of eV; the
+        # E0s are static fields, added back to the trained weights at the end.
+        for graphs in (train_graphs, val_graphs):
+            if graphs is not None:
+                graphs.energy = graphs.energy - reference_sums(graphs, self.scaling_)
+        residual = dataclasses.replace(self.scaling_, e0s=None)
         on_improve, on_epoch = None, None
         if run_dir is not None:
             run_dir = Path(run_dir)
@@ -230,15 +238,24 @@ class PotentialModel:
         with self._precision():
             net = cast(
                 build_potential(
-                    self.model, self.scaling_, self.network_settings(), self.seed
+                    self.model, residual, self.network_settings(), self.seed
                 ),
                 self.dtype,
             )
             trainer = PotentialTrainer(
                 self.train_config(), on_improve, on_epoch, self.progress
             )
-            self.potential, self.history_ = trainer.fit(net, train_graphs, val_graphs)
+            trained, self.history_ = trainer.fit(net, train_graphs, val_graphs)
+            self.potential = self._network(jax.tree_util.tree_leaves(trained))
         return self
+
+    def _network(self, leaves: list):
+        """The network with :attr:`scaling_` around the parameter ``leaves``."""
+        template = jax.eval_shape(
+            lambda: build_potential(self.model, self.scaling_, self.network_settings())
+        )
+        treedef = jax.tree_util.tree_structure(template)
+        return jax.tree_util.tree_unflatten(treedef, leaves)
 
     # -- prediction ----------------------------------------------------------
     def _graphs(self, frames) -> tuple[list[Frame], NeighborGraphs]:
@@ -303,25 +320,26 @@ class PotentialModel:
 _PARAMS = tuple(inspect.signature(PotentialModel.__init__).parameters)[1:]
 
 
+def reference_sums(graphs: NeighborGraphs, scaling: EnergyScaling) -> np.ndarray:
+    """Sum of the atoms' reference energies E0 for each structure [S] (eV)."""
+    e0 = np.zeros(int(max(scaling.species)) + 1)
+    e0[list(scaling.species)] = scaling.e0s
+    return np.add.reduceat(e0[graphs.numbers], graphs.atom_offsets[:-1])
+
+
 def energy_scaling(
     graphs: NeighborGraphs, species: tuple[int, ...], e0s: dict[int, float]
 ) -> EnergyScaling:
     """Scale: RMS force component (else per-atom energy spread); shift: mean."""
-    e0 = np.array([e0s[z] for z in species])
-    lookup = np.zeros(int(max(species)) + 1, int)
-    lookup[list(species)] = np.arange(len(species))
-    per_structure_e0 = np.add.reduceat(
-        e0[lookup[graphs.numbers]], graphs.atom_offsets[:-1]
-    )
-    residual = (graphs.energy - per_structure_e0) / graphs.n_atoms
+    scaling = EnergyScaling(species, tuple(e0s[z] for z in species))
+    residual = (graphs.energy - reference_sums(graphs, scaling)) / graphs.n_atoms
     atom_has_f = np.repeat(graphs.has_forces, graphs.n_atoms)
     if atom_has_f.any():
         scale = float(np.sqrt(np.mean(graphs.forces[atom_has_f] ** 2)))
     else:
         scale = float(np.std(residual))
-    return EnergyScaling(
-        species=species,
-        e0s=tuple(e0),
+    return dataclasses.replace(
+        scaling,
         scale=scale if scale > 0 else 1.0,
         shift=float(np.mean(residual)),
         avg_num_neighbors=max(graphs.avg_num_neighbors, 1.0),
@@ -334,17 +352,19 @@ def load_potential(folder: Path, config: dict) -> PotentialModel:
         pot = PotentialModel(**{**config["params"], "progress": False})
         pot.scaling_ = EnergyScaling.from_dict(config["scaling"])
         pot.e0_method_ = config.get("e0_method", "")
-        network = dict(config["network"])
-        name = network.pop("name")
         pot.history_ = PotentialHistory(best_epoch=config["history"]["best_epoch"])
+        with pot._precision():
+            template = jax.eval_shape(
+                lambda: cast(
+                    build_potential(pot.model, pot.scaling_, pot.network_settings()),
+                    pot.dtype,
+                )
+            )
     except (KeyError, TypeError, ValueError) as err:
         raise archive.ArchiveError(
             f"{folder}: incomplete potential config ({err})"
         ) from err
     with pot._precision():
-        template = jax.eval_shape(
-            lambda: cast(build_potential(name, pot.scaling_, network), pot.dtype)
-        )
         pot.potential = archive.load_params(folder, template)
     return pot
 
