@@ -104,3 +104,35 @@ def test_conformer_count_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         ConformerOptions(n=0)
     assert fc.CONFORMER_VERSION in ConformerOptions(n=2).tag()
+
+
+def test_run_folder_lists_rows_without_conformer(esol, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from molmat.tasks.runs import train_run
+
+    smiles = [*esol.smiles[:11], UNEMBEDDABLE]
+    csv = tmp_path / "x.csv"
+    pd.DataFrame({"smiles": smiles, "y": np.arange(12.0)}).to_csv(csv, index=False)
+    split = tmp_path / "split.json"
+    split.write_text(
+        json.dumps({"train": [*range(8), 11], "val": [8], "test": [9, 10]})
+    )
+    result = train_run(
+        csv,
+        tmp_path / "run",
+        split_file=split,
+        model="schnet",
+        hidden=8,
+        depth=1,
+        ffn_hidden=8,
+        epochs=1,
+        progress=False,
+    )
+    skipped = result["runs"][0]["skipped_molecules"]
+    assert skipped == [
+        {"row": 11, "smiles": UNEMBEDDABLE, "reason": skipped[0]["reason"]}
+    ]
+    assert np.isfinite(result["runs"][0]["test"]["rmse"])

@@ -225,6 +225,9 @@ def _train_one(
         "compilations": model.history_.compilations,
         "data_report": table.report.summary(),
     }
+    skipped = skipped_rows(table, {"X": train, "X_val": val}, model)
+    if skipped:
+        metrics["skipped_molecules"] = skipped
     thresholds = None
     if len(val):
         val_pred = model.predict_values(pick(val))
@@ -337,6 +340,19 @@ def spread_vs_error(
     rhos = np.array([v["spearman_spread_error"] for v in per_target.values()])
     mean = float(np.nanmean(rhos)) if np.isfinite(rhos).any() else float("nan")
     return {"spearman_spread_error": mean, "per_target": per_target}
+
+
+def skipped_rows(table: MoleculeTable, parts: dict, model) -> list[dict]:
+    """Input rows a model left out while fitting (e.g. no 3D conformer), logged.
+
+    ``parts`` maps the model's set names (``X``, ``X_val``) to table positions.
+    """
+    skipped = []
+    for d in getattr(model, "dropped_", []):
+        row = int(table.rows[parts[d["set"]][d["index"]]])
+        log.warning("skipped row %d (%s): %s", row, d["smiles"], d["reason"])
+        skipped.append({"row": row, "smiles": d["smiles"], "reason": d["reason"]})
+    return skipped
 
 
 def write_predictions(
