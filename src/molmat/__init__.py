@@ -9,7 +9,7 @@ Example:
 
 __version__ = "0.1.0"
 
-__all__ = ["PropertyModel", "load", "__version__"]
+__all__ = ["PotentialModel", "PropertyModel", "load", "__version__"]
 
 
 def __getattr__(name: str):
@@ -18,4 +18,8 @@ def __getattr__(name: str):
         from molmat.tasks import property as _property
 
         return getattr(_property, name)
+    if name == "PotentialModel":
+        from molmat.tasks.potential import PotentialModel
+
+        return PotentialModel
     raise AttributeError(f"module 'molmat' has no attribute {name!r}")
