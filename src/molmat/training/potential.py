@@ -249,16 +249,17 @@ class PotentialTrainer:
         for epoch in bar:
             tick = time.perf_counter()
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
-            sums = np.zeros(4)
+            terms_per_step = []  # device arrays: no sync inside the epoch
             batches = plan_batches(train, order, budget)
             for idx in batches:
                 batch = make_atoms_batch(train, idx, budget, dtype)
                 params, opt_state, ema, terms = step_fn(
                     params, opt_state, ema, jax.device_put(batch)
                 )
-                sums += np.asarray(terms, np.float64)
+                terms_per_step.append(terms)
+            mean_terms = np.asarray(jnp.stack(terms_per_step), np.float64).mean(0)
+            loss, e_mse, f_mse, s_mse = mean_terms
             seconds = time.perf_counter() - tick
-            loss, e_mse, f_mse, s_mse = sums / len(batches)
             record = {
                 "epoch": epoch + 1,
                 "lr": lr,
