@@ -414,7 +414,7 @@ def write_parity_plots(
             e_ref,
             e_pred,
             out / f"{prefix}_parity_energy.png",
-            "energy per atom (eV)",
+            "energy per atom [eV]",
             e_metrics,
         )
     )
@@ -431,7 +431,7 @@ def write_parity_plots(
                 f_ref,
                 f_pred,
                 out / f"{prefix}_parity_forces.png",
-                "force component (eV/Å)",
+                "force component [eV/Å]",
                 f_metrics,
             )
         )
