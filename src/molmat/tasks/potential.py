@@ -463,6 +463,11 @@ def train_potential_run(
     """
     from molmat.training.plots import learning_curve
 
+    if rmd17_split is not None and (format != "rmd17" or split_index or test_index):
+        raise DataError(
+            "--rmd17-split needs --format rmd17 and replaces --split-index and "
+            "--test-index"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     needs_forces = (params.get("forces_weight", 10.0) or 0) > 0 and bool(forces_key)
