@@ -104,7 +104,9 @@ def test_layer_norm_normalises_each_row():
 
 def test_pair_list_holds_every_ordered_pair_within_each_molecule(batch):
     real = batch.pair_mask
-    pairs = set(zip(batch.pair_i[real].tolist(), batch.pair_j[real].tolist()))
+    pairs = set(
+        zip(batch.pair_i[real].tolist(), batch.pair_j[real].tolist(), strict=True)
+    )
     nodes = np.flatnonzero(batch.node_mask)
     expected = {
         (i, j)
