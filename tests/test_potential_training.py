@@ -113,3 +113,16 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     bad = ["potential", "evaluate", "--model", str(out), "--data", "missing.extxyz"]
     assert main(bad) == 2
     assert "missing.extxyz" in capsys.readouterr().err
+
+
+def test_fit_reads_labels_of_ase_atoms_and_refuses_unlabelled_ones():
+    import ase.io
+    from ase import Atoms
+
+    images = ase.io.read(DATA / "cu_emt.extxyz", index=":")  # SinglePointCalculator
+    small = dict(channels=8, layers=1, epochs=2, batch_size=4, progress=False)
+    model = PotentialModel(model="schnet", val_frames=2, **small).fit(images)
+    assert all(np.isfinite(r["train_loss"]) for r in model.history_.records)
+    bare = [Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]]) for _ in range(4)]
+    with pytest.raises(DataError, match="no energy"):
+        PotentialModel(model="schnet", val_frames=1, **small).fit(bare)

@@ -220,6 +220,32 @@ def _as_stress(value) -> np.ndarray:
     raise ValueError(f"stress has {value.size} values, expected 6 (Voigt) or 9")
 
 
+def labelled_frame(
+    atoms,
+    index: int = 0,
+    energy_key: str = "energy",
+    forces_key: str | None = "forces",
+    stress_key: str | None = "stress",
+) -> Frame:
+    """A frame with the labels of ``atoms`` (info, arrays or attached calculator).
+
+    Missing labels stay unknown (NaN energy, no forces or stress).
+    """
+    frame = Frame.from_atoms(atoms, index=index)
+    energy = _lookup(atoms, energy_key)
+    frame.energy = float("nan") if energy is None else float(energy)
+    if forces_key:
+        forces = _lookup(atoms, forces_key)
+        if forces is not None:
+            frame.forces = np.asarray(forces, np.float64)
+    if stress_key:
+        stress = _lookup(atoms, stress_key)
+        if stress is not None:
+            frame.stress = _as_stress(stress)
+    frame.config_type = str(atoms.info.get("config_type", ""))
+    return frame
+
+
 def read_extxyz(
     path: str | Path,
     energy_key: str = "energy",
@@ -248,21 +274,10 @@ def read_extxyz(
         raise DataError(f"{path}: no such file") from err
     except Exception as err:  # ASE raises many types for malformed files
         raise DataError(f"{path}: not a readable extxyz file ({err})") from err
-    frames = []
-    for i, atoms in enumerate(images):
-        frame = Frame.from_atoms(atoms, index=i)
-        energy = _lookup(atoms, energy_key)
-        frame.energy = float("nan") if energy is None else float(energy)
-        if forces_key:
-            forces = _lookup(atoms, forces_key)
-            if forces is not None:
-                frame.forces = np.asarray(forces, np.float64)
-        if stress_key:
-            stress = _lookup(atoms, stress_key)
-            if stress is not None:
-                frame.stress = _as_stress(stress)
-        frame.config_type = str(atoms.info.get("config_type", ""))
-        frames.append(frame)
+    frames = [
+        labelled_frame(atoms, i, energy_key, forces_key, stress_key)
+        for i, atoms in enumerate(images)
+    ]
     good, bad = _check(frames, strict, require_forces, str(path))
     units_read = {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "length": "Å"}
     keys = {

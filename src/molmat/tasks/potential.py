@@ -26,6 +26,7 @@ from molmat.data.neighbors import NeighborGraphs, neighbor_graphs
 from molmat.data.structures import (
     Frame,
     StructureData,
+    labelled_frame,
     read_index_file,
     read_structures,
     reference_energies,
@@ -58,7 +59,7 @@ def as_frames(structures) -> list[Frame]:
     if isinstance(structures, StructureData):
         return structures.frames
     return [
-        s if isinstance(s, Frame) else Frame.from_atoms(s, index=i)
+        s if isinstance(s, Frame) else labelled_frame(s, index=i)
         for i, s in enumerate(structures)
     ]
 
@@ -186,6 +187,12 @@ class PotentialModel:
                 epoch is appended to ``run_dir/metrics.jsonl``.
         """
         frames = as_frames(frames)
+        unlabelled = [f.index for f in frames if not np.isfinite(f.energy)]
+        if unlabelled:
+            raise DataError(
+                f"{len(unlabelled)} training structures have no energy (first: "
+                f"{unlabelled[:5]}); attach a calculator or an 'energy' info key"
+            )
         isolated = [f for f in frames if f.is_isolated_atom]
         frames = [f for f in frames if not f.is_isolated_atom]
         if val is None and self.val_frames:

@@ -123,7 +123,8 @@ def score(
     names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     per_target = {}
     for j, name in enumerate(target_names):
-        known = ~np.isnan(y[:, j])
+        # Molecules without a prediction (e.g. no 3D conformer) are left out.
+        known = ~np.isnan(y[:, j]) & ~np.isnan(pred[:, j])
         if not known.any():
             per_target[name] = {m: float("nan") for m in names}
         elif task == "regression":
