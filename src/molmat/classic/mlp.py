@@ -85,7 +85,7 @@ class _MLPBase(BaseEstimator):
     def fit(self, X, y):
         """Fit on features X [n, d] and targets y [n]; returns self."""
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=False)
-        weight = np.ones(len(X), np.float32)  # padding rows of a batch get 0
+        weight = np.ones(len(X), np.float32)  # _run_epoch zeroes padded rows
         targets = self._targets(y)
         class_weight = getattr(self, "class_weights_", np.ones(1, np.float32))
         n = len(X)
