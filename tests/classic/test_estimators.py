@@ -11,6 +11,7 @@ from molmat.classic.estimators import (
     MoleculeFeaturizer,
     TanimotoKernel,
     TanimotoKernelRidge,
+    TanimotoKernelRidgeClassifier,
     TanimotoSVC,
     TanimotoSVR,
 )
@@ -23,6 +24,8 @@ from molmat.classic.mlp import MLPClassifier, MLPRegressor
         TanimotoKernelRidge(),
         TanimotoSVR(),
         TanimotoSVC(),
+        TanimotoKernelRidgeClassifier(),
+        TanimotoKernelRidgeClassifier(kind="rbf", class_weight="balanced"),
         DescriptorCleaner(),
         MLPRegressor(hidden=32, epochs=60, patience=10),
         MLPClassifier(hidden=32, epochs=60, patience=10),
@@ -84,3 +87,21 @@ def test_featurizer_reports_bad_smiles():
 
     with pytest.raises(DataError, match="X has 1 bad molecules"):
         MoleculeFeaturizer().transform(["CCO", "C1CC("])
+
+
+def test_kernel_ridge_classifier_ranks_and_weights_classes(esol):
+    from sklearn.metrics import roc_auc_score
+
+    x = MoleculeFeaturizer("morgan", n_bits=1024).transform(esol.smiles[:400])
+    soluble = (esol.y[:400, 0] > -2.5).astype(int)  # a learnable binary label
+    plain = TanimotoKernelRidgeClassifier().fit(x[:300], soluble[:300])
+    assert roc_auc_score(soluble[300:], plain.decision_function(x[300:])) > 0.8
+    # a rare class gets more positive calls once classes are balanced
+    rare = np.flatnonzero(soluble[:300])[::4]
+    y_rare = np.zeros(300, int)
+    y_rare[rare] = 1
+    base = TanimotoKernelRidgeClassifier().fit(x[:300], y_rare).predict(x[300:])
+    balanced = TanimotoKernelRidgeClassifier(class_weight="balanced").fit(
+        x[:300], y_rare
+    )
+    assert balanced.predict(x[300:]).sum() > base.sum()

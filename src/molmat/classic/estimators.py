@@ -22,7 +22,10 @@ from sklearn.base import (
 )
 from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
 from sklearn.kernel_ridge import KernelRidge
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.svm import SVC, SVR
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -158,9 +161,18 @@ class TanimotoKernel(Kernel):
 
 
 class _PrecomputedKernelModel(BaseEstimator):
-    """Fits an estimator with ``kernel="precomputed"`` on Tanimoto/MinMax matrices."""
+    """Fits an estimator with ``kernel="precomputed"`` on Tanimoto/MinMax matrices.
+
+    ``kind`` is ``tanimoto``, ``minmax`` or any scikit-learn pairwise kernel
+    (``rbf``, ``linear``...) for continuous descriptors.
+    """
 
     kind: str
+
+    def _gram(self, X, Y) -> np.ndarray:
+        if self.kind in ("tanimoto", "minmax"):
+            return kernel_matrix(X, Y, self.kind)
+        return pairwise_kernels(X, Y, metric=self.kind)
 
     def _make(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -168,13 +180,13 @@ class _PrecomputedKernelModel(BaseEstimator):
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=True)
         self.X_fit_ = X
-        self.estimator_ = self._make().fit(kernel_matrix(X, X, self.kind), y)
+        self.estimator_ = self._make().fit(self._gram(X, X), y)
         return self
 
     def _kernel(self, X) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        return kernel_matrix(X, self.X_fit_, self.kind)
+        return self._gram(X, self.X_fit_)
 
     def predict(self, X) -> np.ndarray:
         k = self._kernel(X)  # checks the model is fitted first
@@ -222,10 +234,54 @@ class TanimotoSVC(ClassifierMixin, _PrecomputedKernelModel):
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         self.X_fit_ = X
-        self.estimator_ = self._make().fit(kernel_matrix(X, X, self.kind), y)
+        self.estimator_ = self._make().fit(self._gram(X, X), y)
         self.classes_ = self.estimator_.classes_
         return self
 
     def decision_function(self, X) -> np.ndarray:
         k = self._kernel(X)  # checks the model is fitted first
         return self.estimator_.decision_function(k)
+
+
+class TanimotoKernelRidgeClassifier(ClassifierMixin, _PrecomputedKernelModel):
+    """Kernel ridge on ±1 class indicators with a Tanimoto/MinMax (or RBF) kernel.
+
+    The kernel analogue of scikit-learn's ``RidgeClassifier``: one kernel ridge
+    fit per class (one column for two classes) to +1/−1 targets around their
+    (weighted) mean, which acts as the intercept; the class with the largest
+    output wins. ``class_weight="balanced"`` weighs each training molecule by
+    n / (n_classes · n_of_its_class). Scores come from ``decision_function``
+    ([n] for two classes, [n, n_classes] otherwise).
+    """
+
+    def __init__(self, alpha: float = 0.1, kind: str = "tanimoto", class_weight=None):
+        self.alpha = alpha
+        self.kind = kind
+        self.class_weight = class_weight
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
+        targets = binarizer.fit_transform(y).astype(np.float64)
+        self.classes_ = binarizer.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"needs at least 2 classes; got 1 class: {self.classes_}")
+        weights = compute_sample_weight(self.class_weight, y)
+        self.intercept_ = np.average(targets, axis=0, weights=weights)
+        self.X_fit_ = X
+        self.estimator_ = KernelRidge(alpha=self.alpha, kernel="precomputed").fit(
+            self._gram(X, X), targets - self.intercept_, sample_weight=weights
+        )
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        k = self._kernel(X)  # checks the model is fitted first
+        scores = self.estimator_.predict(k).reshape(len(k), -1) + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, X) -> np.ndarray:
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]

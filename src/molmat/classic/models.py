@@ -20,6 +20,7 @@ from molmat.classic.estimators import (
     DescriptorCleaner,
     TanimotoKernel,
     TanimotoKernelRidge,
+    TanimotoKernelRidgeClassifier,
     TanimotoSVC,
     TanimotoSVR,
 )
@@ -38,7 +39,8 @@ CLASSIC_MODELS = (
     "mlp",
 )
 REGRESSORS = ("rf", "gp", "krr", "svr", "ridge", "lasso", "linear", "mlp")
-CLASSIFIERS = ("rf", "gp", "svr", "logistic", "mlp")  # "svr": the SVM (SVC) here
+# "svr" is the SVM (SVC) and "krr" kernel ridge on ±1 labels for classification.
+CLASSIFIERS = ("rf", "gp", "krr", "svr", "logistic", "mlp")
 
 
 def kernel_kind(features: str) -> str | None:
@@ -109,6 +111,10 @@ def _classifier(name: str, kind: str | None, seed: int, class_weight: str | None
         similarity = TanimotoKernel(kind) if kind else RBF(length_scale=10.0)
         return GaussianProcessClassifier(
             ConstantKernel() * similarity, random_state=seed
+        )
+    if name == "krr":
+        return TanimotoKernelRidgeClassifier(
+            kind=kind or "rbf", class_weight=class_weight
         )
     if name == "svr":
         if kind:
