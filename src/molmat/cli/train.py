@@ -6,12 +6,15 @@ import argparse
 
 from molmat.classic.intervals import INTERVAL_METHODS
 from molmat.cli.output import HelpFormatter, comparison_table, metrics_table, table
+from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.models.gnn.config import is_architecture_file
+from molmat.models.potentials.registry import POTENTIALS
 from molmat.nn.readout import READOUTS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.compare import compare_models
 from molmat.tasks.property import PropertyModel
+from molmat.tasks.qm9 import train_qm9_run
 from molmat.tasks.runs import MODELS, SPLITS, train_run
 
 # The CLI and the Python API agree; graph-network defaults win for shared names.
@@ -55,19 +58,33 @@ MODEL_HELP = (
     "models on --features: rf (random forest), gp (Gaussian process), krr "
     "(kernel ridge), svr (support-vector machine), ridge, lasso, linear, "
     "logistic, mlp (a neural network on the features). Fingerprints use "
-    "Tanimoto/MinMax kernels"
+    "Tanimoto/MinMax kernels. With --data qm9: painn, nequip or schnet on the "
+    "DFT geometries"
 )
 
 
 def model_names(text: str) -> list[str]:
     """Comma-separated model names (argparse type)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MODELS and not is_architecture_file(n)]
+    known = (*MODELS, *POTENTIALS)
+    unknown = [n for n in names if n not in known and not is_architecture_file(n)]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}"
+            f"unknown model(s) {unknown}; choose from {', '.join(MODELS)} "
+            f"(with --data qm9: {', '.join(sorted(POTENTIALS))})"
         )
     return names
+
+
+def size_list(text: str) -> list[int]:
+    """Comma-separated positive integers (argparse type)."""
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"sizes must be integers: {text!r}") from err
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive: {text!r}")
+    return sizes
 
 
 def seed_list(text: str) -> list[int]:
@@ -100,8 +117,37 @@ def add_parser(sub):
         "--seed", type=int, default=DEFAULTS["seed"], help="seed of split and training"
     )
     add_run_arguments(p)
+    add_qm9_arguments(p)
     p.add_argument("--out", required=True, help="run folder to write")
     return p
+
+
+def add_qm9_arguments(p) -> None:
+    """Options of ``molmat train --data qm9`` (3D energy models)."""
+    qm9 = p.add_argument_group(
+        "QM9 (--data qm9, needs the qm9 extra; --hidden/--depth set the width and "
+        "layers of painn, nequip or schnet)"
+    )
+    qm9.add_argument(
+        "--train-size",
+        type=size_list,
+        default=[10_000],
+        metavar="N[,N...]",
+        help="training molecules; several sizes train one model each on nested "
+        "training sets and draw a learning curve",
+    )
+    qm9.add_argument("--val-size", type=int, default=1000, help="validation molecules")
+    qm9.add_argument("--test-size", type=int, default=10_000, help="test molecules")
+    qm9.add_argument(
+        "--qm9-file", help="a QM9 CSV in qm9pack's layout instead of the package"
+    )
+    qm9.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="MIN",
+        help="stop training each model after this many minutes",
+    )
+    qm9.add_argument("--cutoff", type=float, default=5.0, help="neighbour radius in Å")
 
 
 def add_run_arguments(p) -> None:
@@ -206,9 +252,9 @@ def add_run_arguments(p) -> None:
     training = p.add_argument_group("training")
     for group, options in ((model, MODEL_OPTIONS), (training, TRAINING_OPTIONS)):
         for flag, name, kind, text in options:
-            group.add_argument(
-                flag, dest=name, type=kind, default=DEFAULTS[name], help=text
-            )
+            # None = not given: each kind of model then uses its own default
+            shown = "" if DEFAULTS[name] is None else f" (default: {DEFAULTS[name]})"
+            group.add_argument(flag, dest=name, type=kind, help=text + shown)
     training.add_argument(
         "--ensemble",
         type=int,
@@ -241,7 +287,9 @@ def run_params(args) -> dict:
     """:func:`train_run` keyword arguments from parsed options, bar model and seed."""
     skip = {"seed", "model"}
     params = {
-        k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k not in skip
+        k: getattr(args, k)
+        for k in DEFAULTS
+        if getattr(args, k, None) is not None and k not in skip
     }
     params["mol_features"] = None if args.mol_features == "none" else args.mol_features
     return dict(
@@ -259,7 +307,64 @@ def run_params(args) -> dict:
     )
 
 
+def qm9_params(args) -> dict:
+    """:func:`train_qm9_run` keyword arguments from parsed options."""
+    (target,) = args.targets or ["U0"]
+    given = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.max_lr,
+        "channels": args.hidden,
+        "layers": args.depth,
+        "time_limit": args.time_limit,
+    }
+    return dict(
+        target=target,
+        train_sizes=args.train_size,
+        val_size=args.val_size,
+        test_size=args.test_size,
+        path=args.qm9_file,
+        strict=args.strict,
+        cutoff=args.cutoff,
+        progress=args.progress,
+        **{k: v for k, v in given.items() if v is not None},
+    )
+
+
+def run_qm9(args) -> int:
+    (model,) = args.model
+    if model not in POTENTIALS:
+        raise ValueError(
+            f"QM9 trains 3D potentials: --model {' | '.join(sorted(POTENTIALS))}"
+        )
+    if args.targets and len(args.targets) > 1:
+        raise ValueError(f"QM9 trains one target at a time; choose from {QM9_TARGETS}")
+    result = train_qm9_run(args.out, model=model, seed=args.seed, **qm9_params(args))
+    print(f"\nQM9 {result['target']}: {model}, test errors in meV")
+    rows = [
+        [
+            r["n_train"],
+            r["test"]["energy_mae_meV"],
+            r["test"]["energy_rmse_meV"],
+            r["best_epoch"],
+            round(r["train_seconds"], 1),
+        ]
+        for r in result["runs"]
+    ]
+    print(table(["n_train", "MAE meV", "RMSE meV", "best epoch", "train s"], rows))
+    print(f"\nrun folder: {args.out}")
+    return 0
+
+
 def run(args) -> int:
+    if args.data == "qm9":
+        return run_qm9(args)
+    unusable = [m for m in args.model if m in POTENTIALS and m not in MODELS]
+    if unusable:
+        raise ValueError(
+            f"{', '.join(unusable)}: 3D potentials train on QM9 here (--data qm9) or "
+            "on structures with `molmat potential train`"
+        )
     if len(args.model) > 1:
         summary = compare_models(
             args.data, args.out, args.model, [args.seed], **run_params(args)

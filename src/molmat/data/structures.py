@@ -177,7 +177,8 @@ def closest_distance(frame: Frame) -> float:
     return float(d.min()) if len(d) else float("inf")
 
 
-def _check(frames, strict: bool, require_forces: bool, source: str):
+def check_frames(frames, strict: bool, require_forces: bool, source: str):
+    """Good frames and a BadFrame (index, reason) for each bad one; see the module."""
     good, bad = [], []
     for frame in frames:
         reason = frame_problem(frame, require_forces)
@@ -278,7 +279,7 @@ def read_extxyz(
         labelled_frame(atoms, i, energy_key, forces_key, stress_key)
         for i, atoms in enumerate(images)
     ]
-    good, bad = _check(frames, strict, require_forces, str(path))
+    good, bad = check_frames(frames, strict, require_forces, str(path))
     units_read = {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "length": "Å"}
     keys = {
         "energy_key": energy_key,
@@ -318,7 +319,7 @@ def read_rmd17(
         )
         for i in range(len(coords))
     ]
-    good, bad = _check(frames, strict, require_forces, str(path))
+    good, bad = check_frames(frames, strict, require_forces, str(path))
     units_read = {
         "energy": "kcal/mol (converted to eV)",
         "forces": "kcal/mol/Å (converted to eV/Å)",

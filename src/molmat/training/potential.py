@@ -34,6 +34,7 @@ from molmat.models.potentials.base import (
     Potential,
     energy_and_forces,
     energy_forces_stress,
+    total_energy,
 )
 from molmat.models.potentials.inference import (
     Predictions,
@@ -93,17 +94,24 @@ class PotentialHistory:
 
 
 def loss_terms(
-    model: Potential, batch: AtomsBatch, scale: float, stress: bool = True
+    model: Potential,
+    batch: AtomsBatch,
+    scale: float,
+    stress: bool = True,
+    forces: bool = True,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Energy, force and stress mean squared errors in units of ``scale``.
 
-    ``stress=False`` skips the strain derivative (no structure has a stress).
+    ``stress=False`` skips the strain derivative (no structure has a stress);
+    ``forces=False`` (energies alone, e.g. QM9) skips every derivative.
     """
     if stress:
         energy, forces, stress = energy_forces_stress(model, batch)
-    else:
+    elif forces:
         energy, forces = energy_and_forces(model, batch)
         stress = batch.stress
+    else:
+        energy, forces, stress = total_energy(model, batch), batch.forces, batch.stress
     n_atoms = jax.ops.segment_sum(
         batch.node_mask.astype(energy.dtype), batch.node_graph, batch.n_graphs
     )
@@ -235,7 +243,11 @@ class PotentialTrainer:
         opt_state = optimizer.init(params)
         ema = params
         step_fn = self._make_step(
-            optimizer, static, scale, bool(train.has_stress.any())
+            optimizer,
+            static,
+            scale,
+            stress=cfg.stress_weight > 0 and bool(train.has_stress.any()),
+            forces=cfg.forces_weight > 0 and bool(train.has_forces.any()),
         )
         history, best = PotentialHistory(), params
         lr, stale = cfg.lr, 0
@@ -331,7 +343,7 @@ class PotentialTrainer:
 
         return optax.inject_hyperparams(chain)(learning_rate=self.cfg.lr)
 
-    def _make_step(self, optimizer, static, scale: float, stress: bool):
+    def _make_step(self, optimizer, static, scale: float, stress: bool, forces: bool):
         cfg = self.cfg
 
         @jax.jit
@@ -339,7 +351,7 @@ class PotentialTrainer:
         def step(params, opt_state, ema, batch):
             def loss_fn(params):
                 model = eqx.combine(params, static)
-                terms = loss_terms(model, batch, scale, stress)
+                terms = loss_terms(model, batch, scale, stress, forces)
                 return weighted_loss(cfg, *terms), terms
 
             (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
