@@ -175,6 +175,9 @@ NOT_BUNDLED = {
     "toxcast_data.csv and pass --data path/to/toxcast_data.csv",
     "muv": "MUV (93,087 molecules, 17 tasks): download MoleculeNet's muv.csv and "
     "pass --data path/to/muv.csv",
+    "qm9": "QM9 (130,831 molecules with DFT geometries; energies U0, U, H, G, "
+    "ZPVE): pip install 'molmat[qm9]', then molmat train --data qm9 --target U0 "
+    "--model painn",
 }
 
 
