@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import skops.io as sio
+from sklearn.metrics import roc_auc_score
 
 from molmat import load
 from molmat.cli.main import main
@@ -50,6 +51,23 @@ def test_classification_and_multitask(tiny_csv):
     assert prob.shape == (len(table), 2) and ((prob >= 0) & (prob <= 1)).all()
 
 
+@pytest.mark.parametrize("features", ["morgan", "physchem"])
+def test_kernel_ridge_classifier_scores_and_round_trips(data, tmp_path, features):
+    smiles, y = data
+    labels = (y > np.median(y)).astype(float)
+    model = ClassicModel(model="krr", features=features, n_bits=1024).fit(
+        smiles[:120], labels[:120]
+    )
+    assert model.task_ == "classification"
+    prob = model.predict_values(smiles[120:])[:, 0]
+    assert ((prob > 0) & (prob < 1)).all()
+    assert roc_auc_score(labels[120:], prob) > 0.75
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(
+        load(tmp_path / "m").predict_values(smiles[120:])[:, 0], prob
+    )
+
+
 def test_gp_gives_standard_deviations(data):
     smiles, y = data
     gp = ClassicModel(model="gp", n_bits=1024).fit(smiles[:100], y[:100])
@@ -63,7 +81,7 @@ def test_gp_gives_standard_deviations(data):
 def test_model_task_mismatch_is_explained(data):
     smiles, y = data
     with pytest.raises(ValueError, match="does not do classification"):
-        ClassicModel(model="krr").fit(smiles[:20], (y[:20] > -3).astype(float))
+        ClassicModel(model="lasso").fit(smiles[:20], (y[:20] > -3).astype(float))
 
 
 class Untrusted:

@@ -338,7 +338,9 @@ def run_qm9(args) -> int:
             f"QM9 trains 3D potentials: --model {' | '.join(sorted(POTENTIALS))}"
         )
     if args.targets and len(args.targets) > 1:
-        raise ValueError(f"QM9 trains one target at a time; choose from {QM9_TARGETS}")
+        raise ValueError(
+            f"QM9 trains one target at a time; choose from {list(QM9_TARGETS)}"
+        )
     result = train_qm9_run(args.out, model=model, seed=args.seed, **qm9_params(args))
     print(f"\nQM9 {result['target']}: {model}, test errors in meV")
     rows = [
