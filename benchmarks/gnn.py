@@ -10,6 +10,9 @@ whether the best graph model beats RF on 2048-bit Morgan fingerprints.
     python benchmarks/gnn.py                                  # everything (hours)
     python benchmarks/gnn.py --runs esol:random:0 esol:random:1 --models gin,rf
     python benchmarks/gnn.py --runs tox21:scaffold:0 --models mpnn,rf --epochs 30
+    python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn/rdkit2d,rf/morgan
+    python benchmarks/gnn.py --runs bbbp:scaffold:0 \\
+        --models benchmarks/architectures/mpnn_mean.yaml,rf
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections import defaultdict
 import numpy as np
 
 from molmat.data.csv import read_molecules
+from molmat.models.gnn.config import is_architecture_file, is_graph_model
 from molmat.tasks.runs import build_model, make_splits
 
 ZOO = ("gcn", "gin", "gat", "mpnn", "attentivefp", "schnet", "transformer")
@@ -39,11 +43,26 @@ CLASSIFICATION_RUNS = tuple(
 MODEL_PARAMS = {"schnet": {"conformers": 1}, "rf": {"features": "morgan"}}
 
 
-def run_one(dataset: str, split: str, seed: int, model_name: str, extra: dict) -> dict:
+def model_settings(spec: str) -> tuple[str, dict]:
+    """``name``, ``name/features`` or an architecture file (YAML/JSON).
+
+    ``features`` are those of a classic model, or the whole-molecule features
+    a graph network joins to its readout.
+    """
+    if is_architecture_file(spec):
+        return spec, {}
+    name, _, features = spec.partition("/")
+    params = dict(MODEL_PARAMS.get(name, {}))
+    if features:
+        params["mol_features" if is_graph_model(name) else "features"] = features
+    return name, params
+
+
+def run_one(dataset: str, split: str, seed: int, spec: str, extra: dict) -> dict:
     table = read_molecules(dataset)
     ((train, val, test),) = make_splits(table, split, seed)
-    params = {**MODEL_PARAMS.get(model_name, {}), **extra}
-    model = build_model(model_name, seed=seed, progress=False, **params)
+    model_name, params = model_settings(spec)
+    model = build_model(model_name, seed=seed, progress=False, **params, **extra)
 
     def pick(idx):
         return [table.smiles[i] for i in idx]
@@ -63,7 +82,7 @@ def run_one(dataset: str, split: str, seed: int, model_name: str, extra: dict) -
         "dataset": dataset,
         "split": split,
         "seed": seed,
-        "model": model_name,
+        "model": spec,
         "task": model.task_,
         "n_train": len(train),
         "n_tasks": len(table.target_names),
@@ -109,7 +128,7 @@ def summarise(results: list[dict]) -> list[dict]:
         if line["metric"] == "test_roc_auc":
             by_set[(line["dataset"], line["split"])][line["model"]] = line["mean"]
     for (dataset, split), means in by_set.items():
-        zoo = {m: v for m, v in means.items() if m in ZOO}
+        zoo = {m: v for m, v in means.items() if is_graph_model(model_settings(m)[0])}
         if zoo and "rf" in means:
             best = max(zoo, key=zoo.get)
             lines.append(
@@ -135,7 +154,10 @@ def main() -> None:
         help="dataset:split:seed triples",
     )
     parser.add_argument(
-        "--models", default=",".join([*ZOO, "rf"]), help="comma-separated model names"
+        "--models",
+        default=",".join([*ZOO, "rf"]),
+        help="comma-separated model names; name/features sets the features of a "
+        "classic model or the molecule features of a graph network",
     )
     parser.add_argument("--epochs", type=int, help="override the default epochs")
     args = parser.parse_args()

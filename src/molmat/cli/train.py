@@ -223,11 +223,12 @@ def add_run_arguments(p) -> None:
     )
     model.add_argument(
         "--mol-features",
-        choices=["physchem", "none"],
+        choices=[*FEATURE_SETS, "none"],
         default=DEFAULTS["mol_features"] or "none",
-        help="whole-molecule RDKit descriptors joined to the readout (physchem: 17 "
-        "2D descriptors such as Crippen logP, TPSA, H-bond donors/acceptors; "
-        "none: the graph alone)",
+        help="whole-molecule features joined to the readout of graph networks, "
+        "standardised on the training set (physchem: 17 2D descriptors such as "
+        "Crippen logP, TPSA, H-bond donors/acceptors; rdkit2d: all RDKit 2D "
+        "descriptors; morgan...: fingerprints; none: the graph alone)",
     )
     model.add_argument(
         "--class-weight",
