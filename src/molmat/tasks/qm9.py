@@ -139,7 +139,8 @@ def train_qm9_run(
             {"size": r["n_train"], "energy_mae_meV": r["test"]["energy_mae_meV"]}
             for r in runs
         ]
-        size_curve(points, out / "learning_curve.png", "energy_mae_meV")
+        label = f"test {target} MAE [meV]"
+        size_curve(points, out / "learning_curve.png", "energy_mae_meV", label)
         lines = ["n_train,test_energy_mae_meV,test_energy_rmse_meV"]
         lines += [
             f"{r['n_train']},{r['test']['energy_mae_meV']:.3f},"

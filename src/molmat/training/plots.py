@@ -164,13 +164,15 @@ def learning_curve(
     return Path(path)
 
 
-def size_curve(points: list[dict], path: str | Path, metric: str = "rmse") -> Path:
-    """Test metric against training-set size (log x axis)."""
+def size_curve(
+    points: list[dict], path: str | Path, metric: str = "rmse", label: str = ""
+) -> Path:
+    """Test metric against training-set size (log x axis); ``label`` names y."""
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
     ax.plot([p["size"] for p in points], [p[metric] for p in points], "o-")
     ax.set_xscale("log")
     ax.set_xlabel("training molecules")
-    ax.set_ylabel(f"test {metric}")
+    ax.set_ylabel(label or f"test {metric}")
     ax.set_title("learning curve")
     fig.tight_layout()
     fig.savefig(path)
