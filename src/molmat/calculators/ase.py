@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 
 import ase
-import equinox as eqx
 import jax
 import numpy as np
 from ase.calculators.calculator import (
@@ -31,6 +30,7 @@ from molmat.models.potentials.base import (
     energy_and_forces,
     energy_forces_stress,
 )
+from molmat.models.potentials.compilation import potential_jit
 from molmat.models.potentials.inference import cast
 
 
@@ -73,7 +73,7 @@ class MolmatCalculator(Calculator):
                 return energy_forces_stress(potential, batch)
             return (*energy_and_forces(potential, batch), None)
 
-        self._evaluate = eqx.filter_jit(evaluate)
+        self._evaluate = potential_jit(evaluate)
 
     def _precision(self):
         return jax.enable_x64(True) if self.float64 else contextlib.nullcontext()

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,6 +29,7 @@ from molmat.models.potentials.base import (
     energy_and_forces,
     energy_forces_stress,
 )
+from molmat.models.potentials.compilation import potential_jit
 from molmat.simulate.neighbors import NeighborList, NeighborListFn
 
 ENSEMBLES = ("nve", "nvt", "npt")
@@ -170,7 +170,7 @@ def evaluate(
     return energy[0], forces, jnp.zeros((3, 3), positions.dtype)
 
 
-_evaluate_jit = eqx.filter_jit(evaluate)
+_evaluate_jit = potential_jit(evaluate)
 
 
 def init_state(
@@ -287,7 +287,7 @@ def wrap(state: MDState, nbrs: NeighborList) -> tuple[MDState, NeighborList]:
     return replace(state, positions=state.positions - w @ state.cell), nbrs
 
 
-@eqx.filter_jit
+@potential_jit
 def run_block(
     potential: Potential,
     ensemble: Ensemble,

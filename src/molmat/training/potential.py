@@ -14,6 +14,7 @@ learning rate is reduced when the validation loss stops improving.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -36,6 +37,7 @@ from molmat.models.potentials.base import (
     energy_forces_stress,
     total_energy,
 )
+from molmat.models.potentials.compilation import compiler_options
 from molmat.models.potentials.inference import (
     Predictions,
     param_dtype,
@@ -346,7 +348,7 @@ class PotentialTrainer:
     def _make_step(self, optimizer, static, scale: float, stress: bool, forces: bool):
         cfg = self.cfg
 
-        @jax.jit
+        @functools.partial(jax.jit, compiler_options=compiler_options())
         @self.counter.wrap
         def step(params, opt_state, ema, batch):
             def loss_fn(params):

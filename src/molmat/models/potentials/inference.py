@@ -16,6 +16,7 @@ from molmat.models.potentials.base import (
     energy_and_forces,
     energy_forces_stress,
 )
+from molmat.models.potentials.compilation import potential_jit
 
 
 @dataclass
@@ -46,13 +47,13 @@ def cast(model: eqx.Module, dtype) -> eqx.Module:
     )
 
 
-@eqx.filter_jit
+@potential_jit
 def _energy_forces(model, batch):
     energy, forces = energy_and_forces(model, batch)
     return energy, forces, batch.stress * 0
 
 
-@eqx.filter_jit
+@potential_jit
 def _energy_forces_stress(model, batch):
     return energy_forces_stress(model, batch)
 
