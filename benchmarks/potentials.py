@@ -68,7 +68,11 @@ def train_rmd17(molecule: str, minutes: float, args) -> dict:
 
     train, test = rmd17_frames(molecule)
     model = PotentialModel(
-        model=args.model, time_limit=minutes, val_frames=50, progress=False
+        model=args.model,
+        time_limit=minutes,
+        lr_schedule=args.lr_schedule,
+        val_frames=50,
+        progress=False,
     )
     tick = time.perf_counter()
     model.fit(train, run_dir=args.out / molecule)
@@ -84,6 +88,7 @@ def train_rmd17(molecule: str, minutes: float, args) -> dict:
         n_val=50,
         n_test=len(test),
         time_limit_min=minutes,
+        lr_schedule=args.lr_schedule,
         train_wall_s=round(wall, 1),
         epochs=len(model.history_.records),
         best_epoch=model.history_.best_epoch,
@@ -392,6 +397,11 @@ def main() -> None:
     parser.add_argument("--model", default="painn", help="painn, nequip or schnet")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-potentials"))
     parser.add_argument("--ethanol-minutes", type=float, default=45.0)
+    parser.add_argument(
+        "--lr-schedule",
+        default="cosine",
+        help="learning-rate schedule of the rMD17 runs (cosine over the time limit)",
+    )
     parser.add_argument("--aspirin-minutes", type=float, default=60.0)
     parser.add_argument("--copper-minutes", type=float, default=3.0)
     parser.add_argument("--botnet-minutes", type=float, default=15.0)

@@ -126,3 +126,22 @@ def test_fit_reads_labels_of_ase_atoms_and_refuses_unlabelled_ones():
     bare = [Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]]) for _ in range(4)]
     with pytest.raises(DataError, match="no energy"):
         PotentialModel(model="schnet", val_frames=1, **small).fit(bare)
+
+
+def test_cosine_schedule_decays_over_the_epoch_budget(ethanol):
+    model = PotentialModel(
+        **TINY, epochs=5, val_frames=2, lr=1e-2, lr_schedule="cosine"
+    )
+    lrs = [r["lr"] for r in model.fit(ethanol[:8]).history_.records]
+    cfg = model.train_config()
+    expected = [cfg.cosine_lr(e / 5) for e in range(5)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-6)
+    assert lrs[0] == 1e-2 and all(np.diff(lrs) < 0)
+    assert cfg.cosine_lr(1.0) == pytest.approx(cfg.min_lr)
+
+
+def test_unknown_schedule_is_a_clear_error(ethanol):
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'linear'"):
+        PotentialModel(**TINY, epochs=1, val_frames=1, lr_schedule="linear").fit(
+            ethanol[:4]
+        )

@@ -8,6 +8,7 @@ from molmat.cli.output import HelpFormatter, table
 from molmat.data.structures import FORMATS
 from molmat.models.potentials.registry import POTENTIALS
 from molmat.tasks.potential import PotentialModel
+from molmat.training.potential import LR_SCHEDULES
 
 # (flag, PotentialModel parameter, type, help)
 MODEL_OPTIONS = [
@@ -20,7 +21,14 @@ TRAINING_OPTIONS = [
     ("--epochs", "epochs", int, "most training epochs"),
     ("--time-limit", "time_limit", float, "stop training after this many minutes"),
     ("--batch-size", "batch_size", int, "structures per batch"),
-    ("--lr", "lr", float, "initial learning rate (reduced on plateaus)"),
+    ("--lr", "lr", float, "initial learning rate"),
+    (
+        "--lr-schedule",
+        "lr_schedule",
+        lambda text: _choice(text, LR_SCHEDULES),
+        "plateau: halve the learning rate on validation plateaus; cosine: decay "
+        "it to 1e-5 over the epochs or --time-limit, whichever ends first",
+    ),
     ("--energy-weight", "energy_weight", float, "loss weight of energy per atom"),
     ("--forces-weight", "forces_weight", float, "loss weight of forces"),
     ("--stress-weight", "stress_weight", float, "loss weight of stress"),
@@ -29,7 +37,8 @@ TRAINING_OPTIONS = [
         "--plateau-patience",
         "plateau_patience",
         int,
-        "epochs without better validation loss before halving the learning rate",
+        "epochs without better validation loss before halving the learning rate "
+        "(plateau schedule)",
     ),
     (
         "--val-frames",
@@ -39,6 +48,12 @@ TRAINING_OPTIONS = [
     ),
     ("--seed", "seed", int, "seed of initialisation, shuffling and hold-out"),
 ]
+
+
+def _choice(text: str, choices: tuple[str, ...]) -> str:
+    if text not in choices:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+    return text
 
 
 def _verbosity_options(p) -> None:

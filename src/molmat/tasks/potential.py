@@ -73,8 +73,8 @@ class PotentialModel:
         cutoff: neighbour radius (Å).
         lmax: highest rotation order (NequIP only).
         channels, layers: network width and depth (None: the model's default).
-        epochs, time_limit, batch_size, lr, energy_weight, forces_weight,
-            stress_weight, ema_decay, plateau_patience: see
+        epochs, time_limit, batch_size, lr, lr_schedule, energy_weight,
+            forces_weight, stress_weight, ema_decay, plateau_patience: see
             :class:`~molmat.training.potential.PotentialTrainConfig`
             (``time_limit`` in minutes).
         val_frames: structures held out of the training frames for validation
@@ -100,6 +100,7 @@ class PotentialModel:
         time_limit: float | None = None,
         batch_size: int = 8,
         lr: float = 5e-3,
+        lr_schedule: str = "plateau",
         energy_weight: float = 1.0,
         forces_weight: float = 10.0,
         stress_weight: float = 1.0,
@@ -123,6 +124,7 @@ class PotentialModel:
         self.time_limit = time_limit
         self.batch_size = batch_size
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.energy_weight = energy_weight
         self.forces_weight = forces_weight
         self.stress_weight = stress_weight
@@ -154,6 +156,7 @@ class PotentialModel:
             time_limit=self.time_limit,
             batch_size=self.batch_size,
             lr=self.lr,
+            lr_schedule=self.lr_schedule,
             energy_weight=self.energy_weight,
             forces_weight=self.forces_weight,
             stress_weight=self.stress_weight,

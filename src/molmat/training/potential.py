@@ -47,6 +47,8 @@ from molmat.training.loop import CompileCounter
 
 log = logging.getLogger("molmat")
 
+LR_SCHEDULES = ("plateau", "cosine")
+
 
 @dataclass(frozen=True)
 class PotentialTrainConfig:
@@ -58,6 +60,9 @@ class PotentialTrainConfig:
         batch_size: structures per batch.
         lr: initial Adam learning rate.
         min_lr: the learning rate is never reduced below this.
+        lr_schedule: ``"plateau"`` (reduce on validation plateaus) or
+            ``"cosine"`` (decay to ``min_lr`` at the end of the budget, which
+            suits a fixed ``time_limit``).
         plateau_patience: epochs without a better validation loss before the
             learning rate is multiplied by ``plateau_factor``.
         plateau_factor: learning-rate reduction factor.
@@ -73,6 +78,7 @@ class PotentialTrainConfig:
     batch_size: int = 8
     lr: float = 5e-3
     min_lr: float = 1e-5
+    lr_schedule: str = "plateau"
     plateau_patience: int = 10
     plateau_factor: float = 0.5
     ema_decay: float = 0.99
@@ -81,6 +87,18 @@ class PotentialTrainConfig:
     stress_weight: float = 1.0
     grad_clip: float | None = 100.0
     seed: int = 0
+
+    def __post_init__(self):
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"unknown learning-rate schedule {self.lr_schedule!r}; "
+                f"use one of {LR_SCHEDULES}"
+            )
+
+    def cosine_lr(self, progress: float) -> float:
+        """Learning rate at ``progress`` (0 to 1) through the budget."""
+        shape = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        return self.min_lr + (self.lr - self.min_lr) * shape
 
 
 @dataclass
@@ -297,13 +315,17 @@ class PotentialTrainer:
                         self.on_improve(current, scores)
                 else:
                     stale += 1
-                if stale >= cfg.plateau_patience and lr > cfg.min_lr:
+                plateau = cfg.lr_schedule == "plateau" and stale >= cfg.plateau_patience
+                if plateau and lr > cfg.min_lr:
                     lr = max(lr * cfg.plateau_factor, cfg.min_lr)
-                    opt_state.hyperparams["learning_rate"] = jnp.asarray(lr)
                     log.info("epoch %d: learning rate reduced to %.2g", epoch + 1, lr)
                     stale = 0
             else:
                 best, history.best_epoch = ema, epoch + 1
+            elapsed = (time.perf_counter() - start) / 60
+            if cfg.lr_schedule == "cosine":
+                lr = cfg.cosine_lr(self._progress(epoch + 1, elapsed))
+            opt_state.hyperparams["learning_rate"] = jnp.asarray(lr)
             history.records.append(record)
             history.train_seconds += seconds
             for line in epoch_row(record, header=epoch == 0).splitlines():
@@ -316,7 +338,6 @@ class PotentialTrainer:
             if "val_energy_mae_meV" in record:
                 postfix["val E MAE"] = f"{record['val_energy_mae_meV']:.2f}"
             bar.set_postfix(postfix)
-            elapsed = (time.perf_counter() - start) / 60
             if cfg.time_limit is not None and elapsed >= cfg.time_limit:
                 history.stopped_by = "time limit"
                 log.info(
@@ -334,6 +355,13 @@ class PotentialTrainer:
         bar.close()
         history.compilations = self.counter.count
         return eqx.combine(best, static), history
+
+    def _progress(self, epochs_done: int, minutes: float) -> float:
+        """Fraction of the budget (epochs or time limit) used so far."""
+        done = epochs_done / self.cfg.epochs
+        if self.cfg.time_limit is not None:
+            done = max(done, minutes / self.cfg.time_limit)
+        return done
 
     def _optimizer(self) -> optax.GradientTransformation:
         """Adam after optional clipping; the learning rate stays settable."""
