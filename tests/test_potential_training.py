@@ -138,6 +138,7 @@ def test_cosine_schedule_decays_over_the_epoch_budget(ethanol):
     np.testing.assert_allclose(lrs, expected, rtol=1e-6)
     assert lrs[0] == 1e-2 and all(np.diff(lrs) < 0)
     assert cfg.cosine_lr(1.0) == pytest.approx(cfg.min_lr)
+    assert model.history_.compilations == 1  # changing the rate does not retrace
 
 
 def test_unknown_schedule_is_a_clear_error(ethanol):
@@ -145,3 +146,13 @@ def test_unknown_schedule_is_a_clear_error(ethanol):
         PotentialModel(**TINY, epochs=1, val_frames=1, lr_schedule="linear").fit(
             ethanol[:4]
         )
+
+
+def test_energy_only_prediction_skips_forces(fitted, ethanol):
+    from molmat.models.potentials.inference import predict_graphs
+
+    graphs = neighbor_graphs(ethanol[:4], fitted.potential.cutoff)
+    full = predict_graphs(fitted.potential, graphs)
+    energies = predict_graphs(fitted.potential, graphs, forces=False)
+    np.testing.assert_allclose(energies.energy, full.energy, rtol=1e-6)
+    assert np.isnan(energies.forces).all() and np.isfinite(full.forces).all()

@@ -71,6 +71,11 @@ class NeighborGraphs:
         return len(self.n_atoms)
 
     @property
+    def has_derivative_labels(self) -> bool:
+        """Whether any structure has forces or a stress to compare with."""
+        return bool(self.has_forces.any() or self.has_stress.any())
+
+    @property
     def avg_num_neighbors(self) -> float:
         """Mean neighbour count per atom."""
         return float(self.n_edges.sum() / max(self.n_atoms.sum(), 1))

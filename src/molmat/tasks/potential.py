@@ -296,7 +296,9 @@ class PotentialModel:
         """Energy MAE/RMSE (meV, meV/atom), force MAE/RMSE (meV/Å), stress if known."""
         _, graphs = self._graphs(frames)
         with self._precision():
-            pred = predict_graphs(self.potential, graphs, batch_size)
+            pred = predict_graphs(
+                self.potential, graphs, batch_size, graphs.has_derivative_labels
+            )
         return potential_metrics(graphs, pred)
 
     def calculator(self, **kwargs):

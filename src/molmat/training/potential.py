@@ -302,7 +302,8 @@ class PotentialTrainer:
             }
             current = eqx.combine(ema, static)
             if val is not None and len(val):
-                scores = potential_metrics(val, predict_graphs(current, val))
+                pred = predict_graphs(current, val, forces=val.has_derivative_labels)
+                scores = potential_metrics(val, pred)
                 val_loss = validation_loss(cfg, scores, scale)
                 record.update(
                     {f"val_{k}": v for k, v in scores.items() if k != "n_structures"}
@@ -325,7 +326,9 @@ class PotentialTrainer:
             elapsed = (time.perf_counter() - start) / 60
             if cfg.lr_schedule == "cosine":
                 lr = cfg.cosine_lr(self._progress(epoch + 1, elapsed))
-            opt_state.hyperparams["learning_rate"] = jnp.asarray(lr)
+            current_lr = opt_state.hyperparams["learning_rate"]
+            # same dtype and weak type as before, so the step is not retraced
+            opt_state.hyperparams["learning_rate"] = jnp.asarray(lr, current_lr.dtype)
             history.records.append(record)
             history.train_seconds += seconds
             for line in epoch_row(record, header=epoch == 0).splitlines():

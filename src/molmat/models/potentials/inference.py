@@ -15,6 +15,7 @@ from molmat.models.potentials.base import (
     Potential,
     energy_and_forces,
     energy_forces_stress,
+    total_energy,
 )
 from molmat.models.potentials.compilation import potential_jit
 
@@ -25,8 +26,10 @@ class Predictions:
 
     Attributes:
         energy: [S] eV.
-        forces: [A, 3] eV/Å, rows in the order of ``graphs.positions``.
-        stress: [S, 3, 3] eV/Å^3 (0 for non-periodic structures).
+        forces: [A, 3] eV/Å, rows in the order of ``graphs.positions``
+            (NaN when predicted without forces).
+        stress: [S, 3, 3] eV/Å^3 (0 for non-periodic structures, NaN when
+            predicted without forces).
     """
 
     energy: np.ndarray
@@ -58,22 +61,33 @@ def _energy_forces_stress(model, batch):
     return energy_forces_stress(model, batch)
 
 
+@potential_jit
+def _energy_only(model, batch):
+    return total_energy(model, batch), batch.forces * np.nan, batch.stress * np.nan
+
+
 def predict_graphs(
-    model: Potential, graphs: NeighborGraphs, batch_size: int = 32
+    model: Potential, graphs: NeighborGraphs, batch_size: int = 32, forces: bool = True
 ) -> Predictions:
-    """Energies, forces and stress of every structure, batch-size independent."""
+    """Energies, forces and stress of every structure, batch-size independent.
+
+    ``forces=False`` skips every derivative (forces and stress come back NaN).
+    """
     dtype = param_dtype(model)
     periodic = np.abs(np.linalg.det(graphs.cell)) > 0
     energy = np.zeros(len(graphs))
-    forces = np.zeros((int(graphs.n_atoms.sum()), 3))
+    forces_out = np.zeros((int(graphs.n_atoms.sum()), 3))
     stress = np.zeros((len(graphs), 3, 3))
     if not len(graphs):
-        return Predictions(energy, forces, stress)
-    fn = _energy_forces_stress if periodic.any() else _energy_forces
+        return Predictions(energy, forces_out, stress)
+    if not forces:
+        fn = _energy_only
+    else:
+        fn = _energy_forces_stress if periodic.any() else _energy_forces
     budget = Budget.for_data(graphs, batch_size)
     for idx, batch in atoms_batches(graphs, batch_size, budget=budget, dtype=dtype):
         e, f, s = (np.asarray(a, np.float64) for a in fn(model, batch))
         g, n = len(idx), int(graphs.n_atoms[idx].sum())
         energy[idx], stress[idx] = e[:g], s[:g]
-        forces[concat_ranges(graphs.atom_offsets, idx)] = f[:n]
-    return Predictions(energy, forces, stress)
+        forces_out[concat_ranges(graphs.atom_offsets, idx)] = f[:n]
+    return Predictions(energy, forces_out, stress)
