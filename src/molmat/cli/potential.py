@@ -19,7 +19,12 @@ MODEL_OPTIONS = [
 ]
 TRAINING_OPTIONS = [
     ("--epochs", "epochs", int, "most training epochs"),
-    ("--time-limit", "time_limit", float, "stop training after this many minutes"),
+    (
+        "--time-limit",
+        "time_limit",
+        float,
+        "stop training after this many minutes (or at --epochs, if sooner)",
+    ),
     ("--batch-size", "batch_size", int, "structures per batch"),
     ("--lr", "lr", float, "initial learning rate"),
     (
