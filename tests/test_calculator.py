@@ -14,6 +14,8 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from ase.vibrations import Vibrations
 
 from molmat.calculators import MolmatCalculator
+from molmat.data.batching import ladder
+from molmat.data.neighbors import neighbor_list
 from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.inference import cast
 from molmat.models.potentials.lennard_jones import LennardJones
@@ -117,6 +119,23 @@ def test_one_compile_for_rattled_copies():
         atoms.calc = calc
         atoms.get_forces()
         atoms.get_stress()
+    assert calc.n_compiles == 1
+
+
+def test_moving_pair_count_does_not_recompile():
+    calc = MolmatCalculator(ARGON)
+    start = strained_fcc()
+    frames = [start.copy() for _ in range(3)]
+    frames[0].rattle(0.3, seed=0)  # fewer pairs than the start, then more
+    frames[2].rattle(0.3, seed=1)
+    pairs = [
+        neighbor_list(a.positions, a.cell[:], a.pbc, ARGON.cutoff)[0] for a in frames
+    ]
+    sizes = {ladder(len(p)) for p in pairs}
+    assert len(sizes) > 1  # the pair counts fall on different padding sizes
+    for atoms in frames:
+        atoms.calc = calc
+        atoms.get_forces()
     assert calc.n_compiles == 1
 
 

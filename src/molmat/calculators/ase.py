@@ -11,6 +11,7 @@ compiled function.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import ase
 import jax
@@ -32,6 +33,8 @@ from molmat.models.potentials.base import (
 )
 from molmat.models.potentials.compilation import potential_jit
 from molmat.models.potentials.inference import cast
+
+EDGE_HEADROOM = 1.1  # spare edges, as a fraction, when the edge budget grows
 
 
 class MolmatCalculator(Calculator):
@@ -66,6 +69,7 @@ class MolmatCalculator(Calculator):
         with self._precision():
             self.potential = cast(potential, self.dtype)
         self.n_compiles = 0
+        self._edge_budgets: dict[int, int] = {}  # node budget -> edge budget
 
         def evaluate(potential, batch, stress: bool):
             self.n_compiles += 1  # runs only while tracing a new shape
@@ -108,10 +112,20 @@ class MolmatCalculator(Calculator):
         """The padded one-structure batch for ``atoms`` (host arrays).
 
         Atoms are padded to ``ladder(n + 1)`` (one padding atom at least, in
-        a second, padding structure) and edges to ``ladder(pairs)``.
+        a second, padding structure) and edges to :meth:`_edge_budget`.
         """
         graphs = neighbor_graphs([Frame.from_atoms(atoms)], self.potential.cutoff)
-        budget = Budget(
-            nodes=ladder(len(atoms) + 1), edges=ladder(int(graphs.n_edges[0])), graphs=2
-        )
+        nodes = ladder(len(atoms) + 1)
+        edges = self._edge_budget(nodes, int(graphs.n_edges[0]))
+        budget = Budget(nodes=nodes, edges=edges, graphs=2)
         return make_atoms_batch(graphs, np.array([0]), budget, self.dtype)
+
+    def _edge_budget(self, nodes: int, n_edges: int) -> int:
+        """Padded edge count for ``nodes``: it only grows, with headroom when it
+        does, so the pair count of a moving structure (MD, relaxation) does not
+        recompile the model each time it crosses a padding size."""
+        known = self._edge_budgets.get(nodes, 0)
+        if ladder(n_edges) > known:
+            known = ladder(math.ceil(EDGE_HEADROOM * n_edges))
+            self._edge_budgets[nodes] = known
+        return known
