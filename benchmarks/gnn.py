@@ -129,8 +129,9 @@ def summarise(results: list[dict]) -> list[dict]:
             by_set[(line["dataset"], line["split"])][line["model"]] = line["mean"]
     for (dataset, split), means in by_set.items():
         zoo = {m: v for m, v in means.items() if is_graph_model(model_settings(m)[0])}
-        if zoo and "rf" in means:
-            best = max(zoo, key=zoo.get)
+        forests = [m for m in means if model_settings(m)[0] == "rf"]
+        if zoo and forests:
+            best, rf = max(zoo, key=zoo.get), forests[0]
             lines.append(
                 {
                     "dataset": dataset,
@@ -138,8 +139,9 @@ def summarise(results: list[dict]) -> list[dict]:
                     "summary": "best_zoo_vs_rf",
                     "best_model": best,
                     "best_roc_auc": zoo[best],
-                    "rf_roc_auc": means["rf"],
-                    "beats_rf": bool(zoo[best] > means["rf"]),
+                    "rf": rf,
+                    "rf_roc_auc": means[rf],
+                    "beats_rf": bool(zoo[best] > means[rf]),
                 }
             )
     return lines

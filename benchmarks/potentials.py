@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "potentials"
+NEEDS_DATA = ("rmd17", "nve", "md", "dft", "botnet")  # sections reading --data-dir
 MEV = 1000.0
 
 
@@ -55,11 +56,11 @@ def rounded(metrics: dict, digits: int = 3) -> dict:
 # -- accuracy on DFT frames ------------------------------------------------------
 
 
-def rmd17_frames(molecule: str):
+def rmd17_frames(molecule: str, args):
     """Upstream split 01 of rMD17 ``molecule``: (train frames, test frames)."""
     from molmat.data.structures import read_structures, rmd17_split
 
-    path = SHARED / "rmd17" / f"rmd17_{molecule}.npz"
+    path = args.data_dir / "rmd17" / f"rmd17_{molecule}.npz"
     data = read_structures(path, format="rmd17")
     train, test = rmd17_split(path, 1)
     return data.select(train, "train"), data.select(test, "test")
@@ -68,7 +69,7 @@ def rmd17_frames(molecule: str):
 def train_rmd17(molecule: str, minutes: float, args) -> dict:
     from molmat.tasks.potential import PotentialModel
 
-    train, test = rmd17_frames(molecule)
+    train, test = rmd17_frames(molecule, args)
     model = PotentialModel(
         model=args.model,
         epochs=1_000_000,  # the time limit ends training
@@ -125,7 +126,8 @@ def botnet(args) -> list[dict]:
     for name, (isolated, train_name, tests) in sets.items():
 
         def read(stem, folder=name):
-            return read_structures(SHARED / folder / f"{stem}.extxyz.gz").frames
+            path = args.data_dir / folder / f"{stem}.extxyz.gz"
+            return read_structures(path).frames
 
         train = read(isolated) + read(train_name)
         model = PotentialModel(
@@ -134,7 +136,10 @@ def botnet(args) -> list[dict]:
         tick = time.perf_counter()
         model.fit(train, run_dir=args.out / name)
         wall = time.perf_counter() - tick
+        seen = {geometry_key(f) for f in train}
         for test_name in tests:
+            test = read(test_name)
+            unseen = [f for f in test if geometry_key(f) not in seen]
             results.append(
                 emit(
                     section="botnet",
@@ -143,10 +148,17 @@ def botnet(args) -> list[dict]:
                     model=args.model,
                     e0s=model.e0_method_,
                     train_wall_s=round(wall, 1),
-                    **rounded(model.evaluate(read(test_name))),
+                    n_test=len(unseen),
+                    n_dropped_in_training_set=len(test) - len(unseen),
+                    **rounded(model.evaluate(unseen)),
                 )
             )
     return results
+
+
+def geometry_key(frame) -> bytes:
+    """Elements and positions (to 1e-5 Å): identifies a structure in two sets."""
+    return frame.numbers.tobytes() + np.round(frame.positions, 5).tobytes()
 
 
 # -- molecular dynamics -------------------------------------------------------------
@@ -159,7 +171,7 @@ def nve_drift(args) -> dict:
     from molmat.simulate import run_md
 
     pot = trained("ethanol", args)
-    _, test = rmd17_frames("ethanol")
+    _, test = rmd17_frames("ethanol", args)
     atoms = as_atoms(test[0])
     steps = int(args.nve_ps * 1000 / 0.5)
     log = args.out / "nve_ethanol.csv"
@@ -227,7 +239,7 @@ def copper_model(args):
         atoms.get_forces(), atoms.get_stress()  # fills the calculator's results
         frames.append(labelled_frame(atoms, index=i))
     model = PotentialModel(
-        model=args.model, time_limit=args.copper_minutes, progress=False
+        model=args.model, time_limit=args.copper_minutes, val_frames=10, progress=False
     )
     model.fit(frames, run_dir=args.out / "copper")
     model.save(folder)
@@ -250,7 +262,7 @@ def md_speed(name: str, pot, atoms, args) -> dict:
         temperature=300,
         timestep_fs=dt,
         steps=args.md_steps,
-        log_every=args.md_steps // 10,
+        log_every=max(args.md_steps // 10, 1),
         traj_every=0,
         progress=False,
     )
@@ -291,7 +303,7 @@ def md_speed(name: str, pot, atoms, args) -> dict:
 def md(args) -> list[dict]:
     from ase.build import bulk
 
-    _, test = rmd17_frames("aspirin")
+    _, test = rmd17_frames("aspirin", args)
     aspirin = md_speed("aspirin", trained("aspirin", args), as_atoms(test[0]), args)
     copper = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(4)
     cu = md_speed("fcc Cu 4x4x4 (periodic)", copper_model(args), copper, args)
@@ -308,7 +320,7 @@ def dft(args) -> dict:
     from pyscf import gto, lib
 
     pot = trained("aspirin", args)
-    _, test = rmd17_frames("aspirin")
+    _, test = rmd17_frames("aspirin", args)
     frame = test[0]
     atoms = as_atoms(frame)
     calc = pot.calculator()
@@ -366,7 +378,9 @@ def qm9(args) -> list[dict]:
         target="U0",
         model=args.model,
         train_sizes=args.qm9_sizes,
+        epochs=1_000_000,  # the time limit ends training
         time_limit=args.qm9_minutes,
+        lr_schedule=args.lr_schedule,
         progress=False,
     )
     return [
@@ -378,6 +392,7 @@ def qm9(args) -> list[dict]:
             n_test=r["n_test"],
             test_energy_mae_meV=round(r["test"]["energy_mae_meV"], 2),
             test_energy_rmse_meV=round(r["test"]["energy_rmse_meV"], 2),
+            lr_schedule=args.lr_schedule,
             train_wall_s=round(r["train_seconds"], 1),
             epochs=r["epochs_run"],
         )
@@ -405,8 +420,16 @@ def main() -> None:
         default=",".join(SECTIONS),
         help=f"comma-separated, from {', '.join(SECTIONS)}",
     )
-    parser.add_argument("--model", default="painn", help="painn, nequip or schnet")
+    parser.add_argument(
+        "--model", default="painn", choices=("painn", "nequip", "schnet")
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench-potentials"))
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=SHARED,
+        help="folder with rmd17/, 3bpa/ and acac/ (the shared potentials data)",
+    )
     parser.add_argument(
         "--rmd17-molecules",
         default="ethanol,aspirin",
@@ -416,7 +439,9 @@ def main() -> None:
     parser.add_argument(
         "--lr-schedule",
         default="cosine",
-        help="learning-rate schedule of the rMD17 runs (cosine over the time limit)",
+        choices=("cosine", "plateau"),
+        help="learning-rate schedule of the rMD17 and QM9 runs (cosine: over the "
+        "time limit)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=8, help="structures per rMD17 batch"
@@ -439,6 +464,12 @@ def main() -> None:
     for name in args.sections.split(","):
         if name not in SECTIONS:
             parser.error(f"unknown section {name!r}; choose from {list(SECTIONS)}")
+    reading = sorted(set(args.sections.split(",")) & set(NEEDS_DATA))
+    if reading and not args.data_dir.is_dir():
+        parser.error(
+            f"{args.data_dir}: no such folder; sections {reading} read rMD17, 3BPA "
+            "and acetylacetone from it (give --data-dir)"
+        )
     for molecule in args.rmd17_molecules.split(","):
         if molecule not in ("ethanol", "aspirin"):
             parser.error(f"unknown rMD17 molecule {molecule!r}; use ethanol, aspirin")

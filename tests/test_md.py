@@ -13,6 +13,7 @@ from ase.calculators.lj import LennardJones as AseLennardJones
 
 import molmat
 from molmat.cli.main import main
+from molmat.data.csv import DataError
 from molmat.models.potentials.lennard_jones import LennardJones
 from molmat.simulate import md
 from molmat.simulate.driver import initial_momenta, prepare, run_md
@@ -303,3 +304,18 @@ def test_cli_md_with_trained_potential(tmp_path, capsys):
     for frame, row in zip(frames, rows[::2], strict=True):
         frame.calc = calc
         assert frame.get_potential_energy() == pytest.approx(row["E_pot"], abs=1e-4)
+
+    # A structure with an element the model never saw is refused, not simulated
+    # with another element's parameters.
+    argon = tmp_path / "argon.xyz"
+    ase.io.write(argon, bulk("Ar", "fcc", a=5.3, cubic=True))
+    argv = ["md", "--model", str(run), "--structure", str(argon), "--steps", "2"]
+    assert main(argv + ["--out", str(tmp_path / "ar.extxyz")]) == 2
+    assert "structure: elements [18] were not in the training data" in (
+        capsys.readouterr().err
+    )
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+    atoms[0].symbol = "Ag"
+    atoms.calc = calc
+    with pytest.raises(DataError, match=r"elements \[47\]"):
+        atoms.get_potential_energy()

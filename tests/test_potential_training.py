@@ -10,7 +10,7 @@ from molmat.data.neighbors import neighbor_graphs
 from molmat.data.structures import read_structures
 from molmat.models.potentials.inference import Predictions
 from molmat.tasks.potential import PotentialModel
-from molmat.training.potential import potential_metrics
+from molmat.training.potential import PotentialTrainer, potential_metrics
 from tests.conftest import DATA
 
 TINY = dict(model="painn", channels=8, layers=1, batch_size=2, progress=False)
@@ -59,9 +59,67 @@ def test_archive_round_trip_and_calculator(fitted, ethanol, tmp_path):
     np.testing.assert_allclose(atoms.get_forces(), after["forces"][1], atol=1e-4)
 
 
-def test_unknown_element_is_a_clear_error(fitted, copper):
+def test_evaluate_predict_is_predict_and_evaluate_in_one_pass(fitted, ethanol):
+    from dataclasses import replace
+
+    metrics, pred = fitted.evaluate_predict(ethanol[8:])
+    assert metrics == pytest.approx(fitted.evaluate(ethanol[8:]))
+    full = fitted.predict(ethanol[8:])
+    np.testing.assert_allclose(pred["energy"], full["energy"], rtol=1e-6)
+    np.testing.assert_allclose(pred["forces"][1], full["forces"][1], rtol=1e-5)
+    # Energy labels only: the force derivative is skipped, the energies stay.
+    unlabelled = [replace(f, forces=None) for f in ethanol[8:]]
+    metrics, pred = fitted.evaluate_predict(unlabelled)
+    assert "forces_mae_meV_per_A" not in metrics
+    assert np.isnan(pred["forces"][0]).all()
+    np.testing.assert_allclose(pred["energy"], full["energy"], rtol=1e-6)
+
+
+def test_unknown_element_is_a_clear_error(fitted, ethanol, copper):
     with pytest.raises(DataError, match=r"frame 0: elements \[29\]"):
         fitted.predict(copper[:1])
+    with pytest.raises(DataError, match=r"validation frames hold elements \[29\]"):
+        PotentialModel(**TINY, epochs=1).fit(ethanol[:4], val=copper[:1])
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"time_limit": 0}, "time_limit must be positive"),
+        ({"val_frames": -5}, "val_frames must be >= 0"),
+        ({"lmax": 2}, "painn has no lmax setting"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(settings, message):
+    with pytest.raises(ValueError, match=message):
+        PotentialModel(**{**TINY, **settings}).fit([])  # no frames needed
+
+
+def test_interrupted_fit_keeps_no_half_built_model(ethanol, tmp_path, monkeypatch):
+    """The archive written when validation improves is the whole model (E0s
+    included), and the estimator is left unfitted, not holding a network
+    without its E0s."""
+    fit = PotentialTrainer.fit
+
+    def interrupted(self, *args):
+        def stop(record):
+            raise KeyboardInterrupt
+
+        self.on_epoch = stop
+        return fit(self, *args)
+
+    monkeypatch.setattr(PotentialTrainer, "fit", interrupted)
+    model = PotentialModel(**TINY, epochs=3, val_frames=2)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(ethanol[:8], run_dir=tmp_path)
+    assert getattr(model, "potential", None) is None
+    saved = molmat.load(tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["history"]["best_epoch"] == 1
+    # Totals are about -4209 eV: without the E0s the error would be that large.
+    assert saved.evaluate(ethanol[8:])["energy_mae_meV"] < 100_000
 
 
 def test_metrics_match_numpy(ethanol):

@@ -90,6 +90,8 @@ class MolmatCalculator(Calculator):
     ) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
+        if "numbers" in system_changes:
+            self.potential.check_elements(atoms.numbers, "structure")
         periodic = bool(atoms.pbc.all())
         if "stress" in properties and not periodic:
             raise PropertyNotImplementedError(

@@ -38,8 +38,9 @@ COMMANDS = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="molmat",
-        description="Deep learning on molecules: train, predict and evaluate "
-        "property models from CSV files of SMILES, and write feature tables.",
+        description="Deep learning on molecules and materials: property models "
+        "from SMILES, interatomic potentials from DFT frames, molecular dynamics "
+        "and feature tables.",
     )
     parser.add_argument("--version", action="version", version=f"molmat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except KeyboardInterrupt:
-        print("interrupted; a training run continues with --resume", file=sys.stderr)
+        resume = "; a training run continues with --resume"
+        print(f"interrupted{resume if 'resume' in args else ''}", file=sys.stderr)
         return 130
     except Exception as err:  # every failure becomes one clear line, not a traceback
         if logging.getLogger("molmat").isEnabledFor(logging.DEBUG):

@@ -83,7 +83,9 @@ def _data_options(p, with_split: bool) -> None:
     )
     data.add_argument("--energy-key", default="energy", help="extxyz energy key (eV)")
     data.add_argument(
-        "--forces-key", default="forces", help="extxyz per-atom forces key (eV/Å)"
+        "--forces-key",
+        default="forces",
+        help="extxyz per-atom forces key (eV/Å); '' ignores forces (energy-only)",
     )
     data.add_argument(
         "--stress-key",

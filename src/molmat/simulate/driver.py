@@ -104,6 +104,7 @@ def prepare(
         dtype: float dtype of the state (float64 needs ``jax_enable_x64``).
     """
     periodic = periodicity(atoms)
+    potential.check_elements(atoms.numbers, "structure")
     if atoms.constraints:
         raise ValueError(
             "the JAX engine does not apply ASE constraints; remove them, or run "

@@ -42,7 +42,11 @@ class Ensemble:
     Attributes:
         kind: ``"nve"`` velocity Verlet; ``"nvt"`` Langevin (BAOAB splitting);
             ``"npt"`` Berendsen thermostat and isotropic barostat around
-            velocity Verlet, as ASE's ``NPTBerendsen`` (periodic cells only).
+            velocity Verlet, as ASE's ``NPTBerendsen`` (periodic cells only),
+            except that the half kick after each rescaling uses the forces
+            from before it (ASE evaluates them again): the rescaling changes
+            positions by a factor 1 ± ~1e-5 per step, and one force
+            evaluation per step is saved.
         timestep_fs: time step in fs.
         temperature: target temperature in K (nvt, npt).
         friction: Langevin friction in 1/fs (nvt).

@@ -189,6 +189,10 @@ class PotentialModel:
                 ``run_dir/model`` whenever validation improves, and each
                 epoch is appended to ``run_dir/metrics.jsonl``.
         """
+        train_config = self.train_config()  # settings checked before any work
+        self.network_settings()
+        if self.val_frames < 0:
+            raise ValueError(f"val_frames must be >= 0, got {self.val_frames}")
         frames = as_frames(frames)
         unlabelled = [f.index for f in frames if not np.isfinite(f.energy)]
         if unlabelled:
@@ -211,6 +215,12 @@ class PotentialModel:
         if not frames:
             raise DataError("no training frames")
         species = species_of(frames)
+        unseen = sorted(set(species_of(val)) - set(species)) if val else []
+        if unseen:
+            raise DataError(
+                f"validation frames hold elements {unseen} that no training frame "
+                "has; their reference energies cannot be fitted"
+            )
         e0s, how = reference_energies(frames, species, isolated)
         log.info(
             "%d training, %d validation frames; E0s by %s: %s",
@@ -237,9 +247,9 @@ class PotentialModel:
             log_path = run_dir / "metrics.jsonl"
             log_path.write_text("")
 
-            def on_improve(model, scores):
-                self.potential = model
-                self.save(run_dir / "model", {"validation": scores})
+            def on_improve(model, scores, epoch):
+                network = self._network(jax.tree_util.tree_leaves(model))
+                self._save(run_dir / "model", network, {"validation": scores}, epoch)
 
             def on_epoch(record):
                 with open(log_path, "a") as fh:
@@ -253,7 +263,7 @@ class PotentialModel:
                 self.dtype,
             )
             trainer = PotentialTrainer(
-                self.train_config(), on_improve, on_epoch, self.progress
+                train_config, on_improve, on_epoch, self.progress
             )
             trained, self.history_ = trainer.fit(net, train_graphs, val_graphs)
             self.potential = self._network(jax.tree_util.tree_leaves(trained))
@@ -271,14 +281,8 @@ class PotentialModel:
     def _graphs(self, frames) -> tuple[list[Frame], NeighborGraphs]:
         self._check_fitted()
         frames = as_frames(frames)
-        known = set(self.scaling_.species)
         for f in frames:
-            unknown = sorted(set(int(z) for z in f.numbers) - known)
-            if unknown:
-                raise DataError(
-                    f"frame {f.index}: elements {unknown} were not in the training "
-                    f"data (model knows {sorted(known)})"
-                )
+            self.potential.check_elements(f.numbers, f"frame {f.index}")
         return frames, neighbor_graphs(frames, self.potential.cutoff)
 
     def predict(self, frames, batch_size: int = 32) -> dict:
@@ -289,17 +293,24 @@ class PotentialModel:
         frames, graphs = self._graphs(frames)
         with self._precision():
             pred = predict_graphs(self.potential, graphs, batch_size)
-        forces = np.split(pred.forces, graphs.atom_offsets[1:-1])
-        return {"energy": pred.energy, "forces": forces, "stress": pred.stress}
+        return _as_dict(graphs, pred)
 
     def evaluate(self, frames, batch_size: int = 32) -> dict:
         """Energy MAE/RMSE (meV, meV/atom), force MAE/RMSE (meV/Å), stress if known."""
+        return self.evaluate_predict(frames, batch_size)[0]
+
+    def evaluate_predict(self, frames, batch_size: int = 32) -> tuple[dict, dict]:
+        """Metrics (as :meth:`evaluate`) and predictions (as :meth:`predict`).
+
+        One prediction pass; forces and stress are predicted only when some
+        frame carries force or stress labels (NaN otherwise).
+        """
         _, graphs = self._graphs(frames)
         with self._precision():
             pred = predict_graphs(
                 self.potential, graphs, batch_size, graphs.has_derivative_labels
             )
-        return potential_metrics(graphs, pred)
+        return potential_metrics(graphs, pred), _as_dict(graphs, pred)
 
     def calculator(self, **kwargs):
         """An ASE calculator over this potential (``molmat.calculators.ase``)."""
@@ -317,6 +328,10 @@ class PotentialModel:
         """Write the archive folder (config.json, params.npz, metrics.json)."""
         self._check_fitted()
         history = getattr(self, "history_", None)
+        best_epoch = history.best_epoch if history else -1
+        return self._save(path, self.potential, metrics, best_epoch)
+
+    def _save(self, path, network, metrics: dict | None, best_epoch: int) -> Path:
         config = {
             "kind": "potential",
             "params": self.get_params(),
@@ -324,9 +339,9 @@ class PotentialModel:
             "scaling": self.scaling_.to_dict(),
             "e0_method": getattr(self, "e0_method_", ""),
             "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3"},
-            "history": {"best_epoch": history.best_epoch if history else -1},
+            "history": {"best_epoch": best_epoch},
         }
-        return archive.save_archive(path, self.potential, config, metrics)
+        return archive.save_archive(path, network, config, metrics)
 
 
 _PARAMS = tuple(inspect.signature(PotentialModel.__init__).parameters)[1:]
@@ -390,7 +405,10 @@ def read_split(
     test_index: str | None,
     rmd17: int | None = None,
 ) -> tuple[list[Frame], list[Frame]]:
-    """Training and test frames from index files, an rMD17 split, or all/none."""
+    """Training and test frames from index files, an rMD17 split, or all/none.
+
+    Isolated-atom frames (reference energies) are never test frames.
+    """
     if rmd17 is not None:
         train_idx, test_idx = rmd17_split(data.source, rmd17)
     else:
@@ -400,19 +418,28 @@ def read_split(
         data.frames if train_idx is None else data.select(train_idx, "training split")
     )
     test = [] if test_idx is None else data.select(test_idx, "test split")
+    test = [f for f in test if not f.is_isolated_atom]
     if train_idx is None and test_idx is not None:
         held = {f.index for f in test}
         train = [f for f in train if f.index not in held]
     return train, test
 
 
+def _as_dict(graphs: NeighborGraphs, pred) -> dict:
+    """:class:`Predictions` as :meth:`PotentialModel.predict` returns them."""
+    forces = np.split(pred.forces, graphs.atom_offsets[1:-1])
+    return {"energy": pred.energy, "forces": forces, "stress": pred.stress}
+
+
 def write_parity_plots(
-    model: PotentialModel, frames: list[Frame], out: Path, prefix: str
+    frames: list[Frame], pred: dict, out: Path, prefix: str
 ) -> list[Path]:
-    """Energy-per-atom and force-component parity PNGs for ``frames``."""
+    """Energy-per-atom and force-component parity PNGs for ``frames``.
+
+    ``pred`` holds their predictions, as :meth:`PotentialModel.predict` gives.
+    """
     from molmat.training.plots import parity_plot
 
-    pred = model.predict(frames)
     n = np.array([f.n_atoms for f in frames])
     e_ref = np.array([f.energy for f in frames]) / n
     e_pred = pred["energy"] / n
@@ -509,8 +536,8 @@ def train_potential_run(
         "compilations": history.compilations,
     }
     if test:
-        metrics["test"] = model.evaluate(test)
-        write_parity_plots(model, test, out, "test")
+        metrics["test"], pred = model.evaluate_predict(test)
+        write_parity_plots(test, pred, out, "test")
     model.save(out / "model", metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     learning_curve(
@@ -546,10 +573,10 @@ def evaluate_potential_run(
     if test_index:
         frames = structures.select(read_index_file(test_index), "test split")
     frames = [f for f in frames if not f.is_isolated_atom]
-    metrics = model.evaluate(frames)
+    metrics, pred = model.evaluate_predict(frames)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        write_parity_plots(model, frames, out, "eval")
+        write_parity_plots(frames, pred, out, "eval")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -21,6 +21,7 @@ import numpy as np
 
 from molmat.data.csv import DataError
 from molmat.data.qm9 import check_target, qm9_frames, read_qm9_table
+from molmat.data.structures import species_of
 from molmat.tasks.potential import PotentialModel, write_parity_plots
 from molmat.training.plots import learning_curve, size_curve
 
@@ -84,9 +85,13 @@ def train_qm9_run(
             in minutes per model, ``epochs``, ``channels``, ``cutoff``...).
 
     Returns:
-        ``{"target", "model", "runs": [{"n_train", "test", ...}]}`` as written
-        to ``metrics.json``.
+        ``{"target", "model", "units", "runs": [{"n_train", "test", ...}]}``;
+        with several sizes it is written to ``out/metrics.json`` (and each
+        run's dict to ``out/n_<size>/metrics.json``), with one size the run's
+        dict is ``out/metrics.json``.
     """
+    if "val_frames" in params:
+        raise ValueError("QM9 runs validate on the val_size molecules, not val_frames")
     check_target(target)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,6 +112,14 @@ def train_qm9_run(
     position = {int(r): k for k, r in enumerate(rows["train"])}
     settings = {**QM9_DEFAULTS, **params, "model": model, "seed": seed}
     sizes = sorted(int(n) for n in train_sizes)
+    smallest = [f for f in parts["train"].frames if position[f.index] < sizes[0]]
+    held_out = parts["val"].frames + parts["test"].frames
+    unseen = sorted(set(species_of(held_out)) - set(species_of(smallest)))
+    if unseen:
+        raise DataError(
+            f"validation/test molecules hold elements {unseen} that the "
+            f"{sizes[0]} training molecules lack; use a larger training size"
+        )
     runs = []
     for n in sizes:
         folder = out / f"n_{n}" if len(sizes) > 1 else out
@@ -115,11 +128,12 @@ def train_qm9_run(
         pot = PotentialModel(**settings, val_frames=0)
         pot.fit(train, val=parts["val"].frames, run_dir=folder)
         history = pot.history_
+        test_metrics, test_pred = pot.evaluate_predict(parts["test"].frames)
         metrics = {
             "n_train": len(train),
             "n_val": len(parts["val"].frames),
             "n_test": len(parts["test"].frames),
-            "test": pot.evaluate(parts["test"].frames),
+            "test": test_metrics,
             "best_epoch": history.best_epoch,
             "epochs_run": len(history.records),
             "stopped_by": history.stopped_by,
@@ -127,7 +141,7 @@ def train_qm9_run(
             "compilations": history.compilations,
         }
         pot.save(folder / "model", metrics)
-        write_parity_plots(pot, parts["test"].frames, folder, "test")
+        write_parity_plots(parts["test"].frames, test_pred, folder, "test")
         learning_curve(
             history.records, folder / "learning_curve.png", "loss", history.best_epoch
         )

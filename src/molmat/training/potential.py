@@ -94,6 +94,15 @@ class PotentialTrainConfig:
                 f"unknown learning-rate schedule {self.lr_schedule!r}; "
                 f"use one of {LR_SCHEDULES}"
             )
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"{name} must be at least 1, got {getattr(self, name)}"
+                )
+        for name in ("time_limit", "lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
 
     def cosine_lr(self, progress: float) -> float:
         """Learning rate at ``progress`` (0 to 1) through the budget."""
@@ -229,15 +238,16 @@ class PotentialTrainer:
     def __init__(
         self,
         cfg: PotentialTrainConfig,
-        on_improve: Callable[[Potential, dict], None] | None = None,
+        on_improve: Callable[[Potential, dict, int], None] | None = None,
         on_epoch: Callable[[dict], None] | None = None,
         progress: bool = True,
     ):
         """
         Args:
             cfg: optimisation settings.
-            on_improve: called with the best (EMA) model and its validation
-                metrics whenever validation improves (e.g. to archive it).
+            on_improve: called with the best (EMA) model, its validation
+                metrics and its (1-based) epoch whenever validation improves
+                (e.g. to archive it).
             on_epoch: called with each epoch's record.
             progress: show a progress bar.
         """
@@ -313,7 +323,7 @@ class PotentialTrainer:
                     history.best_loss, history.best_epoch = val_loss, epoch + 1
                     best, stale = ema, 0
                     if self.on_improve is not None:
-                        self.on_improve(current, scores)
+                        self.on_improve(current, scores, epoch + 1)
                 else:
                     stale += 1
                 plateau = cfg.lr_schedule == "plateau" and stale >= cfg.plateau_patience

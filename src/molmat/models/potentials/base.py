@@ -30,6 +30,14 @@ class Potential(eqx.Module):
     def atomic_energies(self, batch: AtomsBatch) -> Float[Array, " N"]:
         """Energy of each atom [N] in eV; padded atoms must give 0."""
 
+    def check_elements(self, numbers, where: str) -> None:
+        """Raise ``DataError`` naming ``where`` if the potential cannot treat
+        the elements ``numbers`` [N]. Trained networks know only their
+        training elements; analytic potentials treat every element."""
+        scaling = getattr(self, "scaling", None)
+        if scaling is not None:
+            scaling.check_elements(numbers, where)
+
 
 def total_energy(model: Potential, batch: AtomsBatch) -> Float[Array, " G"]:
     """Energy of each structure [G] in eV."""

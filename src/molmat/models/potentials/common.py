@@ -20,6 +20,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from molmat.data.atoms_batch import AtomsBatch, edge_vectors
+from molmat.data.csv import DataError
 from molmat.nn.core import Dense
 
 N_ELEMENTS = 119
@@ -65,6 +66,18 @@ class EnergyScaling:
     @classmethod
     def from_dict(cls, d: dict) -> EnergyScaling:
         return cls(**{**d, "species": tuple(d["species"]), "e0s": tuple(d["e0s"])})
+
+    def check_elements(self, numbers, where: str) -> None:
+        """Raise :class:`DataError` naming ``where`` if ``numbers`` hold elements
+        outside :attr:`species` (which :meth:`species_index` would map to row 0)."""
+        unknown = sorted(
+            set(np.unique(np.asarray(numbers)).tolist()) - set(self.species)
+        )
+        if unknown:
+            raise DataError(
+                f"{where}: elements {unknown} were not in the training data "
+                f"(model knows {sorted(self.species)})"
+            )
 
     def species_index(self, numbers: Int[Array, " N"]) -> Int[Array, " N"]:
         """Row of each atom's species in :attr:`species` (0 for unknown/padding)."""
