@@ -96,11 +96,14 @@ def test_cli_trains_qm9_and_explains_mistakes(tmp_path, capsys):
     args = ["train", "--data", "qm9", "--qm9-file", str(QM9), "--model", "schnet"]
     sizes = ["--train-size", "30", "--val-size", "5", "--test-size", "10"]
     small = ["--hidden", "8", "--depth", "1", "--epochs", "2", "--no-progress"]
+    small += ["--lr-schedule", "cosine"]
     assert main([*args, *sizes, *small, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "QM9 U0: schnet" in printed and "MAE meV" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_train"] == 30 and metrics["epochs_run"] == 2
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["params"]["lr_schedule"] == "cosine"
     assert main([*args[:-1], "mpnn", *sizes, "--out", str(out)]) == 2
     assert "QM9 trains 3D potentials" in capsys.readouterr().err
     assert main(["train", "--data", "esol", "--model", "painn", "--out", "x"]) == 2

@@ -16,6 +16,7 @@ from molmat.tasks.compare import compare_models
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.qm9 import train_qm9_run
 from molmat.tasks.runs import MODELS, SPLITS, train_run
+from molmat.training.potential import LR_SCHEDULES
 
 # The CLI and the Python API agree; graph-network defaults win for shared names.
 DEFAULTS = {**ClassicModel().get_params(), **PropertyModel().get_params()}
@@ -147,6 +148,13 @@ def add_qm9_arguments(p) -> None:
         type=float,
         metavar="MIN",
         help="stop training each model after this many minutes",
+    )
+    qm9.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default="plateau",
+        help="plateau: halve the learning rate on validation plateaus; cosine: "
+        "decay it to 1e-5 over the epochs or --time-limit, whichever ends first",
     )
     qm9.add_argument("--cutoff", type=float, default=5.0, help="neighbour radius in Å")
 
@@ -319,6 +327,7 @@ def qm9_params(args) -> dict:
         "channels": args.hidden,
         "layers": args.depth,
         "time_limit": args.time_limit,
+        "lr_schedule": args.lr_schedule,
     }
     return dict(
         target=target,
