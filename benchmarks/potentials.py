@@ -39,8 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
+from molmat.models.potentials.registry import POTENTIALS
+from molmat.training.potential import LR_SCHEDULES
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "potentials"
 NEEDS_DATA = ("rmd17", "nve", "md", "dft", "botnet")  # sections reading --data-dir
+RMD17_MOLECULES = ("ethanol", "aspirin")
 MEV = 1000.0
 
 
@@ -420,9 +424,7 @@ def main() -> None:
         default=",".join(SECTIONS),
         help=f"comma-separated, from {', '.join(SECTIONS)}",
     )
-    parser.add_argument(
-        "--model", default="painn", choices=("painn", "nequip", "schnet")
-    )
+    parser.add_argument("--model", default="painn", choices=sorted(POTENTIALS))
     parser.add_argument("--out", type=Path, default=Path("runs/bench-potentials"))
     parser.add_argument(
         "--data-dir",
@@ -432,14 +434,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--rmd17-molecules",
-        default="ethanol,aspirin",
+        default=",".join(RMD17_MOLECULES),
         help="comma-separated rMD17 molecules of the rmd17 section",
     )
     parser.add_argument("--ethanol-minutes", type=float, default=45.0)
     parser.add_argument(
         "--lr-schedule",
         default="cosine",
-        choices=("cosine", "plateau"),
+        choices=LR_SCHEDULES,
         help="learning-rate schedule of the rMD17 and QM9 runs (cosine: over the "
         "time limit)",
     )
@@ -471,8 +473,8 @@ def main() -> None:
             "and acetylacetone from it (give --data-dir)"
         )
     for molecule in args.rmd17_molecules.split(","):
-        if molecule not in ("ethanol", "aspirin"):
-            parser.error(f"unknown rMD17 molecule {molecule!r}; use ethanol, aspirin")
+        if molecule not in RMD17_MOLECULES:
+            parser.error(f"unknown rMD17 molecule {molecule!r}; use {RMD17_MOLECULES}")
     for name in args.sections.split(","):
         SECTIONS[name](args)
 

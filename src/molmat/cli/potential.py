@@ -10,6 +10,11 @@ from molmat.models.potentials.registry import POTENTIALS
 from molmat.tasks.potential import PotentialModel
 from molmat.training.potential import LR_SCHEDULES
 
+LR_SCHEDULE_HELP = (
+    "plateau: halve the learning rate on validation plateaus; cosine: decay it to "
+    "1e-5 over the epochs or --time-limit, whichever ends first"
+)
+
 # (flag, PotentialModel parameter, type, help)
 MODEL_OPTIONS = [
     ("--cutoff", "cutoff", float, "neighbour radius in Å"),
@@ -31,8 +36,7 @@ TRAINING_OPTIONS = [
         "--lr-schedule",
         "lr_schedule",
         lambda text: _choice(text, LR_SCHEDULES),
-        "plateau: halve the learning rate on validation plateaus; cosine: decay "
-        "it to 1e-5 over the epochs or --time-limit, whichever ends first",
+        LR_SCHEDULE_HELP,
     ),
     ("--energy-weight", "energy_weight", float, "loss weight of energy per atom"),
     ("--forces-weight", "forces_weight", float, "loss weight of forces"),

@@ -6,6 +6,7 @@ import argparse
 
 from molmat.classic.intervals import INTERVAL_METHODS
 from molmat.cli.output import HelpFormatter, comparison_table, metrics_table, table
+from molmat.cli.potential import LR_SCHEDULE_HELP
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.models.gnn.config import is_architecture_file
@@ -153,8 +154,7 @@ def add_qm9_arguments(p) -> None:
         "--lr-schedule",
         choices=LR_SCHEDULES,
         default="plateau",
-        help="plateau: halve the learning rate on validation plateaus; cosine: "
-        "decay it to 1e-5 over the epochs or --time-limit, whichever ends first",
+        help=LR_SCHEDULE_HELP,
     )
     qm9.add_argument("--cutoff", type=float, default=5.0, help="neighbour radius in Å")
 
