@@ -6,7 +6,8 @@ Node features are e3nn irreps ``C x 0e + C x 1o + C x 2e + ...`` up to
 1. mixes node features linearly and sends them along the edges;
 2. takes their tensor product with the edge's spherical harmonics, weighting
    every output irrep by an MLP of a Bessel radial basis times a polynomial
-   cutoff envelope;
+   cutoff envelope (:mod:`molmat.nn.equivariant`: the same product as
+   ``e3nn.tensor_product``, in two dense contractions);
 3. sums messages at the receiving atom, divided by the mean neighbour count;
 4. adds a species-dependent self-interaction, applies a gated nonlinearity and
    a residual connection where the irreps allow.
@@ -36,6 +37,7 @@ from molmat.models.potentials.common import (
     edge_geometry,
     species_embedding,
 )
+from molmat.nn.equivariant import channel_layout, product_plan
 from molmat.nn.radial import bessel_basis, polynomial_envelope
 
 
@@ -74,9 +76,7 @@ class NequIPLayer(eqx.Module):
         self.linear_up = Linear(
             irreps_in=self.irreps_in, irreps_out=self.irreps_in, key=keys[0]
         )
-        self.message_irreps = e3nn.tensor_product(
-            self.irreps_in, sh_irreps, filter_ir_out=target
-        ).regroup()
+        self.message_irreps = product_plan(irreps_in, sh_irreps, target).irreps_out
         n_gates = target.filter(drop="0e + 0o").num_irreps
         scalars = target.filter(keep="0e + 0o")
         gated = target.filter(drop="0e + 0o")
@@ -101,11 +101,6 @@ class NequIPLayer(eqx.Module):
         )
         self.irreps_out = e3nn.gate(self.linear_down.irreps_out)
 
-    @staticmethod
-    def _messages(x_edges, sh, target) -> e3nn.IrrepsArray:
-        """Tensor product with the harmonics (the l=0 harmonic passes x through)."""
-        return e3nn.tensor_product(x_edges, sh, filter_ir_out=target).regroup()
-
     def __call__(
         self,
         x: e3nn.IrrepsArray,
@@ -118,12 +113,12 @@ class NequIPLayer(eqx.Module):
     ) -> e3nn.IrrepsArray:
         n_nodes = x.shape[0]
         self_part = self.self_connection(species, x)
-        h = self.linear_up(x)
-        messages = self._messages(h[senders], sh, self.message_irreps)
+        plan = product_plan(self.irreps_in, sh.irreps, self.message_irreps)
+        h = channel_layout(self.linear_up(x))  # [N, D_in, C]
         weights = self.radial(radial) * envelope[:, None]
-        messages = messages * weights
-        summed = jax.ops.segment_sum(messages.array, receivers, n_nodes)
-        summed = e3nn.IrrepsArray(messages.irreps, summed / self.avg_num_neighbors)
+        messages = plan.weighted_product(h[senders], sh.array, weights)
+        summed = jax.ops.segment_sum(messages, receivers, n_nodes)
+        summed = plan.to_irreps(summed / self.avg_num_neighbors)
         out = e3nn.gate(
             self.linear_down(summed) + self_part,
             even_act=jax.nn.silu,
