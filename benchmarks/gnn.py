@@ -3,9 +3,11 @@
 Prints one JSON line per (dataset, split, seed, model): test metrics (RMSE/MAE/R²
 or mean ROC-AUC/PR-AUC over tasks), training wall seconds (compilation
 included), molecules per second per epoch after compilation, and the number
-of compilations of the training step. Then one summary line per (dataset,
-split, model) with the mean ± std over seeds, and for classification sets
-whether the best graph model beats RF on 2048-bit Morgan fingerprints.
+of compilations of the training step beside the number of batch shapes
+(``size_classes``: one, or one per molecule-size class for SchNet and the
+transformer). Then one summary line per (dataset, split, model) with the
+mean ± std over seeds, and for classification sets whether the best graph
+model beats RF on 2048-bit Morgan fingerprints.
 
     python benchmarks/gnn.py                                  # everything (hours)
     python benchmarks/gnn.py --runs esol:random:0 esol:random:1 --models gin,rf
@@ -93,6 +95,7 @@ def run_one(dataset: str, split: str, seed: int, spec: str, extra: dict) -> dict
         if records
         else None,
         "compilations": model.history_.compilations,
+        "size_classes": model.history_.size_classes,
         "epochs": len(model.history_.records),
     }
     keys = (

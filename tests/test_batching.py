@@ -3,7 +3,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rdkit import Chem
 
-from molmat.data.batching import Budget, ladder, make_batch, plan_batches
+from molmat.data.batching import (
+    Batcher,
+    Budget,
+    ladder,
+    make_batch,
+    plan_batches,
+    size_classes,
+)
 from molmat.featurizers.graph import featurize
 
 SMILES = ["CCO", "c1ccccc1", "C", "CC(=O)Nc1ccc(O)cc1", "[Na+].[Cl-]", "CCCCCCCCCC"]
@@ -46,3 +53,44 @@ def test_padded_batch_layout():
     np.testing.assert_array_equal(g_of[b.senders[real]], g_of[b.receivers[real]])
     assert list(b.y_mask[:3, 0]) == [True, False, True]
     assert b.y[0, 0] == 1.0 and b.y[2, 0] == 0.0
+
+
+def test_size_classes_double_from_32_atoms():
+    n_atoms = np.array([1, 32, 33, 64, 65, 128, 129, 388])
+    np.testing.assert_array_equal(size_classes(n_atoms), [0, 0, 1, 1, 2, 2, 3, 4])
+
+
+def test_batcher_by_size_keeps_size_classes_apart_and_covers_everything():
+    smiles = SMILES * 5 + ["C" * 40] * 3 + ["C" * 70]  # classes 0, 1 and 2
+    graphs = featurize([Chem.MolFromSmiles(s) for s in smiles])
+    order = np.random.default_rng(0).permutation(len(graphs))
+    batcher = Batcher.for_data(graphs, batch_size=4, by_size=True)
+    assert sorted(batcher.budgets) == [0, 1, 2]
+    plan = batcher.plan(graphs, order)
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([idx for idx, _ in plan])), np.arange(len(graphs))
+    )
+    position = np.argsort(order)
+    for idx, budget in plan:
+        (cls,) = np.unique(batcher.classes[idx])
+        assert budget == batcher.budgets[cls]
+        assert graphs.n_atoms[idx].max() <= budget.slots
+        assert graphs.n_atoms[idx].sum() <= budget.nodes - 1
+        np.testing.assert_array_equal(np.sort(position[idx]), position[idx])
+    firsts = [position[idx[0]] for idx, _ in plan]
+    assert firsts == sorted(firsts)  # the shuffle mixes the classes
+    # small molecules are no longer padded to the 70-atom chain
+    assert batcher.budgets[0].slots <= 32
+    assert Batcher.for_data(graphs, batch_size=4).budgets[0].slots >= 70
+
+
+def test_batcher_without_size_classes_is_one_budget():
+    graphs = featurize([Chem.MolFromSmiles(s) for s in SMILES + ["C" * 40]])
+    batcher = Batcher.for_data(graphs, batch_size=4)
+    assert list(batcher.budgets) == [0] and not batcher.classes.any()
+    order = np.arange(len(graphs))
+    expected = plan_batches(graphs, order, Budget.for_data(graphs, 4))
+    got = [idx for idx, _ in batcher.plan(graphs, order)]
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -145,6 +145,25 @@ def test_named_models_train_compile_once_and_reload_identically(
     np.testing.assert_array_equal(load(tmp_path / "m").predict(X), model.predict(X))
 
 
+@pytest.mark.parametrize(
+    ("layer", "classes"), [("schnet", 2), ("transformer", 2), ("gin", 1)]
+)
+def test_pairwise_models_batch_by_size_and_compile_once_per_size_class(
+    layer, classes, esol_small
+):
+    X, y = esol_small
+    X = [*X, "C" * 40]  # a 40-atom chain: the second size class
+    y = np.append(y, [[-8.0]], axis=0)
+    model = PropertyModel(model=layer, epochs=1, val_fraction=0, **TINY).fit(X, y)
+    assert model.net_.by_size == (classes > 1)
+    assert model.history_.size_classes == classes
+    assert model.history_.compilations == classes
+    single = np.array([model.predict([s])[0] for s in X])
+    np.testing.assert_allclose(
+        model.predict(X) / model.y_std_, single / model.y_std_, atol=1e-5
+    )
+
+
 ARCHITECTURE = """\
 layer: gat
 hidden: 16

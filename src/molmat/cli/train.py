@@ -399,7 +399,8 @@ def run(args) -> int:
     if len(runs) == 1 and "test" in first:
         epochs = (
             f"best epoch {first['best_epoch']} of {first['epochs_run']}, "
-            f"{first['compilations']} compilation(s), "
+            f"{first['compilations']} compilation(s) for {first['size_classes']} "
+            "size class(es), "
             if first["epochs_run"]
             else ""
         )

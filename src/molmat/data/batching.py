@@ -2,8 +2,11 @@
 
 Molecules are packed greedily, in the given order, into batches of at most
 ``batch_size`` graphs whose total atoms and edges fit fixed budgets. Budgets
-are rounded up on a coarse ladder (four steps per power of two), so a whole
-training run uses one shape and prediction on any data set reuses a handful.
+are rounded up on a coarse ladder (sixteen steps per power of two), so a
+whole training run uses one shape and prediction on any data set reuses a
+handful. Networks whose cost grows with each molecule's atom pairs batch
+molecules of similar size together (:class:`Batcher`, one shape per size
+class), so one large molecule does not pad every batch to its size.
 
 Padding layout: the last graph of a batch and its last node are padding.
 Padded nodes belong to the padding graph; padded edges start and end at the
@@ -102,13 +105,24 @@ class Budget:
         cls, graphs: GraphSet, batch_size: int, headroom: float = 1.05
     ) -> Budget:
         """Budgets for batches of ``batch_size`` molecules drawn from ``graphs``."""
-        per_batch = max(1, min(batch_size, len(graphs)))
-        mean_atoms = float(graphs.n_atoms.mean()) if len(graphs) else 1.0
-        mean_edges = float(graphs.n_edges.mean()) if len(graphs) else 0.0
-        biggest_atoms = int(graphs.n_atoms.max(initial=1))
-        biggest_edges = int(graphs.n_edges.max(initial=0))
-        n_pairs = pair_counts(graphs.n_atoms)
-        mean_pairs = float(n_pairs.mean()) if len(graphs) else 0.0
+        return cls.for_sizes(graphs.n_atoms, graphs.n_edges, batch_size, headroom)
+
+    @classmethod
+    def for_sizes(
+        cls,
+        n_atoms: np.ndarray,
+        n_edges: np.ndarray,
+        batch_size: int,
+        headroom: float = 1.05,
+    ) -> Budget:
+        """Budgets for batches of ``batch_size`` molecules of these sizes [n]."""
+        per_batch = max(1, min(batch_size, len(n_atoms)))
+        mean_atoms = float(n_atoms.mean()) if len(n_atoms) else 1.0
+        mean_edges = float(n_edges.mean()) if len(n_atoms) else 0.0
+        biggest_atoms = int(n_atoms.max(initial=1))
+        biggest_edges = int(n_edges.max(initial=0))
+        n_pairs = pair_counts(n_atoms)
+        mean_pairs = float(n_pairs.mean()) if len(n_atoms) else 0.0
         if per_batch == 1:
             headroom = 1.0
         nodes = max(np.ceil(per_batch * mean_atoms * headroom), biggest_atoms) + 1
@@ -150,6 +164,69 @@ def plan_batches(
         out.append(order[start:end])
         start = end
     return out
+
+
+def size_classes(n_atoms: np.ndarray) -> np.ndarray:
+    """Size class of each molecule [n]: 0 for up to 32 atoms, 1 up to 64,
+    2 up to 128, ... (doubling)."""
+    ratio = np.maximum(np.asarray(n_atoms, np.float64), 1.0) / 32.0
+    return np.maximum(np.ceil(np.log2(ratio)), 0).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Batcher:
+    """Cuts a data set into padded batches with static shapes.
+
+    One :class:`Budget` fits every molecule, or, ``by_size``, each size class
+    (:func:`size_classes`) gets its own budget and batches hold molecules of
+    one class. Networks whose cost grows with the atom pairs of a molecule
+    (attention over all its atoms, pair lists) need ``by_size``: with a single
+    budget every molecule would be padded to the data set's largest one. A
+    training run then compiles once per size class.
+
+    Attributes:
+        budgets: budget of each size class present (one, key 0, without
+            ``by_size``).
+        classes: [n] size class of each molecule (all 0 without ``by_size``).
+    """
+
+    budgets: dict[int, Budget]
+    classes: np.ndarray
+
+    @classmethod
+    def for_data(
+        cls, graphs: GraphSet, batch_size: int, by_size: bool = False
+    ) -> Batcher:
+        """Budgets for batches of ``batch_size`` molecules of ``graphs``."""
+        classes = (
+            size_classes(graphs.n_atoms) if by_size else np.zeros(len(graphs), np.int64)
+        )
+        budgets = {
+            int(c): Budget.for_sizes(
+                graphs.n_atoms[classes == c], graphs.n_edges[classes == c], batch_size
+            )
+            for c in np.unique(classes)
+        } or {0: Budget.for_data(graphs, batch_size)}
+        return cls(budgets, classes)
+
+    def plan(
+        self, graphs: GraphSet, order: np.ndarray
+    ) -> list[tuple[np.ndarray, Budget]]:
+        """``(molecules, budget)`` of every batch over ``order``.
+
+        Each class is cut in ``order`` (:func:`plan_batches`); batches then
+        follow the position of their first molecule in ``order``, so a
+        shuffled order mixes the classes through the epoch.
+        """
+        position = np.empty(len(graphs), np.int64)
+        position[order] = np.arange(len(order))
+        batches = [
+            (idx, budget)
+            for c, budget in self.budgets.items()
+            for idx in plan_batches(graphs, order[self.classes[order] == c], budget)
+        ]
+        batches.sort(key=lambda batch: position[batch[0][0]])
+        return batches
 
 
 def make_batch(

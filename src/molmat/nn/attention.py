@@ -12,6 +12,8 @@ the 3D distance between the atoms (Gaussian bases up to 10 Å).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -39,6 +41,7 @@ class GraphTransformerLayer(NodeLayer):
     atoms b of the molecule, returns ``a + MLP(a)`` [N, d].
     """
 
+    pairwise: ClassVar[bool] = True
     qkv: Dense
     out: Dense
     ffn: MLP

@@ -8,6 +8,8 @@ states on directed bonds and is a whole encoder.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -127,7 +129,11 @@ class NodeLayer(eqx.Module):
 
     ``prepare(g)`` computes what all layers of a stack share (e.g. pair
     distances) once per batch; the result is passed to every call.
+    ``pairwise`` layers cost work for every atom pair of a molecule, so their
+    molecules are batched by size (:class:`~molmat.data.batching.Batcher`).
     """
+
+    pairwise: ClassVar[bool] = False
 
     def prepare(self, g: GraphBatch):
         return None

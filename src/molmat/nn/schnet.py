@@ -10,6 +10,8 @@ translations and atom renumbering.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -31,6 +33,8 @@ class SchNetInteraction(NodeLayer):
 
     Returns the update ``v`` [N, d] (the stack adds it to ``h``).
     """
+
+    pairwise: ClassVar[bool] = True
 
     atom_in: Dense
     filter_in: Dense

@@ -74,6 +74,7 @@ class EnsembleModel(MoleculePredictor, BaseEstimator):
             records=first.history_.records,
             best_epoch=first.history_.best_epoch,
             compilations=max(m.history_.compilations for m in self.members_),
+            size_classes=first.history_.size_classes,
             train_seconds=time.perf_counter() - tick,
         )
         return self

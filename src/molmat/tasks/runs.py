@@ -223,6 +223,7 @@ def _train_one(
         "fit_seconds": wall,
         "train_seconds": model.history_.train_seconds,
         "compilations": model.history_.compilations,
+        "size_classes": model.history_.size_classes,
         "data_report": table.report.summary(),
     }
     skipped = skipped_rows(table, {"X": train, "X_val": val}, model)

@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from molmat.data.batching import Budget, GraphBatch, make_batch, plan_batches
+from molmat.data.batching import Batcher, GraphBatch, make_batch
 from molmat.featurizers.graph import GraphSet
 from molmat.training.losses import masked_bce, masked_mse
 from molmat.training.metrics import is_better, selection_metric
@@ -61,12 +61,18 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Per-epoch records and the best epoch so far."""
+    """Per-epoch records and the best epoch so far.
+
+    ``compilations`` counts traces of the train step: one per batch shape,
+    that is one per size class (``size_classes``, see
+    :class:`~molmat.data.batching.Batcher`).
+    """
 
     records: list[dict] = field(default_factory=list)
     best_epoch: int = -1
     best_score: float | None = None
     compilations: int = 0
+    size_classes: int = 1
     train_seconds: float = 0.0
 
 
@@ -125,17 +131,24 @@ def predict_graphs(
 ) -> np.ndarray:
     """Raw outputs [n_mols, T] for every molecule of ``graphs``, in order.
 
-    Batches are padded to bucketed budgets, so the result of a molecule does not
-    depend on the batch it lands in.
+    Batches are padded to bucketed budgets (by size class for networks with
+    ``by_size``), so the result of a molecule does not depend on the batch it
+    lands in.
     """
     if len(graphs) == 0:
         return np.zeros((0, n_targets or 0), np.float32)
-    budget = Budget.for_data(graphs, batch_size)
+    batcher = Batcher.for_data(graphs, batch_size, getattr(model, "by_size", False))
     outputs = []
-    for idx in plan_batches(graphs, np.arange(len(graphs)), budget):
+    for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
         batch = make_batch(graphs, idx, budget, n_targets=n_targets or 0)
-        outputs.append((len(idx), _forward(model, batch)))
-    return np.concatenate([np.asarray(out)[:g] for g, out in outputs])
+        outputs.append((idx, _forward(model, batch)))
+    result = None
+    for idx, out in outputs:
+        out = np.asarray(out)[: len(idx)]
+        if result is None:
+            result = np.zeros((len(graphs), out.shape[1]), out.dtype)
+        result[idx] = out
+    return result
 
 
 class Trainer:
@@ -182,7 +195,9 @@ class Trainer:
         validation data) and the history.
         """
         cfg = self.cfg
-        budget = Budget.for_data(train, cfg.batch_size)
+        batcher = Batcher.for_data(
+            train, cfg.batch_size, getattr(model, "by_size", False)
+        )
         steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         optimizer = make_optimizer(cfg, steps_per_epoch)
         params, static = eqx.partition(model, eqx.is_array)
@@ -211,7 +226,7 @@ class Trainer:
             tick = time.perf_counter()
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
             losses = []
-            for idx in plan_batches(train, order, budget):
+            for idx, budget in batcher.plan(train, order):
                 batch = jax.device_put(make_batch(train, idx, budget, y_train))
                 params, opt_state, loss = train_step(
                     params, opt_state, batch, base_key, jnp.int32(step)
@@ -264,7 +279,12 @@ class Trainer:
                 break
         bar.close()
         history.compilations = self.counter.count
-        log.info("compilations of the train step: %d", self.counter.count)
+        history.size_classes = len(batcher.budgets)
+        log.info(
+            "compilations of the train step: %d (size classes: %d)",
+            self.counter.count,
+            history.size_classes,
+        )
         return eqx.combine(best, static), history
 
     def _make_step(self, optimizer, static):

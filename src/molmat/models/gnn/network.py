@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from molmat.data.batching import Budget, GraphBatch, make_batch, plan_batches
+from molmat.data.batching import Batcher, GraphBatch, make_batch
 from molmat.featurizers.graph import GraphSet
 from molmat.models.gnn.config import LAYERS, check_architecture
 from molmat.nn.attention import GraphTransformerLayer
@@ -89,6 +89,12 @@ class PropertyNet(eqx.Module):
         h = self.encoder(g, key=ekey, inference=inference)
         pooled = jnp.concatenate([self.readout(h, g), g.mol_x], axis=-1)
         return self.head(pooled, key=hkey, inference=inference)
+
+    @property
+    def by_size(self) -> bool:
+        """Whether molecules are batched by size: the encoder has pairwise layers."""
+        layers = getattr(self.encoder, "layers", ())
+        return any(layer.pairwise for layer in layers)
 
 
 def _legacy(config: dict) -> dict:
@@ -211,9 +217,9 @@ def calibrate_batch_norm(
             model(batch, inference=False)
         return stats
 
-    budget = Budget.for_data(graphs, batch_size)
+    batcher = Batcher.for_data(graphs, batch_size, net.by_size)
     sums = None
-    for idx in plan_batches(graphs, np.arange(len(graphs)), budget):
+    for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
         stats = batch_stats(net, make_batch(graphs, idx, budget))
         weighted = [(m * n, s * n, n) for m, s, n in stats]
         sums = weighted if sums is None else jax.tree.map(jnp.add, sums, weighted)
