@@ -6,11 +6,13 @@ from rdkit import Chem
 from molmat.data.batching import (
     Batcher,
     Budget,
+    close_pair_counts,
     ladder,
     make_batch,
     plan_batches,
     size_classes,
 )
+from molmat.featurizers.conformers import ConformerOptions
 from molmat.featurizers.graph import featurize
 
 SMILES = ["CCO", "c1ccccc1", "C", "CC(=O)Nc1ccc(O)cc1", "[Na+].[Cl-]", "CCCCCCCCCC"]
@@ -94,3 +96,28 @@ def test_batcher_without_size_classes_is_one_budget():
     assert len(got) == len(expected)
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_pair_cutoff_lists_exactly_the_close_pairs():
+    smiles = ["CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCC", "C", "OCC1OC(O)CC1"]
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    graphs = featurize(mols, conformers=ConformerOptions(n=1))
+    cutoff = 4.0
+    counts = close_pair_counts(graphs, cutoff)
+    batcher = Batcher.for_data(graphs, batch_size=8, pair_cutoff=cutoff)
+    ((idx, budget),) = batcher.plan(graphs, np.arange(len(graphs)))
+    batch = batcher.batch(graphs, idx, budget)
+    pairs = set()
+    for m in range(len(graphs)):
+        start = graphs.atom_offsets[m]
+        pos = graphs.positions[start : start + graphs.n_atoms[m]]
+        dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+        a, b = np.nonzero((dist < cutoff) & ~np.eye(len(pos), dtype=bool))
+        assert len(a) == counts[m]
+        pairs |= set(zip((a + start).tolist(), (b + start).tolist(), strict=True))
+    real = batch.pair_mask
+    listed = set(
+        zip(batch.pair_i[real].tolist(), batch.pair_j[real].tolist(), strict=True)
+    )
+    assert listed == pairs and real.sum() == len(pairs)
+    assert 0 < counts.sum() < (graphs.n_atoms * (graphs.n_atoms - 1)).sum()

@@ -155,7 +155,6 @@ def test_pairwise_models_batch_by_size_and_compile_once_per_size_class(
     X = [*X, "C" * 40]  # a 40-atom chain: the second size class
     y = np.append(y, [[-8.0]], axis=0)
     model = PropertyModel(model=layer, epochs=1, val_fraction=0, **TINY).fit(X, y)
-    assert model.net_.by_size == (classes > 1)
     assert model.history_.size_classes == classes
     assert model.history_.compilations == classes
     single = np.array([model.predict([s])[0] for s in X])

@@ -14,7 +14,8 @@ last node. Masks mark real entries. Edges keep the pairing of
 :mod:`molmat.featurizers.graph`: the reverse of edge ``e`` is ``e ^ 1``.
 
 Atom pairs (for 3D models): ``pair_i``/``pair_j`` list every ordered pair of
-distinct atoms of the same molecule; padded pairs join the last node to itself.
+distinct atoms of the same molecule, or with a pair cutoff only those closer
+than it; padded pairs join the last node to itself.
 
 Dense per-molecule layout: node ``i`` is slot ``node_slot[i]`` of its graph,
 so ``blocks[node_graph, node_slot]`` places atoms into ``[G, A, ...]`` blocks
@@ -114,14 +115,19 @@ class Budget:
         n_edges: np.ndarray,
         batch_size: int,
         headroom: float = 1.05,
+        n_pairs: np.ndarray | None = None,
     ) -> Budget:
-        """Budgets for batches of ``batch_size`` molecules of these sizes [n]."""
+        """Budgets for batches of ``batch_size`` molecules of these sizes [n].
+
+        ``n_pairs`` [n]: atom pairs per molecule (default: every ordered pair).
+        """
         per_batch = max(1, min(batch_size, len(n_atoms)))
         mean_atoms = float(n_atoms.mean()) if len(n_atoms) else 1.0
         mean_edges = float(n_edges.mean()) if len(n_atoms) else 0.0
         biggest_atoms = int(n_atoms.max(initial=1))
         biggest_edges = int(n_edges.max(initial=0))
-        n_pairs = pair_counts(n_atoms)
+        if n_pairs is None:
+            n_pairs = pair_counts(n_atoms)
         mean_pairs = float(n_pairs.mean()) if len(n_atoms) else 0.0
         if per_batch == 1:
             headroom = 1.0
@@ -140,13 +146,56 @@ def pair_counts(n_atoms: np.ndarray) -> np.ndarray:
     return n * (n - 1)
 
 
+def close_pair_counts(graphs: GraphSet, cutoff: float, chunk: int = 2048) -> np.ndarray:
+    """Ordered pairs of distinct atoms closer than ``cutoff`` (Å) per molecule [n]."""
+    counts = np.zeros(len(graphs), np.int64)
+    offsets = graphs.atom_offsets
+    for start in range(0, len(graphs), chunk):
+        idx = np.arange(start, min(start + chunk, len(graphs)))
+        i, j, mol = all_pairs(graphs.n_atoms[idx], offsets[idx])
+        close = pair_distances(graphs.positions, i, j) < cutoff
+        counts[idx] = np.bincount(mol[close], minlength=len(idx))
+    return counts
+
+
+def all_pairs(
+    n_atoms: np.ndarray, node_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair of distinct atoms of each molecule, molecule by molecule.
+
+    Returns atom indices ``i``, ``j`` [P] (molecule ``m``'s atoms numbered from
+    ``node_start[m]``) and the molecule of each pair [P].
+    """
+    squares = n_atoms.astype(np.int64) ** 2
+    mol = np.repeat(np.arange(len(n_atoms)), squares)
+    local = np.arange(int(squares.sum())) - np.repeat(
+        np.cumsum(squares) - squares, squares
+    )
+    a, b = np.divmod(local, np.maximum(n_atoms[mol], 1))
+    keep = a != b
+    return (node_start[mol] + a)[keep], (node_start[mol] + b)[keep], mol[keep]
+
+
+def pair_distances(positions: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Distances [P] in Å between atoms ``i`` and ``j`` of ``positions`` [N, 3]."""
+    return np.linalg.norm(positions[i] - positions[j], axis=-1)
+
+
 def plan_batches(
-    graphs: GraphSet, order: np.ndarray, budget: Budget
+    graphs: GraphSet,
+    order: np.ndarray,
+    budget: Budget,
+    n_pairs: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """Cut ``order`` into consecutive runs of molecules that fit ``budget``."""
+    """Cut ``order`` into consecutive runs of molecules that fit ``budget``.
+
+    ``n_pairs`` [n_mols]: atom pairs per molecule (default: every ordered pair).
+    """
     atoms = np.concatenate([[0], np.cumsum(graphs.n_atoms[order], dtype=np.int64)])
     edges = np.concatenate([[0], np.cumsum(graphs.n_edges[order], dtype=np.int64)])
-    pairs = np.concatenate([[0], np.cumsum(pair_counts(graphs.n_atoms[order]))])
+    if n_pairs is None:
+        n_pairs = pair_counts(graphs.n_atoms)
+    pairs = np.concatenate([[0], np.cumsum(n_pairs[order], dtype=np.int64)])
     cap_graphs = budget.graphs - 1
     out, start = [], 0
     while start < len(order):
@@ -182,32 +231,51 @@ class Batcher:
     one class. Networks whose cost grows with the atom pairs of a molecule
     (attention over all its atoms, pair lists) need ``by_size``: with a single
     budget every molecule would be padded to the data set's largest one. A
-    training run then compiles once per size class.
+    training run then compiles once per size class. With a ``pair_cutoff``
+    (Å) batches list only the atom pairs closer than it (SchNet's cutoff).
 
     Attributes:
         budgets: budget of each size class present (one, key 0, without
             ``by_size``).
         classes: [n] size class of each molecule (all 0 without ``by_size``).
+        n_pairs: [n] atom pairs of each molecule in a batch's pair list.
+        pair_cutoff: distance limit of listed pairs, or None (every pair).
     """
 
     budgets: dict[int, Budget]
     classes: np.ndarray
+    n_pairs: np.ndarray
+    pair_cutoff: float | None = None
 
     @classmethod
     def for_data(
-        cls, graphs: GraphSet, batch_size: int, by_size: bool = False
+        cls,
+        graphs: GraphSet,
+        batch_size: int,
+        by_size: bool = False,
+        pair_cutoff: float | None = None,
     ) -> Batcher:
         """Budgets for batches of ``batch_size`` molecules of ``graphs``."""
         classes = (
             size_classes(graphs.n_atoms) if by_size else np.zeros(len(graphs), np.int64)
         )
+        if pair_cutoff is not None and graphs.positions is None:
+            raise ValueError("a pair cutoff needs atom positions (conformers)")
+        n_pairs = (
+            pair_counts(graphs.n_atoms)
+            if pair_cutoff is None
+            else close_pair_counts(graphs, pair_cutoff)
+        )
         budgets = {
             int(c): Budget.for_sizes(
-                graphs.n_atoms[classes == c], graphs.n_edges[classes == c], batch_size
+                graphs.n_atoms[classes == c],
+                graphs.n_edges[classes == c],
+                batch_size,
+                n_pairs=n_pairs[classes == c],
             )
             for c in np.unique(classes)
         } or {0: Budget.for_data(graphs, batch_size)}
-        return cls(budgets, classes)
+        return cls(budgets, classes, n_pairs, pair_cutoff)
 
     def plan(
         self, graphs: GraphSet, order: np.ndarray
@@ -223,10 +291,23 @@ class Batcher:
         batches = [
             (idx, budget)
             for c, budget in self.budgets.items()
-            for idx in plan_batches(graphs, order[self.classes[order] == c], budget)
+            for idx in plan_batches(
+                graphs, order[self.classes[order] == c], budget, self.n_pairs
+            )
         ]
         batches.sort(key=lambda batch: position[batch[0][0]])
         return batches
+
+    def batch(
+        self,
+        graphs: GraphSet,
+        idx: np.ndarray,
+        budget: Budget,
+        y: np.ndarray | None = None,
+        n_targets: int = 0,
+    ) -> GraphBatch:
+        """:func:`make_batch` with this batcher's pair cutoff."""
+        return make_batch(graphs, idx, budget, y, n_targets, self.pair_cutoff)
 
 
 def make_batch(
@@ -235,6 +316,7 @@ def make_batch(
     budget: Budget,
     y: np.ndarray | None = None,
     n_targets: int = 0,
+    pair_cutoff: float | None = None,
 ) -> GraphBatch:
     """Pad the molecules ``idx`` of ``graphs`` into one :class:`GraphBatch`.
 
@@ -244,6 +326,7 @@ def make_batch(
         budget: static shape.
         y: optional [n_mols, T] targets with NaN for missing labels.
         n_targets: T when ``y`` is None (targets all masked).
+        pair_cutoff: list only atom pairs closer than this (Å); None: all.
     """
     n_atoms, n_edges = graphs.n_atoms[idx], graphs.n_edges[idx]
     n_real_nodes, n_real_edges, g = int(n_atoms.sum()), int(n_edges.sum()), len(idx)
@@ -275,7 +358,9 @@ def make_batch(
     positions = np.zeros((budget.nodes, 3), np.float32)
     if graphs.positions is not None:
         positions[:n_real_nodes] = graphs.positions[atom_rows]
-    pair_i, pair_j, n_real_pairs = _pairs(n_atoms, node_start, budget)
+    pair_i, pair_j, n_real_pairs = _pairs(
+        n_atoms, node_start, budget, positions, pair_cutoff
+    )
 
     mol_x = np.zeros((budget.graphs, graphs.mol_x.shape[1]), np.float32)
     mol_x[:g] = graphs.mol_x[idx]
@@ -308,22 +393,24 @@ def make_batch(
 
 
 def _pairs(
-    n_atoms: np.ndarray, node_start: np.ndarray, budget: Budget
+    n_atoms: np.ndarray,
+    node_start: np.ndarray,
+    budget: Budget,
+    positions: np.ndarray,
+    cutoff: float | None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Padded ``pair_i``, ``pair_j`` [P] of all intra-molecular pairs, and the count."""
-    squares = n_atoms.astype(np.int64) ** 2
-    mol = np.repeat(np.arange(len(n_atoms)), squares)
-    local = np.arange(int(squares.sum())) - np.repeat(
-        np.cumsum(squares) - squares, squares
-    )
-    a, b = np.divmod(local, np.maximum(n_atoms[mol], 1))
-    keep = a != b
-    count = int(keep.sum())
+    """Padded ``pair_i``, ``pair_j`` [P] of the intra-molecular pairs (closer
+    than ``cutoff`` when given), and their count."""
+    i, j, _ = all_pairs(n_atoms, node_start)
+    if cutoff is not None:
+        close = pair_distances(positions, i, j) < cutoff
+        i, j = i[close], j[close]
+    count = len(i)
     if count > budget.pair_slots:
         raise ValueError(f"{count} atom pairs do not fit the batch budget {budget}")
     pad = budget.nodes - 1
     pair_i = np.full(budget.pair_slots, pad, np.int32)
     pair_j = np.full(budget.pair_slots, pad, np.int32)
-    pair_i[:count] = (node_start[mol] + a)[keep]
-    pair_j[:count] = (node_start[mol] + b)[keep]
+    pair_i[:count] = i
+    pair_j[:count] = j
     return pair_i, pair_j, count

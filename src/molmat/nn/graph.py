@@ -130,10 +130,16 @@ class NodeLayer(eqx.Module):
     ``prepare(g)`` computes what all layers of a stack share (e.g. pair
     distances) once per batch; the result is passed to every call.
     ``pairwise`` layers cost work for every atom pair of a molecule, so their
-    molecules are batched by size (:class:`~molmat.data.batching.Batcher`).
+    molecules are batched by size (:class:`~molmat.data.batching.Batcher`);
+    a layer that ignores pairs farther apart than some distance names it as
+    ``pair_cutoff`` (Å), and batches then list only the closer pairs.
     """
 
     pairwise: ClassVar[bool] = False
+
+    @property
+    def pair_cutoff(self) -> float | None:
+        return None
 
     def prepare(self, g: GraphBatch):
         return None

@@ -63,6 +63,11 @@ class SchNetInteraction(NodeLayer):
         self.cutoff = cutoff
         self.n_rbf = n_rbf
 
+    @property
+    def pair_cutoff(self) -> float:
+        """Pairs at or beyond the cutoff get weight 0, so batches leave them out."""
+        return self.cutoff
+
     def prepare(self, g) -> tuple[Float[Array, "P n_rbf"], Float[Array, " P"]]:
         """Radial bases of the pair distances and pair weights ``fc(r)``.
 

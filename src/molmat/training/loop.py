@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from molmat.data.batching import Batcher, GraphBatch, make_batch
+from molmat.data.batching import GraphBatch
 from molmat.featurizers.graph import GraphSet
 from molmat.training.losses import masked_bce, masked_mse
 from molmat.training.metrics import is_better, selection_metric
@@ -131,16 +131,15 @@ def predict_graphs(
 ) -> np.ndarray:
     """Raw outputs [n_mols, T] for every molecule of ``graphs``, in order.
 
-    Batches are padded to bucketed budgets (by size class for networks with
-    ``by_size``), so the result of a molecule does not depend on the batch it
-    lands in.
+    Batches are padded to bucketed budgets (``model.batcher``), so the result
+    of a molecule does not depend on the batch it lands in.
     """
     if len(graphs) == 0:
         return np.zeros((0, n_targets or 0), np.float32)
-    batcher = Batcher.for_data(graphs, batch_size, getattr(model, "by_size", False))
+    batcher = model.batcher(graphs, batch_size)
     outputs = []
     for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
-        batch = make_batch(graphs, idx, budget, n_targets=n_targets or 0)
+        batch = batcher.batch(graphs, idx, budget, n_targets=n_targets or 0)
         outputs.append((idx, _forward(model, batch)))
     result = None
     for idx, out in outputs:
@@ -195,9 +194,7 @@ class Trainer:
         validation data) and the history.
         """
         cfg = self.cfg
-        batcher = Batcher.for_data(
-            train, cfg.batch_size, getattr(model, "by_size", False)
-        )
+        batcher = model.batcher(train, cfg.batch_size)
         steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         optimizer = make_optimizer(cfg, steps_per_epoch)
         params, static = eqx.partition(model, eqx.is_array)
@@ -227,7 +224,7 @@ class Trainer:
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
             losses = []
             for idx, budget in batcher.plan(train, order):
-                batch = jax.device_put(make_batch(train, idx, budget, y_train))
+                batch = jax.device_put(batcher.batch(train, idx, budget, y_train))
                 params, opt_state, loss = train_step(
                     params, opt_state, batch, base_key, jnp.int32(step)
                 )

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from molmat.data.batching import Batcher, GraphBatch, make_batch
+from molmat.data.batching import Batcher, GraphBatch
 from molmat.featurizers.graph import GraphSet
 from molmat.models.gnn.config import LAYERS, check_architecture
 from molmat.nn.attention import GraphTransformerLayer
@@ -90,11 +90,17 @@ class PropertyNet(eqx.Module):
         pooled = jnp.concatenate([self.readout(h, g), g.mol_x], axis=-1)
         return self.head(pooled, key=hkey, inference=inference)
 
-    @property
-    def by_size(self) -> bool:
-        """Whether molecules are batched by size: the encoder has pairwise layers."""
+    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
+        """How to batch ``graphs`` for this network: by size class when its
+        encoder has pairwise layers, with their pair cutoff."""
         layers = getattr(self.encoder, "layers", ())
-        return any(layer.pairwise for layer in layers)
+        cutoffs = [c for c in (layer.pair_cutoff for layer in layers) if c is not None]
+        return Batcher.for_data(
+            graphs,
+            batch_size,
+            by_size=any(layer.pairwise for layer in layers),
+            pair_cutoff=max(cutoffs) if cutoffs else None,
+        )
 
 
 def _legacy(config: dict) -> dict:
@@ -217,10 +223,10 @@ def calibrate_batch_norm(
             model(batch, inference=False)
         return stats
 
-    batcher = Batcher.for_data(graphs, batch_size, net.by_size)
+    batcher = net.batcher(graphs, batch_size)
     sums = None
     for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
-        stats = batch_stats(net, make_batch(graphs, idx, budget))
+        stats = batch_stats(net, batcher.batch(graphs, idx, budget))
         weighted = [(m * n, s * n, n) for m, s, n in stats]
         sums = weighted if sums is None else jax.tree.map(jnp.add, sums, weighted)
     if len(sums) != len(norms):
