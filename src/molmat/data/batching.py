@@ -222,7 +222,7 @@ def size_classes(n_atoms: np.ndarray) -> np.ndarray:
     return np.maximum(np.ceil(np.log2(ratio)), 0).astype(np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Batcher:
     """Cuts a data set into padded batches with static shapes.
 
