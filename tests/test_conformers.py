@@ -49,6 +49,19 @@ def test_failed_embedding_gives_a_reason_and_zero_positions():
     assert list(kept.n_atoms) == [3, 1] and kept.positions.shape == (4, 3)
 
 
+def test_parallel_embedding_equals_one_thread():
+    smiles = ["CCO", UNEMBEDDABLE, "CC(=O)Oc1ccccc1C(=O)O", "C1CCNCC1", "O=C=O"] * 3
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    options = ConformerOptions(n=2, mmff=True)
+    serial = fc.embed_all(mols, options, workers=1)
+    parallel = fc.embed_all(mols, options, workers=4)
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    np.testing.assert_array_equal(serial[1], parallel[1])
+    assert serial[0].shape == (sum(m.GetNumAtoms() for m in mols), 3)
+    assert [bool(e) for e in serial[1]] == [s == UNEMBEDDABLE for s in smiles]
+    assert fc.usable_cores() >= 1
+
+
 def test_conformers_are_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("MOLMAT_CACHE_DIR", str(tmp_path))
     smiles = ["CCO", "c1ccccc1O"]

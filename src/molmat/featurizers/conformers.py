@@ -6,7 +6,9 @@ conformer of lowest force-field energy (MMFF94, or UFF where MMFF has no
 parameters) is kept, so a molecule always has one geometry: more conformers
 mean a better chance of finding a low-energy one, not an ensemble. Positions
 of the molecule's own atoms (hydrogens dropped again) are returned in Å, in
-the molecule's atom order. Embedding is seeded, so it is reproducible.
+the molecule's atom order. Embedding is seeded, so it is reproducible, and
+:func:`embed_all` embeds molecules on every core at once (RDKit releases the
+GIL while it embeds and relaxes).
 
 Example:
     >>> from rdkit import Chem
@@ -17,7 +19,10 @@ Example:
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from rdkit import Chem
@@ -99,23 +104,41 @@ def embed(mol: Chem.Mol, options: ConformerOptions) -> tuple[np.ndarray | None, 
     return xyz.astype(np.float32), ""
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def embed_all(
-    mols: list[Chem.Mol], options: ConformerOptions
+    mols: list[Chem.Mol], options: ConformerOptions, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Conformers of many molecules.
+    """Conformers of many molecules, embedded by ``workers`` threads at once.
+
+    Args:
+        mols: the molecules (without explicit hydrogens).
+        options: how to embed.
+        workers: threads embedding at once (default: :func:`usable_cores`);
+            the result does not depend on it.
 
     Returns:
         positions [total_atoms, 3] float32 (zeros for failed molecules) and
         errors [n_mols] str ("" where embedding worked, else the reason).
     """
-    bar = tqdm(
-        mols, desc="embedding conformers", unit="mol", disable=progress_off(len(mols))
-    )
     blocks, errors = [np.zeros((0, 3), np.float32)], []
-    for mol in bar:
-        xyz, reason = embed(mol, options)
-        blocks.append(
-            xyz if xyz is not None else np.zeros((mol.GetNumAtoms(), 3), np.float32)
+    with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
+        results = pool.map(partial(embed, options=options), mols)
+        bar = tqdm(
+            zip(mols, results, strict=True),
+            total=len(mols),
+            desc="embedding conformers",
+            unit="mol",
+            disable=progress_off(len(mols)),
         )
-        errors.append(reason)
+        for mol, (xyz, reason) in bar:
+            blocks.append(
+                xyz if xyz is not None else np.zeros((mol.GetNumAtoms(), 3), np.float32)
+            )
+            errors.append(reason)
     return np.concatenate(blocks), np.array(errors, dtype=str)
