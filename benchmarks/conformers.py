@@ -15,7 +15,6 @@ import json
 import time
 
 import numpy as np
-from rdkit import RDLogger
 
 from molmat.data.csv import read_molecules
 from molmat.featurizers.conformers import ConformerOptions, embed_all, usable_cores
@@ -38,7 +37,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     mols = read_molecules(args.data).mols[: args.limit]
-    RDLogger.DisableLog("rdApp.*")  # UFF typing warnings of metal salts
     options = ConformerOptions(n=args.conformers, mmff=args.mmff)
     reference = None
     for threads in args.threads:
