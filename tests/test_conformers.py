@@ -9,10 +9,15 @@ from rdkit.Chem import AllChem
 
 from molmat.featurizers import conformers as fc
 from molmat.featurizers import graph as fg
+from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import ConformerOptions, embed
 from molmat.tasks.property import PropertyModel
 
 UNEMBEDDABLE = "C1#CC1"  # cyclopropyne: ETKDG finds no geometry
+
+
+def embedded_again(*args, **kwargs):
+    raise AssertionError("embedded again")
 
 
 def test_bond_lengths_are_chemical():
@@ -29,13 +34,35 @@ def test_lowest_mmff_energy_conformer_is_kept_and_embedding_is_seeded():
     options = ConformerOptions(n=6, mmff=True, seed=7)
     xyz, _ = embed(mol, options)
     np.testing.assert_array_equal(embed(mol, options)[0], xyz)
-    with_h = Chem.AddHs(mol)
+    form = fc.canonical_form(mol)  # embedding runs in canonical atom order
+    with_h = Chem.AddHs(form.mol)
     params = AllChem.ETKDGv3()
     params.randomSeed = 7
     ids = list(AllChem.EmbedMultipleConfs(with_h, 6, params))
     energies = [e for _, e in AllChem.MMFFOptimizeMoleculeConfs(with_h, maxIters=500)]
     best = with_h.GetConformer(ids[int(np.argmin(energies))]).GetPositions()
-    np.testing.assert_allclose(xyz, best[: mol.GetNumAtoms()], atol=1e-4)
+    best = form.in_input_order(best[: mol.GetNumAtoms()])
+    np.testing.assert_allclose(xyz, best, atol=1e-4)
+    for bond in mol.GetBonds():  # mapped back onto the input's atoms
+        i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        assert 1.1 < np.linalg.norm(xyz[i] - xyz[j]) < 1.6
+
+
+def test_conformer_does_not_depend_on_atom_order_or_spelling():
+    mol = Chem.MolFromSmiles("OC[C@H](N)c1ccc(F)cc1Cl")  # no symmetric atoms
+    perm = np.random.default_rng(0).permutation(mol.GetNumAtoms())
+    renumbered = Chem.RenumberAtoms(mol, perm.tolist())
+    options = ConformerOptions(n=2)
+    xyz, _ = embed(mol, options)
+    np.testing.assert_array_equal(embed(renumbered, options)[0], xyz[perm])
+    assert fc.canonical_form(renumbered).smiles == fc.canonical_form(mol).smiles
+    # a symmetric molecule written two ways: same geometry up to swapping
+    # its equivalent atoms, so the same interatomic distances
+    a, b = (embed(Chem.MolFromSmiles(s), options)[0] for s in ("CC(C)O", "OC(C)C"))
+    distances = [
+        np.sort(np.linalg.norm(p[:, None] - p[None], axis=-1), None) for p in (a, b)
+    ]
+    np.testing.assert_allclose(distances[0], distances[1], atol=1e-5)
 
 
 def test_failed_embedding_gives_a_reason_and_zero_positions():
@@ -69,17 +96,60 @@ def test_conformers_are_cached(tmp_path, monkeypatch):
     options = ConformerOptions(n=2)
     first = fg.featurize_cached(smiles, mols, conformers=options)
 
-    def fail(*args):
-        raise AssertionError("embedded again")
-
-    monkeypatch.setattr(fg, "embed_all", fail)
+    monkeypatch.setattr(fg, "embed_all", embedded_again)
     second = fg.featurize_cached(smiles, mols, conformers=options)
     np.testing.assert_array_equal(first.positions, second.positions)
     with pytest.raises(AssertionError, match="embedded again"):  # other settings
         fg.featurize_cached(smiles, mols, conformers=ConformerOptions(n=3))
 
 
-def test_schnet_skips_and_reports_molecules_without_conformer(esol, caplog):
+def test_conformer_store_embeds_each_molecule_once(tmp_path, monkeypatch):
+    calls, original = [], fc.embed_as_numbered
+
+    def counting(mol, options):
+        calls.append(Chem.MolToSmiles(mol))
+        return original(mol, options)
+
+    monkeypatch.setattr(fc, "embed_as_numbered", counting)
+    store = ConformerStore(tmp_path / "conformers.sqlite")
+    options = ConformerOptions()
+    first = ["CCO", UNEMBEDDABLE, "c1ccccc1O", "CCO"]
+    positions, errors = fc.embed_all(
+        [Chem.MolFromSmiles(s) for s in first], options, store=store
+    )
+    assert sorted(calls) == sorted(["CCO", "C1#CC1", "Oc1ccccc1"])  # duplicates once
+    np.testing.assert_array_equal(positions[:3], positions[-3:])
+    calls.clear()
+    second = ["OCC", UNEMBEDDABLE, "Cc1ccccc1"]  # another list, another spelling
+    again, reasons = fc.embed_all(
+        [Chem.MolFromSmiles(s) for s in second], options, store=store
+    )
+    assert calls == ["Cc1ccccc1"]  # ethanol and the failure come from the store
+    np.testing.assert_array_equal(again[:3], positions[:3][::-1])  # OCC = CCO reversed
+    assert reasons[1] == errors[1] and "could not embed" in reasons[1]
+    fc.embed_all([Chem.MolFromSmiles("CCO")], ConformerOptions(n=2), store=store)
+    assert calls[-1] == "CCO"  # other settings, embedded again
+
+
+def test_unreadable_conformer_store_or_row_is_replaced(tmp_path, caplog):
+    path = tmp_path / "conformers.sqlite"
+    path.write_bytes(b"this is no database" * 100)
+    mols = [Chem.MolFromSmiles("CCO")]
+    expected = fc.embed_all(mols, ConformerOptions())
+    with caplog.at_level(logging.WARNING, logger="molmat"):
+        got = fc.embed_all(mols, ConformerOptions(), store=ConformerStore(path))
+    assert f"conformer store {path} unreadable" in caplog.text
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert set(ConformerStore(path).load(ConformerOptions().tag(), ["CCO"])) == {"CCO"}
+    for damaged in (np.zeros((2, 3), np.float32), np.zeros(5, np.float32)):
+        ConformerStore(path).save(ConformerOptions().tag(), {"CCO": (damaged, "")})
+        got = fc.embed_all(mols, ConformerOptions(), store=ConformerStore(path))
+        np.testing.assert_array_equal(got[0], expected[0])  # embedded again
+
+
+def test_schnet_skips_and_reports_molecules_without_conformer(
+    esol, caplog, monkeypatch
+):
     X = [*esol.smiles[:8], UNEMBEDDABLE]
     y = np.append(esol.y[:8, 0], 1.0)
     model = PropertyModel(
@@ -104,6 +174,9 @@ def test_schnet_skips_and_reports_molecules_without_conformer(esol, caplog):
     assert f"molecule 8 ({UNEMBEDDABLE}) skipped: ETKDG could not embed" in caplog.text
     pred = model.predict([UNEMBEDDABLE, "CCO"])
     assert np.isnan(pred[0]) and np.isfinite(pred[1])
+    monkeypatch.setattr(fc, "embed_as_numbered", embedded_again)  # all stored
+    again = model.predict([*X[:3], UNEMBEDDABLE, "OCC"])
+    assert np.isnan(again[3]) and again[4] == pytest.approx(pred[1], abs=1e-5)
 
 
 def test_schnet_without_conformers_is_a_clear_error():

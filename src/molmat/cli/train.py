@@ -283,7 +283,7 @@ def add_run_arguments(p) -> None:
         "--no-cache",
         dest="use_cache",
         action="store_false",
-        help="do not cache featurised molecules",
+        help="do not read or write the feature and conformer caches",
     )
     training.add_argument(
         "--no-progress",

@@ -6,9 +6,15 @@ conformer of lowest force-field energy (MMFF94, or UFF where MMFF has no
 parameters) is kept, so a molecule always has one geometry: more conformers
 mean a better chance of finding a low-energy one, not an ensemble. Positions
 of the molecule's own atoms (hydrogens dropped again) are returned in Å, in
-the molecule's atom order. Embedding is seeded, so it is reproducible, and
-:func:`embed_all` embeds molecules on every core at once (RDKit releases the
-GIL while it embeds and relaxes).
+the molecule's atom order.
+
+Embedding is seeded and runs on the molecule rewritten in its canonical atom
+order (:func:`canonical_form`), so a molecule gets the same geometry however
+its SMILES is written or its atoms are numbered (up to swaps of symmetric
+atoms). :func:`embed_all` embeds on every core at once (RDKit releases the
+GIL while it embeds and relaxes), once per distinct molecule, and can reuse
+the conformers of earlier jobs from a
+:class:`~molmat.featurizers.conformer_store.ConformerStore`.
 
 Example:
     >>> from rdkit import Chem
@@ -29,9 +35,12 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 from tqdm.auto import tqdm
 
+from molmat.featurizers.conformer_store import ConformerStore, Embedding
 from molmat.featurizers.descriptors import progress_off
 
-CONFORMER_VERSION = "etkdg-v1"
+STORE_BATCH = 256  # embeddings written to the store at a time
+
+CONFORMER_VERSION = "etkdg-v2"  # v2: embedded in canonical atom order
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,8 @@ def _energies(mol: Chem.Mol, conf_ids: list[int]) -> list[float] | None:
     return None
 
 
-def embed(mol: Chem.Mol, options: ConformerOptions) -> tuple[np.ndarray | None, str]:
-    """Lowest-energy conformer of ``mol``.
+def embed_as_numbered(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
+    """Lowest-energy conformer of ``mol``, embedded in its own atom order.
 
     Returns:
         ``(positions [n_atoms, 3] float32 in Å, "")``, or ``(None, reason)``
@@ -104,6 +113,58 @@ def embed(mol: Chem.Mol, options: ConformerOptions) -> tuple[np.ndarray | None, 
     return xyz.astype(np.float32), ""
 
 
+@dataclass(frozen=True)
+class CanonicalForm:
+    """A molecule rewritten in canonical atom order.
+
+    Attributes:
+        smiles: canonical SMILES (the key of stored conformers).
+        mol: the molecule with its atoms in the order of ``smiles``.
+        order: [n_atoms] atom ``i`` of ``mol`` is atom ``order[i]`` of the input.
+    """
+
+    smiles: str
+    mol: Chem.Mol
+    order: np.ndarray
+
+    def in_input_order(self, xyz: np.ndarray) -> np.ndarray:
+        """Positions [n_atoms, 3] of ``mol``'s atoms -> in the input's atom order."""
+        out = np.empty_like(xyz)
+        out[self.order] = xyz
+        return out
+
+
+def canonical_form(mol: Chem.Mol) -> CanonicalForm:
+    """``mol`` parsed back from its canonical SMILES (renumbered if that fails)."""
+    smiles = Chem.MolToSmiles(mol)
+    written = mol.GetProp("_smilesAtomOutputOrder")  # "[2,1,0,]", set by MolToSmiles
+    order = np.array([int(i) for i in written.strip("[]").split(",") if i], np.int64)
+    params = Chem.SmilesParserParams()
+    params.removeHs = False  # keep hydrogen atoms the input has
+    parsed = Chem.MolFromSmiles(smiles, params)
+    if parsed is None or parsed.GetNumAtoms() != mol.GetNumAtoms():
+        parsed = Chem.RenumberAtoms(mol, order.tolist())
+    return CanonicalForm(smiles, parsed, order)
+
+
+def embed(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
+    """Lowest-energy conformer of ``mol``, embedded in canonical atom order.
+
+    Returns:
+        ``(positions [n_atoms, 3] float32 in Å, "")`` in ``mol``'s atom order,
+        or ``(None, reason)`` when ETKDG cannot embed the molecule.
+    """
+    form = canonical_form(mol)
+    xyz, reason = embed_as_numbered(form.mol, options)
+    return (None, reason) if xyz is None else (form.in_input_order(xyz), "")
+
+
+def fits(embedding: Embedding, mol: Chem.Mol) -> bool:
+    """Whether a stored embedding has one position per atom of ``mol``."""
+    xyz = embedding[0]
+    return xyz is None or xyz.shape == (mol.GetNumAtoms(), 3)
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity mask where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
@@ -112,33 +173,62 @@ def usable_cores() -> int:
 
 
 def embed_all(
-    mols: list[Chem.Mol], options: ConformerOptions, workers: int | None = None
+    mols: list[Chem.Mol],
+    options: ConformerOptions,
+    workers: int | None = None,
+    store: ConformerStore | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Conformers of many molecules, embedded by ``workers`` threads at once.
 
+    Each distinct molecule (canonical SMILES) is embedded once; with a
+    ``store``, molecules it holds are not embedded again and new ones are
+    added to it as they finish.
+
     Args:
-        mols: the molecules (without explicit hydrogens).
+        mols: the molecules.
         options: how to embed.
         workers: threads embedding at once (default: :func:`usable_cores`);
             the result does not depend on it.
+        store: where earlier conformers are read and new ones written
+            (``None``: embed everything, write nothing).
 
     Returns:
         positions [total_atoms, 3] float32 (zeros for failed molecules) and
         errors [n_mols] str ("" where embedding worked, else the reason).
     """
-    blocks, errors = [np.zeros((0, 3), np.float32)], []
+    forms = [canonical_form(m) for m in mols]
+    settings = options.tag()
+    stored = store.load(settings, (f.smiles for f in forms)) if store else {}
+    done = {
+        f.smiles: stored[f.smiles]
+        for f in forms
+        if f.smiles in stored and fits(stored[f.smiles], f.mol)
+    }
+    todo = {f.smiles: f.mol for f in forms if f.smiles not in done}
+    fresh: dict[str, Embedding] = {}
     with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
-        results = pool.map(partial(embed, options=options), mols)
+        results = pool.map(partial(embed_as_numbered, options=options), todo.values())
         bar = tqdm(
-            zip(mols, results, strict=True),
-            total=len(mols),
+            zip(todo, results, strict=True),
+            total=len(todo),
             desc="embedding conformers",
             unit="mol",
-            disable=progress_off(len(mols)),
+            disable=progress_off(len(todo)),
         )
-        for mol, (xyz, reason) in bar:
-            blocks.append(
-                xyz if xyz is not None else np.zeros((mol.GetNumAtoms(), 3), np.float32)
-            )
-            errors.append(reason)
+        for smiles, result in bar:
+            done[smiles] = fresh[smiles] = result
+            if store and len(fresh) >= STORE_BATCH:
+                store.save(settings, fresh)
+                fresh = {}
+    if store and fresh:
+        store.save(settings, fresh)
+    blocks, errors = [np.zeros((0, 3), np.float32)], []
+    for mol, form in zip(mols, forms, strict=True):
+        xyz, reason = done[form.smiles]
+        blocks.append(
+            form.in_input_order(xyz)
+            if xyz is not None
+            else np.zeros((mol.GetNumAtoms(), 3), np.float32)
+        )
+        errors.append(reason)
     return np.concatenate(blocks), np.array(errors, dtype=str)

@@ -22,6 +22,7 @@ from rdkit import Chem
 from tqdm.auto import tqdm
 
 from molmat.featurizers.cache import cached_arrays
+from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import ConformerOptions, embed_all
 from molmat.featurizers.descriptors import molecule_descriptors, progress_off
 
@@ -223,6 +224,7 @@ def featurize(
     mols: list[Chem.Mol],
     mol_features: str | None = None,
     conformers: ConformerOptions | None = None,
+    conformer_store: ConformerStore | None = None,
 ) -> GraphSet:
     """Featurise molecules into one :class:`GraphSet`.
 
@@ -231,10 +233,15 @@ def featurize(
         mol_features: name of a descriptor set for ``mol_x`` (``None``: none).
         conformers: embed 3D conformers into ``positions`` (``None``: no 3D).
             Molecules that fail keep zero positions and a reason in ``errors``.
+        conformer_store: reuse and keep conformers there (``None``: embed all).
     """
     bar = tqdm(mols, desc="featurising", unit="mol", disable=progress_off(len(mols)))
     graphs = [mol_graph(m) for m in bar]
-    positions, errors = embed_all(mols, conformers) if conformers else (None, None)
+    positions, errors = (
+        embed_all(mols, conformers, store=conformer_store)
+        if conformers
+        else (None, None)
+    )
     return GraphSet(
         atom_x=np.concatenate([g["atom_x"] for g in graphs]).astype(np.float32)
         if graphs
@@ -267,18 +274,21 @@ def featurize_cached(
 
     The cache key holds the featuriser version, the descriptor set, the
     conformer settings and the SMILES strings, so a repeated run on the same
-    data skips featurisation (and conformer embedding).
+    data skips featurisation (and conformer embedding). Conformers are also
+    kept per molecule in the :class:`ConformerStore`, so another list that
+    shares molecules (another split, a prediction) embeds only the new ones.
+    ``use_cache=False`` reads and writes neither.
     """
     settings = [FEATURIZER_VERSION, str(mol_features)]
     if conformers:
         settings.append(conformers.tag())
-    arrays = cached_arrays(
-        settings,
-        smiles,
-        lambda: featurize(mols, mol_features, conformers).arrays(),
-        use_cache,
-    )
+    store = ConformerStore() if use_cache and conformers else None
+
+    def compute() -> dict[str, np.ndarray]:
+        return featurize(mols, mol_features, conformers, store).arrays()
+
+    arrays = cached_arrays(settings, smiles, compute, use_cache)
     try:
         return GraphSet(**arrays)
     except TypeError:  # a cache entry of another layout
-        return GraphSet(**featurize(mols, mol_features, conformers).arrays())
+        return GraphSet(**compute())

@@ -20,6 +20,7 @@ from rdkit import Chem
 from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError, parse_smiles
+from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import ConformerOptions
 from molmat.featurizers.descriptors import DescriptorScaler, check_kind, feature_names
 from molmat.featurizers.graph import (
@@ -28,6 +29,7 @@ from molmat.featurizers.graph import (
     ELEMENT_ONEHOT,
     FEATURIZER_VERSION,
     GraphSet,
+    featurize,
     featurize_cached,
 )
 from molmat.models.gnn import (
@@ -196,7 +198,8 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         class_weight: ``"balanced"`` weights positives by n_negative/n_positive
             per task (classification only); ``None`` for none.
         seed: seed of initialisation, shuffling, dropout and the hold-out.
-        use_cache: cache featurised graphs on disk (``$MOLMAT_CACHE_DIR``).
+        use_cache: cache featurised graphs of training data and conformers of
+            every molecule on disk (``$MOLMAT_CACHE_DIR``).
         progress: show a progress bar while training.
     """
 
@@ -449,12 +452,12 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
                 log.warning("molecule %d skipped: %s", i, r)
         out = np.full((len(keys), self.n_targets_), np.nan, dtype=np.float32)
         if good:
-            graphs = featurize_cached(
-                [keys[i] for i in good],
+            options = self._conformer_options()
+            graphs = featurize(
                 [mols[i] for i in good],
                 self.mol_features,
-                use_cache=False,
-                conformers=self._conformer_options(),
+                options,
+                ConformerStore() if options and self.use_cache else None,
             )
             graphs, kept, _ = drop_failed(graphs, [keys[i] for i in good], "X")
             good = np.asarray(good)[kept]
