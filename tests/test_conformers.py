@@ -103,6 +103,13 @@ def test_conformers_are_cached(tmp_path, monkeypatch):
         fg.featurize_cached(smiles, mols, conformers=ConformerOptions(n=3))
 
 
+def test_rdkit_messages_stay_silent_on_several_threads(capfd):
+    salts = [f"[Zn+2].[O-]C(=O){'C' * n}c1ccccc1.[O-]C(=O)C" for n in range(8)]
+    mols = [Chem.MolFromSmiles(s) for s in salts]  # RDKit's UFF typer warns on Zn
+    positions, errors = fc.embed_all(mols, ConformerOptions(), workers=2)
+    assert not errors.any() and "UFFTYPER" not in capfd.readouterr().err
+
+
 def test_conformer_store_embeds_each_molecule_once(tmp_path, monkeypatch):
     calls, original = [], fc.embed_as_numbered
 
