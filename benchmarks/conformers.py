@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from molmat.data.csv import read_molecules
+from molmat.data.splits import random_split
 from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import (
     ConformerOptions,
@@ -82,8 +83,7 @@ def time_store(args, mols, options, reference) -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = ConformerStore(Path(folder) / "conformers.sqlite")
         for seed in (0, 1):
-            rng = np.random.default_rng(seed)
-            part = np.sort(rng.permutation(len(mols))[: int(0.8 * len(mols))])
+            part = np.sort(random_split(len(mols), seed)[0])
             new = {keys[i] for i in part} - stored
             tick = time.perf_counter()
             positions, errors = embed_all([mols[i] for i in part], options, store=store)

@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import pytest
+import rdkit
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
@@ -111,13 +112,13 @@ def test_rdkit_messages_stay_silent_on_several_threads(capfd):
 
 
 def test_conformer_store_embeds_each_molecule_once(tmp_path, monkeypatch):
-    calls, original = [], fc.embed_as_numbered
+    calls, original = [], fc.embed_in_given_order
 
     def counting(mol, options):
         calls.append(Chem.MolToSmiles(mol))
         return original(mol, options)
 
-    monkeypatch.setattr(fc, "embed_as_numbered", counting)
+    monkeypatch.setattr(fc, "embed_in_given_order", counting)
     store = ConformerStore(tmp_path / "conformers.sqlite")
     options = ConformerOptions()
     first = ["CCO", UNEMBEDDABLE, "c1ccccc1O", "CCO"]
@@ -146,12 +147,57 @@ def test_unreadable_conformer_store_or_row_is_replaced(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="molmat"):
         got = fc.embed_all(mols, ConformerOptions(), store=ConformerStore(path))
     assert f"conformer store {path} unreadable" in caplog.text
+    assert (
+        path.with_name("conformers.sqlite.unreadable").read_bytes().startswith(b"this")
+    )
     np.testing.assert_array_equal(got[0], expected[0])
-    assert set(ConformerStore(path).load(ConformerOptions().tag(), ["CCO"])) == {"CCO"}
+    settings = f"{ConformerOptions().tag()} rdkit={rdkit.__version__}"
+    assert set(ConformerStore(path).load(settings, ["CCO"])) == {"CCO"}
     for damaged in (np.zeros((2, 3), np.float32), np.zeros(5, np.float32)):
-        ConformerStore(path).save(ConformerOptions().tag(), {"CCO": (damaged, "")})
+        ConformerStore(path).save(settings, {"CCO": (damaged, "")})
         got = fc.embed_all(mols, ConformerOptions(), store=ConformerStore(path))
         np.testing.assert_array_equal(got[0], expected[0])  # embedded again
+
+
+def test_a_store_that_cannot_be_opened_is_left_alone(tmp_path, caplog):
+    path = tmp_path / "conformers.sqlite"
+    path.mkdir()  # e.g. a locked or unwritable file: SQLite cannot open it
+    store = ConformerStore(path)
+    mols = [Chem.MolFromSmiles(s) for s in ["CCO", "CCN"]]
+    with caplog.at_level(logging.WARNING, logger="molmat"):
+        got = fc.embed_all(mols, ConformerOptions(), store=store)
+    np.testing.assert_array_equal(got[0], fc.embed_all(mols, ConformerOptions())[0])
+    assert caplog.text.count(f"conformer store {path} not used") == 1  # once a job
+    assert path.is_dir() and not store.usable
+
+
+def test_no_cache_writes_no_conformer_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOLMAT_CACHE_DIR", str(tmp_path))
+    mols = [Chem.MolFromSmiles("CCO")]
+    fg.featurize_cached(["CCO"], mols, conformers=ConformerOptions(), use_cache=False)
+    assert not (tmp_path / "conformers.sqlite").exists()
+    fg.featurize_cached(["CCO"], mols, conformers=ConformerOptions())
+    assert (tmp_path / "conformers.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "smiles",
+    ["[H]OC([H])([H])C", "[Na+].[O-]C(=O)CCl", "CC(=O)[O-].[NH4+]", "C1CC1.O"],
+)
+def test_positions_follow_the_input_atoms(smiles, monkeypatch):
+    mol = Chem.MolFromSmiles(smiles, sanitize=True)
+    mol = Chem.AddHs(mol) if "[H]" in smiles else mol  # explicit hydrogen atoms
+    parsed_form = fc.canonical_form(mol)
+    monkeypatch.setattr(fc.Chem, "MolFromSmiles", lambda *args: None)
+    renumbered_form = fc.canonical_form(mol)  # the fallback when parsing fails
+    assert renumbered_form.smiles == parsed_form.smiles
+    for form in (parsed_form, renumbered_form):
+        assert fc.atom_kinds(form.mol) == [fc.atom_kinds(mol)[i] for i in form.order]
+        xyz, _ = fc.embed_in_given_order(form.mol, ConformerOptions())
+        xyz = form.in_input_order(xyz)
+        for bond in mol.GetBonds():
+            i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+            assert 0.9 < np.linalg.norm(xyz[i] - xyz[j]) < 1.9
 
 
 def test_schnet_skips_and_reports_molecules_without_conformer(
@@ -181,7 +227,7 @@ def test_schnet_skips_and_reports_molecules_without_conformer(
     assert f"molecule 8 ({UNEMBEDDABLE}) skipped: ETKDG could not embed" in caplog.text
     pred = model.predict([UNEMBEDDABLE, "CCO"])
     assert np.isnan(pred[0]) and np.isfinite(pred[1])
-    monkeypatch.setattr(fc, "embed_as_numbered", embedded_again)  # all stored
+    monkeypatch.setattr(fc, "embed_in_given_order", embedded_again)  # all stored
     again = model.predict([*X[:3], UNEMBEDDABLE, "OCC"])
     assert np.isnan(again[3]) and again[4] == pytest.approx(pred[1], abs=1e-5)
 

@@ -8,23 +8,17 @@ reported, and flagged when their labels disagree.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, RDLogger, rdBase
+from rdkit import Chem
 
 from molmat.data.datasets import DATASETS, NOT_BUNDLED, get_dataset
+from molmat.featurizers.rdkit_log import silence_rdkit
 
-# molmat reports bad molecules itself (row, SMILES, reason), so RDKit's own
-# messages are switched off. That switch is not honoured across threads
-# (conformers are embedded on several), so the messages are also routed to
-# Python's "rdkit" logger and dropped there.
-RDLogger.DisableLog("rdApp.*")
-rdBase.LogToPythonLogger()
-logging.getLogger("rdkit").setLevel(logging.CRITICAL)
+silence_rdkit()
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smi", "mol", "molecule")
 

@@ -8,8 +8,10 @@ a prediction. Rows are keyed by the embedding settings and the molecule's
 canonical SMILES, and positions are stored in that SMILES' atom order (see
 :func:`molmat.featurizers.conformers.canonical_form`).
 
-An unreadable store (e.g. a truncated file) is replaced by an empty one with a
-warning; a store that cannot be written (read-only disk) only costs the reuse.
+A store that is not an SQLite database or is damaged is moved aside (to
+``conformers.sqlite.unreadable``) with a warning and a new one is started; a
+store that cannot be read or written (locked by a stuck process, read-only
+disk) is left alone with a warning and not used again by this job.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS conformers (
     PRIMARY KEY (settings, smiles)
 )"""
 QUERY_CHUNK = 500  # SMILES per SELECT (SQLite limits bound parameters)
+UNREADABLE = ("file is not a database", "malformed")  # SQLITE_NOTADB, _CORRUPT
 
 
 def default_path() -> Path:
@@ -51,9 +54,10 @@ class ConformerStore:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_path()
+        self.usable = True  # False after a failure: the job goes on without it
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> Iterator[sqlite3.Connection]:
         """A connection whose changes are committed on success, then closed."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=60)) as connection, connection:
@@ -63,15 +67,21 @@ class ConformerStore:
     def load(self, settings: str, smiles: Iterable[str]) -> dict[str, Embedding]:
         """Stored embeddings of the molecules ``smiles`` under ``settings``.
 
+        Args:
+            settings: embedding settings, as one string.
+            smiles: the molecules' keys (canonical SMILES).
+
         Returns:
-            canonical SMILES -> (positions [n_atoms, 3] float32 Å or None,
-            reason ("" where embedding worked)); molecules never embedded
-            with these settings are absent.
+            key -> (positions [n_atoms, 3] float32 Å or None, reason ("" where
+            embedding worked)); molecules not stored with these settings are
+            absent.
         """
         wanted = sorted(set(smiles))
         found: dict[str, Embedding] = {}
+        if not self.usable:
+            return found
         try:
-            with self._transaction() as connection:
+            with self._connection() as connection:
                 for start in range(0, len(wanted), QUERY_CHUNK):
                     chunk = wanted[start : start + QUERY_CHUNK]
                     marks = ",".join("?" * len(chunk))
@@ -86,16 +96,15 @@ class ConformerStore:
                         elif len(blob) % 12 == 0:  # else a damaged row: embed again
                             xyz = np.frombuffer(blob, dtype=np.float32).reshape(-1, 3)
                             found[key] = (xyz, reason)
-        except (sqlite3.OperationalError, OSError) as err:  # locked, no permission
-            log.warning("conformer store %s unavailable: %s", self.path, err)
-            return {}
-        except sqlite3.DatabaseError as err:  # not a database, or a corrupted one
-            self._replace_unreadable(err)
+        except (sqlite3.Error, OSError) as err:
+            self._failed(err)
             return {}
         return found
 
     def save(self, settings: str, embeddings: dict[str, Embedding]) -> None:
-        """Store ``embeddings`` (canonical SMILES -> (positions or None, reason))."""
+        """Store ``embeddings`` (key -> (positions or None, reason))."""
+        if not self.usable:
+            return
         rows = [
             (
                 settings,
@@ -106,20 +115,32 @@ class ConformerStore:
             for key, (xyz, reason) in embeddings.items()
         ]
         try:
-            with self._transaction() as connection:
+            with self._connection() as connection:
                 connection.executemany(
                     "INSERT OR REPLACE INTO conformers VALUES (?, ?, ?, ?)", rows
                 )
         except (sqlite3.Error, OSError) as err:
-            log.warning("could not write conformer store %s: %s", self.path, err)
+            self._failed(err)
 
-    def _replace_unreadable(self, err: Exception) -> None:
+    def _failed(self, err: Exception) -> None:
+        """Warn; move a damaged store aside and start afresh, else stop using it."""
+        self.usable = False
+        if not isinstance(err, sqlite3.DatabaseError) or not any(
+            text in str(err) for text in UNREADABLE
+        ):
+            log.warning("conformer store %s not used: %s", self.path, err)
+            return
+        aside = self.path.with_name(self.path.name + ".unreadable")
         log.warning(
-            "conformer store %s unreadable (%s); replaced by an empty one",
+            "conformer store %s unreadable (%s); moved to %s, a new one is started",
             self.path,
             err,
+            aside.name,
         )
         try:
-            self.path.unlink()
-        except OSError as unlink_err:
-            log.warning("could not remove %s: %s", self.path, unlink_err)
+            self.path.replace(aside)
+            for journal in ("-journal", "-wal", "-shm"):
+                self.path.with_name(self.path.name + journal).unlink(missing_ok=True)
+            self.usable = True
+        except OSError as move_err:
+            log.warning("could not move %s aside: %s", self.path, move_err)

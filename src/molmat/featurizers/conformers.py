@@ -31,14 +31,18 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import rdkit
 from rdkit import Chem
 from rdkit.Chem import AllChem
 from tqdm.auto import tqdm
 
 from molmat.featurizers.conformer_store import ConformerStore, Embedding
 from molmat.featurizers.descriptors import progress_off
+from molmat.featurizers.rdkit_log import silence_rdkit
 
 STORE_BATCH = 256  # embeddings written to the store at a time
+
+silence_rdkit()
 
 CONFORMER_VERSION = "etkdg-v2"  # v2: embedded in canonical atom order
 
@@ -82,7 +86,7 @@ def _energies(mol: Chem.Mol, conf_ids: list[int]) -> list[float] | None:
     return None
 
 
-def embed_as_numbered(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
+def embed_in_given_order(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
     """Lowest-energy conformer of ``mol``, embedded in its own atom order.
 
     Returns:
@@ -135,16 +139,29 @@ class CanonicalForm:
 
 
 def canonical_form(mol: Chem.Mol) -> CanonicalForm:
-    """``mol`` parsed back from its canonical SMILES (renumbered if that fails)."""
-    smiles = Chem.MolToSmiles(mol)
-    written = mol.GetProp("_smilesAtomOutputOrder")  # "[2,1,0,]", set by MolToSmiles
-    order = np.array([int(i) for i in written.strip("[]").split(",") if i], np.int64)
+    """``mol`` parsed back from its canonical SMILES.
+
+    Where the SMILES does not read back as the same atoms (element, charge,
+    hydrogens, in the written order), ``mol`` itself is renumbered instead.
+    """
+    written = Chem.Mol(mol)  # MolToSmiles leaves properties on the molecule
+    smiles = Chem.MolToSmiles(written)
+    listed = written.GetProp("_smilesAtomOutputOrder")  # "[2,1,0,]"
+    order = np.array([int(i) for i in listed.strip("[]").split(",") if i], np.int64)
     params = Chem.SmilesParserParams()
     params.removeHs = False  # keep hydrogen atoms the input has
     parsed = Chem.MolFromSmiles(smiles, params)
-    if parsed is None or parsed.GetNumAtoms() != mol.GetNumAtoms():
+    if parsed is None or atom_kinds(parsed) != [atom_kinds(mol)[i] for i in order]:
         parsed = Chem.RenumberAtoms(mol, order.tolist())
     return CanonicalForm(smiles, parsed, order)
+
+
+def atom_kinds(mol: Chem.Mol) -> list[tuple[int, int, int, int]]:
+    """(element, charge, isotope, hydrogens) of every atom, in atom order."""
+    return [
+        (a.GetAtomicNum(), a.GetFormalCharge(), a.GetIsotope(), a.GetTotalNumHs())
+        for a in mol.GetAtoms()
+    ]
 
 
 def embed(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
@@ -155,11 +172,11 @@ def embed(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
         or ``(None, reason)`` when ETKDG cannot embed the molecule.
     """
     form = canonical_form(mol)
-    xyz, reason = embed_as_numbered(form.mol, options)
+    xyz, reason = embed_in_given_order(form.mol, options)
     return (None, reason) if xyz is None else (form.in_input_order(xyz), "")
 
 
-def fits(embedding: Embedding, mol: Chem.Mol) -> bool:
+def one_position_per_atom(embedding: Embedding, mol: Chem.Mol) -> bool:
     """Whether a stored embedding has one position per atom of ``mol``."""
     xyz = embedding[0]
     return xyz is None or xyz.shape == (mol.GetNumAtoms(), 3)
@@ -197,17 +214,19 @@ def embed_all(
         errors [n_mols] str ("" where embedding worked, else the reason).
     """
     forms = [canonical_form(m) for m in mols]
-    settings = options.tag()
+    settings = f"{options.tag()} rdkit={rdkit.__version__}"  # new RDKit: embed anew
     stored = store.load(settings, (f.smiles for f in forms)) if store else {}
     done = {
         f.smiles: stored[f.smiles]
         for f in forms
-        if f.smiles in stored and fits(stored[f.smiles], f.mol)
+        if f.smiles in stored and one_position_per_atom(stored[f.smiles], f.mol)
     }
     todo = {f.smiles: f.mol for f in forms if f.smiles not in done}
     fresh: dict[str, Embedding] = {}
     with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
-        results = pool.map(partial(embed_as_numbered, options=options), todo.values())
+        results = pool.map(
+            partial(embed_in_given_order, options=options), todo.values()
+        )
         bar = tqdm(
             zip(todo, results, strict=True),
             total=len(todo),
