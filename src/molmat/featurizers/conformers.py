@@ -151,7 +151,8 @@ def canonical_form(mol: Chem.Mol) -> CanonicalForm:
     params = Chem.SmilesParserParams()
     params.removeHs = False  # keep hydrogen atoms the input has
     parsed = Chem.MolFromSmiles(smiles, params)
-    if parsed is None or atom_kinds(parsed) != [atom_kinds(mol)[i] for i in order]:
+    kinds = atom_kinds(mol)
+    if parsed is None or atom_kinds(parsed) != [kinds[i] for i in order]:
         parsed = Chem.RenumberAtoms(mol, order.tolist())
     return CanonicalForm(smiles, parsed, order)
 
