@@ -3,6 +3,7 @@
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
 import rdkit
 from rdkit import Chem
@@ -248,8 +249,6 @@ def test_conformer_count_must_be_positive():
 def test_run_folder_lists_rows_without_conformer(esol, tmp_path):
     import json
 
-    import pandas as pd
-
     from molmat.tasks.runs import train_run
 
     smiles = [*esol.smiles[:11], UNEMBEDDABLE]
@@ -275,3 +274,31 @@ def test_run_folder_lists_rows_without_conformer(esol, tmp_path):
         {"row": 11, "smiles": UNEMBEDDABLE, "reason": skipped[0]["reason"]}
     ]
     assert np.isfinite(result["runs"][0]["test"]["rmse"])
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_no_cache_prediction_reads_and_writes_no_store(
+    command, esol, tmp_path, monkeypatch
+):
+    from molmat.cli.main import main
+
+    monkeypatch.setenv("MOLMAT_CACHE_DIR", str(tmp_path / "cache"))
+    model = PropertyModel(
+        model="schnet", hidden=8, depth=1, ffn_hidden=8, epochs=1, progress=False
+    )
+    model.fit(esol.smiles[:8], esol.y[:8, 0], target_names=["logS"])
+    model.save(tmp_path / "model")
+    store = tmp_path / "cache" / "conformers.sqlite"
+    store.unlink()
+    csv = tmp_path / "new.csv"
+    csv.write_text("smiles,logS\nCCO,0.5\nOCC(N)=O,-0.2\n")
+    out = tmp_path / ("p.csv" if command == "predict" else "evaluation")
+    args = ["--model", str(tmp_path / "model"), "--data", str(csv), "--out", str(out)]
+    assert main([command, *args, "--no-cache"]) == 0
+    assert not store.exists()
+    frame = pd.read_csv(out if command == "predict" else out / "predictions.csv")
+    column = [c for c in frame.columns if c.startswith("logS_pred")][0]
+    np.testing.assert_allclose(
+        frame[column], model.predict(["CCO", "OCC(N)=O"]), atol=1e-5
+    )
+    assert store.exists()  # the model itself was trained with the cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from molmat.cli.output import HelpFormatter, metrics_table
+from molmat.cli.output import HelpFormatter, add_no_cache, metrics_table
 from molmat.tasks.runs import evaluate_file
 
 
@@ -20,11 +20,14 @@ def add_parser(sub):
     p.add_argument(
         "--out", help="output folder (default: MODEL/evaluation_<data name>)"
     )
+    add_no_cache(p)
     return p
 
 
 def run(args) -> int:
-    metrics, out = evaluate_file(args.model, args.data, args.out, args.smiles_col)
+    metrics, out = evaluate_file(
+        args.model, args.data, args.out, args.smiles_col, args.use_cache
+    )
     print(metrics_table(metrics))
     print(f"\nwritten to {out}")
     return 0

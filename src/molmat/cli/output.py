@@ -18,6 +18,17 @@ def setup_logging(verbosity: int) -> None:
     logger.propagate = False
 
 
+def add_no_cache(parser) -> None:
+    """``--no-cache`` (``args.use_cache``) on a parser or argument group."""
+    parser.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="do not read or write the feature cache and conformer store in "
+        "$MOLMAT_CACHE_DIR (default ~/.cache/molmat)",
+    )
+
+
 def fmt(value) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4f}"

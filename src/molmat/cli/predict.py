@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from molmat.cli.output import HelpFormatter
+from molmat.cli.output import HelpFormatter, add_no_cache
 from molmat.tasks.runs import predict_file
 
 
@@ -19,10 +19,13 @@ def add_parser(sub):
     p.add_argument("--data", required=True, help="CSV file or bundled dataset name")
     p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
     p.add_argument("--out", required=True, help="output CSV")
+    add_no_cache(p)
     return p
 
 
 def run(args) -> int:
-    frame, report = predict_file(args.model, args.data, args.out, args.smiles_col)
+    frame, report = predict_file(
+        args.model, args.data, args.out, args.smiles_col, args.use_cache
+    )
     print(f"{report.n_used} of {report.n_rows} rows predicted -> {args.out}")
     return 0

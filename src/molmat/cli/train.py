@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from molmat.classic.intervals import INTERVAL_METHODS
-from molmat.cli.output import HelpFormatter, comparison_table, metrics_table, table
+from molmat.cli.output import (
+    HelpFormatter,
+    add_no_cache,
+    comparison_table,
+    metrics_table,
+    table,
+)
 from molmat.cli.potential import LR_SCHEDULE_HELP
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.featurizers.descriptors import FEATURE_SETS
@@ -279,12 +285,7 @@ def add_run_arguments(p) -> None:
         action="store_true",
         help="continue an interrupted run from OUT/checkpoint with the same settings",
     )
-    training.add_argument(
-        "--no-cache",
-        dest="use_cache",
-        action="store_false",
-        help="do not read or write the feature and conformer caches",
-    )
+    add_no_cache(training)
     training.add_argument(
         "--no-progress",
         dest="progress",

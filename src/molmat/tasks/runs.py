@@ -456,11 +456,22 @@ def saved_thresholds(model_path: str | Path) -> dict[str, float] | None:
     return archive.read_metrics(model_path).get("thresholds")
 
 
+def load_for_prediction(model_path: str | Path, use_cache: bool = True):
+    """A saved model; ``use_cache=False`` keeps it (and every ensemble member)
+    from reading or writing the feature cache and the conformer store."""
+    model = load(model_path)
+    if not use_cache:
+        for member in getattr(model, "members_", [model]):
+            member.use_cache = False
+    return model
+
+
 def predict_file(
     model_path: str | Path,
     data: str | Path,
     out: str | Path,
     smiles_col: str | None = None,
+    use_cache: bool = True,
 ) -> tuple[pd.DataFrame, DataReport]:
     """Add one prediction column per target to the input CSV and write it to ``out``.
 
@@ -468,8 +479,9 @@ def predict_file(
     ``<target>_label`` at the thresholds chosen on validation.
 
     Rows whose SMILES cannot be used keep their place with empty predictions.
+    ``use_cache=False``: no feature cache or conformer store is read or written.
     """
-    model = load(model_path)
+    model = load_for_prediction(model_path, use_cache)
     table = read_molecules(data, smiles_col, targets=[], require_targets=False)
     report_data(table.report)
     shape = (table.report.n_rows, model.n_targets_)
@@ -497,9 +509,13 @@ def evaluate_file(
     data: str | Path,
     out: str | Path | None = None,
     smiles_col: str | None = None,
+    use_cache: bool = True,
 ) -> tuple[dict, Path]:
-    """Metrics and plots of a model on a labelled CSV; written to ``out``."""
-    model = load(model_path)
+    """Metrics and plots of a model on a labelled CSV; written to ``out``.
+
+    ``use_cache=False``: no feature cache or conformer store is read or written.
+    """
+    model = load_for_prediction(model_path, use_cache)
     table = read_molecules(data, smiles_col, targets=model.target_names_)
     report_data(table.report)
     if out is None:
