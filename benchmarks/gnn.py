@@ -15,6 +15,8 @@ graph model as a deep ensemble of N members and scores their mean prediction.
     python benchmarks/gnn.py --runs tox21:scaffold:0 --models mpnn,rf --epochs 30
     python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn/rdkit2d,rf/morgan
     python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn,rf --ensemble 5
+    python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn,rf \
+        --params '{"dropout": 0.2, "weight_decay": 0.01}'
     python benchmarks/gnn.py --runs bbbp:scaffold:0 \\
         --models benchmarks/architectures/mpnn_mean.yaml,rf
 """
@@ -30,6 +32,7 @@ import numpy as np
 
 from molmat.data.csv import read_molecules
 from molmat.models.gnn.config import is_architecture_file, is_graph_model
+from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import build_model, make_splits
 
 ZOO = ("gcn", "gin", "gat", "mpnn", "attentivefp", "schnet", "transformer")
@@ -65,11 +68,13 @@ def model_settings(spec: str) -> tuple[str, dict]:
 def run_one(
     dataset: str, split: str, seed: int, spec: str, extra: dict, ensemble: int = 1
 ) -> dict:
-    """Train ``spec`` on one split; graph models as deep ensembles of ``ensemble``."""
+    """Train ``spec`` on one split; graph models with the settings ``extra``, as
+    deep ensembles of ``ensemble`` members."""
     table = read_molecules(dataset)
     ((train, val, test),) = make_splits(table, split, seed)
     model_name, params = model_settings(spec)
-    ensemble = ensemble if is_graph_model(model_name) else 1
+    if not is_graph_model(model_name):
+        extra, ensemble = {}, 1
     model = build_model(
         model_name, seed=seed, ensemble=ensemble, progress=False, **params, **extra
     )
@@ -94,6 +99,7 @@ def run_one(
         "seed": seed,
         "model": spec,
         "ensemble": ensemble,
+        "settings": extra,
         "task": model.task_,
         "n_train": len(train),
         "n_tasks": len(table.target_names),
@@ -182,8 +188,19 @@ def main() -> None:
         help="train each graph model as a deep ensemble of this many members "
         "(seeds seed, seed+1, ...) and score their mean prediction",
     )
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="other settings of every graph model as a JSON object, e.g. "
+        '\'{"dropout": 0.2, "weight_decay": 0.01}\' (names as in '
+        "molmat.tasks.property.PropertyModel)",
+    )
     args = parser.parse_args()
-    extra = {"epochs": args.epochs} if args.epochs else {}
+    unknown = sorted(set(args.params) - set(PropertyModel().get_params()))
+    if unknown:
+        parser.error(f"--params: {unknown} are not PropertyModel settings")
+    extra = {**args.params, **({"epochs": args.epochs} if args.epochs else {})}
     results = []
     for spec in args.runs:
         dataset, split, seed = spec.split(":")
