@@ -37,7 +37,7 @@ def test_lowest_mmff_energy_conformer_is_kept_and_embedding_is_seeded():
     xyz, _ = embed(mol, options)
     np.testing.assert_array_equal(embed(mol, options)[0], xyz)
     form = fc.canonical_form(mol)  # embedding runs in canonical atom order
-    with_h = Chem.AddHs(form.mol)
+    with_h = Chem.AddHs(form.molecule())
     params = AllChem.ETKDGv3()
     params.randomSeed = 7
     ids = list(AllChem.EmbedMultipleConfs(with_h, 6, params))
@@ -119,7 +119,14 @@ def test_conformer_store_embeds_each_molecule_once(tmp_path, monkeypatch):
         calls.append(Chem.MolToSmiles(mol))
         return original(mol, options)
 
+    built, molecule = [], fc.CanonicalForm.molecule
+
+    def counting_built(form):
+        built.append(form.smiles)
+        return molecule(form)
+
     monkeypatch.setattr(fc, "embed_in_given_order", counting)
+    monkeypatch.setattr(fc.CanonicalForm, "molecule", counting_built)
     store = ConformerStore(tmp_path / "conformers.sqlite")
     options = ConformerOptions()
     first = ["CCO", UNEMBEDDABLE, "c1ccccc1O", "CCO"]
@@ -134,6 +141,7 @@ def test_conformer_store_embeds_each_molecule_once(tmp_path, monkeypatch):
         [Chem.MolFromSmiles(s) for s in second], options, store=store
     )
     assert calls == ["Cc1ccccc1"]  # ethanol and the failure come from the store
+    assert built[3:] == calls  # no canonical molecule built for stored ones
     np.testing.assert_array_equal(again[:3], positions[:3][::-1])  # OCC = CCO reversed
     assert reasons[1] == errors[1] and "could not embed" in reasons[1]
     fc.embed_all([Chem.MolFromSmiles("CCO")], ConformerOptions(n=2), store=store)
@@ -188,13 +196,13 @@ def test_no_cache_writes_no_conformer_store(tmp_path, monkeypatch):
 def test_positions_follow_the_input_atoms(smiles, monkeypatch):
     mol = Chem.MolFromSmiles(smiles, sanitize=True)
     mol = Chem.AddHs(mol) if "[H]" in smiles else mol  # explicit hydrogen atoms
-    parsed_form = fc.canonical_form(mol)
+    form = fc.canonical_form(mol)
+    parsed = form.molecule()
     monkeypatch.setattr(fc.Chem, "MolFromSmiles", lambda *args: None)
-    renumbered_form = fc.canonical_form(mol)  # the fallback when parsing fails
-    assert renumbered_form.smiles == parsed_form.smiles
-    for form in (parsed_form, renumbered_form):
-        assert fc.atom_kinds(form.mol) == [fc.atom_kinds(mol)[i] for i in form.order]
-        xyz, _ = fc.embed_in_given_order(form.mol, ConformerOptions())
+    renumbered = form.molecule()  # the fallback when parsing fails
+    for canonical in (parsed, renumbered):
+        assert fc.atom_kinds(canonical) == [fc.atom_kinds(mol)[i] for i in form.order]
+        xyz, _ = fc.embed_in_given_order(canonical, ConformerOptions())
         xyz = form.in_input_order(xyz)
         for bond in mol.GetBonds():
             i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()

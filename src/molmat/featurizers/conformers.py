@@ -119,42 +119,48 @@ def embed_in_given_order(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
 
 @dataclass(frozen=True)
 class CanonicalForm:
-    """A molecule rewritten in canonical atom order.
+    """A molecule's canonical SMILES and canonical atom order.
 
     Attributes:
         smiles: canonical SMILES (the key of stored conformers).
-        mol: the molecule with its atoms in the order of ``smiles``.
-        order: [n_atoms] atom ``i`` of ``mol`` is atom ``order[i]`` of the input.
+        order: [n_atoms] atom ``i`` of the canonical molecule is atom
+            ``order[i]`` of the input.
+        source: the input molecule.
     """
 
     smiles: str
-    mol: Chem.Mol
     order: np.ndarray
+    source: Chem.Mol
+
+    def molecule(self) -> Chem.Mol:
+        """The molecule with its atoms in the order of ``smiles``, built anew.
+
+        Parsed back from ``smiles``; where that does not read back as the same
+        atoms (element, charge, isotope, hydrogens, in the written order), the
+        input is renumbered instead.
+        """
+        params = Chem.SmilesParserParams()
+        params.removeHs = False  # keep hydrogen atoms the input has
+        parsed = Chem.MolFromSmiles(self.smiles, params)
+        kinds = atom_kinds(self.source)
+        if parsed is None or atom_kinds(parsed) != [kinds[i] for i in self.order]:
+            parsed = Chem.RenumberAtoms(self.source, self.order.tolist())
+        return parsed
 
     def in_input_order(self, xyz: np.ndarray) -> np.ndarray:
-        """Positions [n_atoms, 3] of ``mol``'s atoms -> in the input's atom order."""
+        """Positions [n_atoms, 3] in canonical order -> in the input's atom order."""
         out = np.empty_like(xyz)
         out[self.order] = xyz
         return out
 
 
 def canonical_form(mol: Chem.Mol) -> CanonicalForm:
-    """``mol`` parsed back from its canonical SMILES.
-
-    Where the SMILES does not read back as the same atoms (element, charge,
-    hydrogens, in the written order), ``mol`` itself is renumbered instead.
-    """
+    """``mol``'s canonical SMILES and atom order (no new molecule is kept)."""
     written = Chem.Mol(mol)  # MolToSmiles leaves properties on the molecule
     smiles = Chem.MolToSmiles(written)
     listed = written.GetProp("_smilesAtomOutputOrder")  # "[2,1,0,]"
     order = np.array([int(i) for i in listed.strip("[]").split(",") if i], np.int64)
-    params = Chem.SmilesParserParams()
-    params.removeHs = False  # keep hydrogen atoms the input has
-    parsed = Chem.MolFromSmiles(smiles, params)
-    kinds = atom_kinds(mol)
-    if parsed is None or atom_kinds(parsed) != [kinds[i] for i in order]:
-        parsed = Chem.RenumberAtoms(mol, order.tolist())
-    return CanonicalForm(smiles, parsed, order)
+    return CanonicalForm(smiles, order, mol)
 
 
 def atom_kinds(mol: Chem.Mol) -> list[tuple[int, int, int, int]]:
@@ -173,8 +179,14 @@ def embed(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
         or ``(None, reason)`` when ETKDG cannot embed the molecule.
     """
     form = canonical_form(mol)
-    xyz, reason = embed_in_given_order(form.mol, options)
+    xyz, reason = embed_canonical(form, options)
     return (None, reason) if xyz is None else (form.in_input_order(xyz), "")
+
+
+def embed_canonical(form: CanonicalForm, options: ConformerOptions) -> Embedding:
+    """:func:`embed_in_given_order` of the molecule in canonical atom order,
+    which exists only while it is embedded."""
+    return embed_in_given_order(form.molecule(), options)
 
 
 def one_position_per_atom(embedding: Embedding, mol: Chem.Mol) -> bool:
@@ -220,14 +232,12 @@ def embed_all(
     done = {
         f.smiles: stored[f.smiles]
         for f in forms
-        if f.smiles in stored and one_position_per_atom(stored[f.smiles], f.mol)
+        if f.smiles in stored and one_position_per_atom(stored[f.smiles], f.source)
     }
-    todo = {f.smiles: f.mol for f in forms if f.smiles not in done}
+    todo = {f.smiles: f for f in forms if f.smiles not in done}
     fresh: dict[str, Embedding] = {}
     with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
-        results = pool.map(
-            partial(embed_in_given_order, options=options), todo.values()
-        )
+        results = pool.map(partial(embed_canonical, options=options), todo.values())
         bar = tqdm(
             zip(todo, results, strict=True),
             total=len(todo),
