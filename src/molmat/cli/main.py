@@ -9,6 +9,7 @@ import sys
 from molmat import __version__
 from molmat.cli import (
     assess,
+    cache,
     compare,
     datasets,
     evaluate,
@@ -32,6 +33,7 @@ COMMANDS = (
     md,
     potential,
     datasets,
+    cache,
 )
 
 

@@ -18,6 +18,25 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MOLMAT_CACHE_DIR", Path.home() / ".cache" / "molmat"))
 
 
+def features_dir() -> Path:
+    """Where featurised arrays are kept: one ``.npz`` file per job."""
+    return cache_dir() / "features"
+
+
+def feature_files() -> list[Path]:
+    """The feature cache's files (left-over temporary ones included)."""
+    folder = features_dir()
+    return sorted(folder.glob("*.npz")) if folder.is_dir() else []
+
+
+def clear_features() -> int:
+    """Delete the feature cache's files; returns how many were deleted."""
+    files = feature_files()
+    for path in files:
+        path.unlink(missing_ok=True)
+    return len(files)
+
+
 def cached_arrays(
     settings: list[str],
     smiles: list[str],
@@ -35,7 +54,7 @@ def cached_arrays(
     if not use_cache:
         return compute()
     digest = hashlib.sha256("\n".join([*settings, *smiles]).encode()).hexdigest()[:32]
-    path = cache_dir() / "features" / f"{digest}.npz"
+    path = features_dir() / f"{digest}.npz"
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as data:

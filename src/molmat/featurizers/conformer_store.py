@@ -38,6 +38,8 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS conformers (
 )"""
 QUERY_CHUNK = 500  # SMILES per SELECT (SQLite limits bound parameters)
 UNREADABLE = ("file is not a database", "malformed")  # SQLITE_NOTADB, _CORRUPT
+JOURNALS = ("-journal", "-wal", "-shm")  # SQLite's files beside a database
+SET_ASIDE = ".unreadable"  # suffix of a damaged store moved aside
 
 
 def default_path() -> Path:
@@ -122,6 +124,36 @@ class ConformerStore:
         except (sqlite3.Error, OSError) as err:
             self._failed(err)
 
+    def files(self) -> list[Path]:
+        """The store's file, its journals and a damaged store set aside, if any."""
+        suffixes = ("", *JOURNALS, SET_ASIDE)
+        paths = [self.path.with_name(self.path.name + s) for s in suffixes]
+        return [path for path in paths if path.exists()]
+
+    def counts(self) -> tuple[int, int]:
+        """(conformers, failures to embed) stored: one per molecule and settings.
+
+        ``(0, 0)`` for a missing store; no file is created.
+
+        Raises:
+            sqlite3.Error: when the file cannot be read as a store.
+        """
+        if not self.path.exists():
+            return 0, 0
+        with closing(sqlite3.connect(self._read_only_uri(), uri=True)) as db:
+            embedded, failed = db.execute(
+                "SELECT COUNT(positions), COUNT(*) - COUNT(positions) FROM conformers"
+            ).fetchone()
+        return embedded, failed
+
+    def _read_only_uri(self) -> str:
+        return f"{self.path.resolve().as_uri()}?mode=ro"
+
+    def clear(self) -> None:
+        """Delete the store (and its journals)."""
+        for path in self.files():
+            path.unlink(missing_ok=True)
+
     def _failed(self, err: Exception) -> None:
         """Warn; move a damaged store aside and start afresh, else stop using it."""
         self.usable = False
@@ -130,7 +162,7 @@ class ConformerStore:
         ):
             log.warning("conformer store %s not used: %s", self.path, err)
             return
-        aside = self.path.with_name(self.path.name + ".unreadable")
+        aside = self.path.with_name(self.path.name + SET_ASIDE)
         log.warning(
             "conformer store %s unreadable (%s); moved to %s, a new one is started",
             self.path,
@@ -139,7 +171,7 @@ class ConformerStore:
         )
         try:
             self.path.replace(aside)
-            for journal in ("-journal", "-wal", "-shm"):
+            for journal in JOURNALS:
                 self.path.with_name(self.path.name + journal).unlink(missing_ok=True)
             self.usable = True
         except OSError as move_err:
