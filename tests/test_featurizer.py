@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from rdkit import Chem
 
 from molmat.featurizers import graph as fg
@@ -85,3 +86,21 @@ def test_cache_returns_identical_graphs(tmp_path, monkeypatch):
     assert calls == []  # served from the cache
     for key, value in first.arrays().items():
         np.testing.assert_array_equal(value, second.arrays()[key])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
+def test_a_damaged_cache_file_is_featurised_again(damage, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOLMAT_CACHE_DIR", str(tmp_path))
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)N"] * 20
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    first = fg.featurize_cached(smiles, mols)
+    (path,) = (tmp_path / "features").glob("*.npz")
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:  # inside the first array's compressed data
+        data[len(data) // 4] ^= 0xFF
+    path.write_bytes(bytes(data))
+    again = fg.featurize_cached(smiles, mols)
+    for key, value in first.arrays().items():
+        np.testing.assert_array_equal(value, again.arrays()[key])

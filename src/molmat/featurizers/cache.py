@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from zipfile import BadZipFile
 
 import numpy as np
 
@@ -19,7 +21,8 @@ def cache_dir() -> Path:
 
 
 def features_dir() -> Path:
-    """Where featurised arrays are kept: one ``.npz`` file per job."""
+    """Where featurised arrays are kept: one ``.npz`` file per molecule list
+    and featuriser settings."""
     return cache_dir() / "features"
 
 
@@ -61,7 +64,7 @@ def cached_arrays(
                 arrays = {k: data[k] for k in data.files}
             log.debug("features loaded from cache %s", path)
             return arrays
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, BadZipFile, zlib.error):
             log.warning("feature cache %s unreadable; featurising again", path)
     arrays = compute()
     try:
