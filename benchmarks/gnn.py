@@ -15,7 +15,7 @@ graph model as a deep ensemble of N members and scores their mean prediction.
     python benchmarks/gnn.py --runs tox21:scaffold:0 --models mpnn,rf --epochs 30
     python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn/rdkit2d,rf/morgan
     python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn,rf --ensemble 5
-    python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn,rf \
+    python benchmarks/gnn.py --runs bace:scaffold:0 --models mpnn,rf \\
         --params '{"dropout": 0.2, "weight_decay": 0.01}'
     python benchmarks/gnn.py --runs bbbp:scaffold:0 \\
         --models benchmarks/architectures/mpnn_mean.yaml,rf
@@ -68,15 +68,19 @@ def model_settings(spec: str) -> tuple[str, dict]:
 def run_one(
     dataset: str, split: str, seed: int, spec: str, extra: dict, ensemble: int = 1
 ) -> dict:
-    """Train ``spec`` on one split; graph models with the settings ``extra``, as
-    deep ensembles of ``ensemble`` members."""
+    """Train ``spec`` on one split; graph models with the settings ``extra``
+    (over the model's own), as deep ensembles of ``ensemble`` members seeded
+    ``seed * ensemble + i``."""
     table = read_molecules(dataset)
     ((train, val, test),) = make_splits(table, split, seed)
     model_name, params = model_settings(spec)
     if not is_graph_model(model_name):
         extra, ensemble = {}, 1
     model = build_model(
-        model_name, seed=seed, ensemble=ensemble, progress=False, **params, **extra
+        model_name,
+        seed=seed * ensemble,  # members' seeds: no two runs share one
+        ensemble=ensemble,
+        **{**params, **extra, "progress": False},
     )
 
     def pick(idx):
@@ -186,7 +190,8 @@ def main() -> None:
         type=int,
         default=1,
         help="train each graph model as a deep ensemble of this many members "
-        "(seeds seed, seed+1, ...) and score their mean prediction",
+        "(seeded seed*N, seed*N+1, ..., so runs share no member) and score their "
+        "mean prediction",
     )
     parser.add_argument(
         "--params",
@@ -197,9 +202,14 @@ def main() -> None:
         "molmat.tasks.property.PropertyModel)",
     )
     args = parser.parse_args()
-    unknown = sorted(set(args.params) - set(PropertyModel().get_params()))
+    if args.ensemble < 1:
+        parser.error("--ensemble must be at least 1")
+    if not isinstance(args.params, dict):
+        parser.error("--params must be a JSON object")
+    settable = set(PropertyModel().get_params()) - {"model", "seed", "progress"}
+    unknown = sorted(set(args.params) - settable)
     if unknown:
-        parser.error(f"--params: {unknown} are not PropertyModel settings")
+        parser.error(f"--params: {unknown}; settable: {sorted(settable)}")
     extra = {**args.params, **({"epochs": args.epochs} if args.epochs else {})}
     results = []
     for spec in args.runs:
