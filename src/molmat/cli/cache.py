@@ -32,6 +32,6 @@ def megabytes(n_bytes: int) -> str:
 def run(args) -> int:
     if args.clear:
         print("\n".join(clear_caches(args.clear)))
-    rows = [[c.name, c.entries, megabytes(c.bytes), c.path] for c in cache_use()]
+    rows = [[c.name, c.contents, megabytes(c.bytes), c.path] for c in cache_use()]
     print(table(["cache", "holds", "size", "path"], rows))
     return 0

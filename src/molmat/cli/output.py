@@ -18,14 +18,14 @@ def setup_logging(verbosity: int) -> None:
     logger.propagate = False
 
 
-def add_no_cache(parser) -> None:
+def add_no_cache(parser, more: str = "") -> None:
     """``--no-cache`` (``args.use_cache``) on a parser or argument group."""
     parser.add_argument(
         "--no-cache",
         dest="use_cache",
         action="store_false",
         help="do not read or write the feature cache and conformer store in "
-        "$MOLMAT_CACHE_DIR (default ~/.cache/molmat)",
+        f"$MOLMAT_CACHE_DIR (default ~/.cache/molmat){more}",
     )
 
 

@@ -285,7 +285,7 @@ def add_run_arguments(p) -> None:
         action="store_true",
         help="continue an interrupted run from OUT/checkpoint with the same settings",
     )
-    add_no_cache(training)
+    add_no_cache(training, "; the model keeps to this when it predicts later")
     training.add_argument(
         "--no-progress",
         dest="progress",

@@ -133,24 +133,27 @@ class ConformerStore:
     def counts(self) -> tuple[int, int]:
         """(conformers, failures to embed) stored: one per molecule and settings.
 
-        ``(0, 0)`` for a missing store; no file is created.
+        ``(0, 0)`` for a missing or empty store; no file is created.
 
         Raises:
-            sqlite3.Error: when the file cannot be read as a store.
+            sqlite3.Error: when the file cannot be read as a store now.
         """
         if not self.path.exists():
             return 0, 0
-        with closing(sqlite3.connect(self._read_only_uri(), uri=True)) as db:
-            embedded, failed = db.execute(
-                "SELECT COUNT(positions), COUNT(*) - COUNT(positions) FROM conformers"
-            ).fetchone()
-        return embedded, failed
-
-    def _read_only_uri(self) -> str:
-        return f"{self.path.resolve().as_uri()}?mode=ro"
+        uri = f"{self.path.resolve().as_uri()}?mode=rw"  # rw: never creates a file
+        with closing(sqlite3.connect(uri, uri=True)) as connection:
+            try:
+                return connection.execute(
+                    "SELECT COUNT(positions), COUNT(*) - COUNT(positions) "
+                    "FROM conformers"
+                ).fetchone()
+            except sqlite3.OperationalError as err:
+                if "no such table" in str(err):  # an empty file
+                    return 0, 0
+                raise
 
     def clear(self) -> None:
-        """Delete the store (and its journals)."""
+        """Delete the store, its journals and a damaged store set aside."""
         for path in self.files():
             path.unlink(missing_ok=True)
 

@@ -9,7 +9,8 @@ of the molecule's own atoms (hydrogens dropped again) are returned in Å, in
 the molecule's atom order.
 
 Embedding is seeded and runs on the molecule rewritten in its canonical atom
-order (:func:`canonical_form`), so a molecule gets the same geometry however
+order (:func:`canonical_form`, :meth:`CanonicalForm.molecule`; built only
+while it is embedded), so a molecule gets the same geometry however
 its SMILES is written or its atoms are numbered (up to swaps of symmetric
 atoms). :func:`embed_all` embeds on every core at once (RDKit releases the
 GIL while it embeds and relaxes), once per distinct molecule, and can reuse

@@ -25,13 +25,13 @@ class CacheUse:
 
     Attributes:
         name: ``features`` or ``conformers``.
-        entries: a short description of its content.
+        contents: what it holds, in words.
         bytes: size of its files.
         path: its folder or file.
     """
 
     name: str
-    entries: str
+    contents: str
     bytes: int
     path: Path
 
@@ -54,7 +54,7 @@ def cache_use() -> list[CacheUse]:
         conformers, failures = store.counts()
         stored = f"{counted(conformers, 'conformer')}, {counted(failures, 'failure')}"
     except sqlite3.Error as err:
-        stored = f"unreadable ({err})"
+        stored = f"could not be read ({err})"
     return [
         CacheUse(
             "features", counted(len(files), "file"), size_of(files), features_dir()
@@ -76,7 +76,7 @@ def clear_caches(which: str = "all") -> list[str]:
         done.append(f"features: {counted(clear_features(), 'file')} deleted")
     if which in ("conformers", "all"):
         store = ConformerStore()
-        freed = size_of(store.files())
+        files = store.files()
         store.clear()
-        done.append(f"conformers: {store.path} deleted ({freed} bytes)")
+        done.append(f"conformers: {counted(len(files), 'file')} deleted")
     return done
