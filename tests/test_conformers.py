@@ -310,3 +310,14 @@ def test_no_cache_prediction_reads_and_writes_no_store(
         frame[column], model.predict(["CCO", "OCC(N)=O"]), atol=1e-5
     )
     assert store.exists()  # the model itself was trained with the cache
+
+
+def test_failure_reason_names_the_checks_etkdg_failed():
+    xyz, reason = embed(Chem.MolFromSmiles(UNEMBEDDABLE), ConformerOptions())
+    assert xyz is None and "attempts failed at ETK_MINIMIZATION ×" in reason
+    counts = np.zeros(len(fc.FAILURE_CAUSES), np.int64)
+    assert fc.failure_summary(counts) == "no attempt recorded"
+    counts[[0, 2, 3]] = [5, 9, 1]
+    assert fc.failure_summary(counts, shown=2) == (
+        "attempts failed at CHECK_TETRAHEDRAL_CENTERS ×9, INITIAL_COORDS ×5"
+    )

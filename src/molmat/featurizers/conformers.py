@@ -34,7 +34,7 @@ from functools import partial
 import numpy as np
 import rdkit
 from rdkit import Chem
-from rdkit.Chem import AllChem
+from rdkit.Chem import AllChem, rdDistGeom
 from tqdm.auto import tqdm
 
 from molmat.featurizers.conformer_store import ConformerStore, Embedding
@@ -46,6 +46,10 @@ STORE_BATCH = 256  # embeddings written to the store at a time
 silence_rdkit()
 
 CONFORMER_VERSION = "etkdg-v2"  # v2: embedded in canonical atom order
+# RDKit's names of the checks an ETKDG attempt can fail, in GetFailureCounts order
+FAILURE_CAUSES = [
+    cause.name for _, cause in sorted(rdDistGeom.EmbedFailureCauses.values.items())
+]
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,15 @@ def _energies(mol: Chem.Mol, conf_ids: list[int]) -> list[float] | None:
     return None
 
 
+def failure_summary(counts: np.ndarray, shown: int = 3) -> str:
+    """The checks ETKDG's attempts failed most often, as RDKit names them."""
+    top = [i for i in np.argsort(-counts, kind="stable")[:shown] if counts[i] > 0]
+    if not top:
+        return "no attempt recorded"
+    listed = ", ".join(f"{FAILURE_CAUSES[i]} ×{counts[i]}" for i in top)
+    return f"attempts failed at {listed}"
+
+
 def embed_in_given_order(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
     """Lowest-energy conformer of ``mol``, embedded in its own atom order.
 
@@ -96,16 +109,21 @@ def embed_in_given_order(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
         coordinates).
     """
     with_h = Chem.AddHs(mol)
-    conf_ids = []
+    conf_ids, failures = [], np.zeros(len(FAILURE_CAUSES), np.int64)
     for random_coords in (False, True):
         params = AllChem.ETKDGv3()
         params.randomSeed = options.seed
         params.useRandomCoords = random_coords
+        params.trackFailures = True  # same conformers, and the reasons attempts fail
         conf_ids = list(AllChem.EmbedMultipleConfs(with_h, options.n, params))
         if conf_ids:
             break
+        failures += np.asarray(params.GetFailureCounts())[: len(FAILURE_CAUSES)]
     if not conf_ids:
-        return None, f"ETKDG could not embed a 3D conformer ({options.n} tried)"
+        return None, (
+            f"ETKDG could not embed a 3D conformer ({options.n} tried; "
+            f"{failure_summary(failures)})"
+        )
     if options.mmff:
         if not AllChem.MMFFHasAllMoleculeParams(with_h):
             return None, "MMFF94 has no parameters for this molecule"
