@@ -1,12 +1,14 @@
 """Binary classification: decision thresholds, confusion matrices, plots, labels."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import matthews_corrcoef
 
+from molmat.tasks.property import PropertyModel
 from molmat.training.metrics import choose_threshold, classification_scores
 
 
@@ -97,3 +99,12 @@ def test_assess_classification_reports_roc_auc_with_intervals(tmp_path, capsys):
     assert 0.5 < low <= value <= high <= 1.0
     assert result["y_randomisation"]["shuffled_best"] < value
     assert "roc_auc, shuffled labels" in capsys.readouterr().out
+
+
+def test_probabilities_of_extreme_logits_are_exact_and_silent():
+    model = PropertyModel(task="classification")
+    model.task_ = "classification"
+    raw = np.array([[-200.0], [0.0], [200.0]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from exp
+        np.testing.assert_array_equal(model._from_raw(raw), [[0.0], [0.5], [1.0]])

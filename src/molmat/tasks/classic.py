@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import skops.io as sio
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from molmat.classic.models import make_estimator
@@ -123,7 +124,7 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
             return estimator.predict(features)
         if hasattr(estimator, "predict_proba"):
             return estimator.predict_proba(features)[:, 1]
-        return 1.0 / (1.0 + np.exp(-estimator.decision_function(features)))
+        return expit(estimator.decision_function(features))
 
     def predict_with_std(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """Gaussian-process mean and predictive standard deviation, [n, T] each."""

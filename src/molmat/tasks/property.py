@@ -17,6 +17,7 @@ from pathlib import Path
 import jax
 import numpy as np
 from rdkit import Chem
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError, parse_smiles
@@ -441,7 +442,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         """Network outputs -> original units (regression) or probabilities."""
         if self.task_ == "regression":
             return raw * self.y_std_ + self.y_mean_
-        return 1.0 / (1.0 + np.exp(-raw))
+        return expit(raw)  # no overflow warning for large negative logits
 
     def predict_values(self, X: Sequence) -> np.ndarray:
         """Predictions [n, T]: original units or probabilities, NaN for bad SMILES."""
