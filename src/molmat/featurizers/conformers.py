@@ -118,7 +118,8 @@ def embed_in_given_order(mol: Chem.Mol, options: ConformerOptions) -> Embedding:
         conf_ids = list(AllChem.EmbedMultipleConfs(with_h, options.n, params))
         if conf_ids:
             break
-        failures += np.asarray(params.GetFailureCounts())[: len(FAILURE_CAUSES)]
+        counts = np.asarray(params.GetFailureCounts())[: len(FAILURE_CAUSES)]
+        failures[: len(counts)] += counts
     if not conf_ids:
         return None, (
             f"ETKDG could not embed a 3D conformer ({options.n} tried; "
