@@ -35,7 +35,29 @@ from molmat.tasks.property import (
 from molmat.training import archive
 from molmat.training.loop import History
 
-TRUSTED_PREFIXES = ("sklearn.", "molmat.", "numpy.", "scipy.")
+# Every type a saved ClassicModel holds beyond skops's own safe defaults, named
+# one by one: a name under numpy/scipy/sklearn can be any function, and loading
+# a function node can call it. tests/classic/test_archive_security.py rebuilds
+# this set from every estimator make_estimator returns.
+TRUSTED_TYPES = frozenset(
+    {
+        "molmat.classic.estimators.DescriptorCleaner",
+        "molmat.classic.estimators.TanimotoKernel",
+        "molmat.classic.estimators.TanimotoKernelRidge",
+        "molmat.classic.estimators.TanimotoKernelRidgeClassifier",
+        "molmat.classic.estimators.TanimotoSVC",
+        "molmat.classic.estimators.TanimotoSVR",
+        "molmat.classic.mlp.MLPClassifier",
+        "molmat.classic.mlp.MLPRegressor",
+        "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace",
+        "sklearn.gaussian_process.kernels.ConstantKernel",
+        "sklearn.gaussian_process.kernels.Product",
+        "sklearn.gaussian_process.kernels.RBF",
+        "sklearn.gaussian_process.kernels.Sum",
+        "sklearn.gaussian_process.kernels.WhiteKernel",
+        "sklearn.tree._tree.Tree",
+    }
+)
 
 
 class ClassicModel(MoleculePredictor, BaseEstimator):
@@ -150,7 +172,12 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
 
 
 def load_classic(folder: Path, config: dict) -> ClassicModel:
-    """Rebuild a :class:`ClassicModel`; only scikit-learn/molmat/NumPy types load."""
+    """Rebuild a :class:`ClassicModel`; only the types molmat writes load.
+
+    Raises:
+        ArchiveError: incomplete config, a missing or damaged model file, or a
+            file holding any type outside :data:`TRUSTED_TYPES`.
+    """
     try:
         model = ClassicModel(**config["params"])
         model.task_ = config["task"]
@@ -158,20 +185,26 @@ def load_classic(folder: Path, config: dict) -> ClassicModel:
     except (KeyError, TypeError) as err:
         raise archive.ArchiveError(f"{folder}: incomplete config ({err!r})") from err
     model.n_targets_ = len(model.target_names_)
-    model.estimators_ = []
-    for j in range(model.n_targets_):
-        file = folder / f"target_{j}.skops"
-        try:
-            types = sio.get_untrusted_types(file=file)
-            refused = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
-            if refused:
-                raise archive.ArchiveError(f"{file}: refusing to load types {refused}")
-            model.estimators_.append(sio.load(file, trusted=types))
-        except FileNotFoundError as err:
-            raise archive.ArchiveError(f"{folder}: {file.name} is missing") from err
-        except archive.ArchiveError:
-            raise
-        except Exception as err:  # a damaged zip or schema raises many types
-            raise archive.ArchiveError(f"{file}: corrupted model file ({err})") from err
+    model.estimators_ = [
+        _load_estimator(folder, folder / f"target_{j}.skops")
+        for j in range(model.n_targets_)
+    ]
     model.history_ = History(best_epoch=0)
     return model
+
+
+def _load_estimator(folder: Path, file: Path):
+    """One skops file, refused before anything in it is built if it is not ours."""
+    try:
+        refused = sorted(set(sio.get_untrusted_types(file=file)) - TRUSTED_TYPES)
+        if refused:
+            raise archive.ArchiveError(
+                f"{file}: refusing to load types molmat does not write: {refused}"
+            )
+        return sio.load(file, trusted=sorted(TRUSTED_TYPES))
+    except FileNotFoundError as err:
+        raise archive.ArchiveError(f"{folder}: {file.name} is missing") from err
+    except archive.ArchiveError:
+        raise
+    except Exception as err:  # a damaged zip or schema raises many types
+        raise archive.ArchiveError(f"{file}: corrupted model file ({err})") from err
