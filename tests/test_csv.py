@@ -106,3 +106,110 @@ def test_bundled_multitask_sets_keep_every_task_with_missing_labels_masked():
         get_dataset("hiv")
     with pytest.raises(DataError, match="HIV.csv"):
         read_molecules("hiv")
+
+
+def test_headerless_smi_keeps_its_first_molecule(tmp_path):
+    path = tmp_path / "mols.smi"
+    path.write_text("CCO ethanol\nc1ccccc1 benzene\nCC(=O)O acetic acid\n")
+    table = read_molecules(path, require_targets=False)
+    assert table.smiles == ["CCO", "c1ccccc1", "CC(=O)O"]
+    assert table.frame["name"].tolist() == ["ethanol", "benzene", "acetic acid"]
+
+
+def test_smi_rows_are_placed_by_file_line(tmp_path):
+    path = tmp_path / "mols.smi"
+    path.write_text("CCO\nC1CC( broken\n\nCCN\n")
+    table = read_molecules(path, require_targets=False)
+    assert table.smiles == ["CCO", "CCN"]
+    bad = [str(b) for b in table.report.bad_rows]
+    assert bad[0].startswith("row 1 (file line 2): unparsable")
+    assert bad[1].startswith("row 2 (file line 3): empty")
+
+
+@pytest.mark.parametrize("sep", [" ", "\t"])
+def test_smi_with_a_header_names_its_columns(tmp_path, sep):
+    path = tmp_path / "mols.smi"
+    lines = ["SMILES Name logS", "CCO ethanol 1.1", "c1ccccc1 benzene -1.6"]
+    path.write_text("".join(line.replace(" ", sep) + "\n" for line in lines))
+    table = read_molecules(path, targets=["logS"])
+    assert table.smiles == ["CCO", "c1ccccc1"]
+    np.testing.assert_allclose(table.y[:, 0], [1.1, -1.6], rtol=1e-6)
+
+
+def test_smi_header_is_a_column_word_never_a_molecule(tmp_path):
+    path = tmp_path / "mols.smi"
+    path.write_text("C methane\nCC ethane\n")  # "C" parses: data, not a header
+    assert len(read_molecules(path, require_targets=False)) == 2
+    path.write_text("#smiles id\nCC ethane\n")
+    assert read_molecules(path, require_targets=False).smiles == ["CC"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("x.tsv", "smiles\tlogS\nCCO\t1.1\nc1ccccc1\t-1.6\n"),
+        ("x.csv", "smiles\tlogS\nCCO\t1.1\nc1ccccc1\t-1.6\n"),
+        ("x.csv", "smiles;logS\nCCO;1.1\nc1ccccc1;-1.6\n"),
+        ("x.csv", "smiles;logS\nCCO;1,1\nc1ccccc1;-1,6\n"),
+    ],
+)
+def test_tab_and_semicolon_separated_files(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    table = read_molecules(path)
+    assert table.smiles == ["CCO", "c1ccccc1"] and table.target_names == ["logS"]
+    np.testing.assert_allclose(table.y[:, 0], [1.1, -1.6], rtol=1e-6)
+
+
+def _sdf_record(smiles: str, title: str, logS: str) -> str:
+    from rdkit import Chem
+
+    block = Chem.MolToMolBlock(Chem.MolFromSmiles(smiles))
+    return f"{title}{block[block.index(chr(10)) :]}>  <logS>\n{logS}\n\n$$$$\n"
+
+
+@pytest.mark.parametrize("name", ["x.sdf", "x.sdf.gz"])
+def test_sdf_records_become_rows_and_a_broken_one_is_reported(tmp_path, name):
+    import gzip
+
+    broken = _sdf_record("CCN", "broken", "0.5").replace(" N ", " Xx ")
+    text = _sdf_record("CCO", "ethanol", "1.1") + broken
+    text += _sdf_record("c1ccccc1", "benzene", "-1.6")
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    table = read_molecules(path)
+    assert table.smiles == ["CCO", "c1ccccc1"] and table.target_names == ["logS"]
+    np.testing.assert_allclose(table.y[:, 0], [1.1, -1.6], rtol=1e-6)
+    assert table.frame["name"].tolist() == ["ethanol", "", "benzene"]
+    (bad,) = table.report.bad_rows
+    assert str(bad).startswith("row 1 (SDF record 2): RDKit cannot read")
+    with pytest.raises(DataError, match="SDF record 2"):
+        read_molecules(path, strict=True)
+
+
+@pytest.mark.parametrize("name", ["x.xlsx", "x.txt", "x"])
+def test_unknown_file_types_are_refused(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("smiles,logS\nCCO,1.1\n")
+    with pytest.raises(DataError, match="unsupported file type.*reads CSV"):
+        read_molecules(path)
+
+
+def test_predict_on_a_headerless_smi_predicts_every_molecule(tmp_path, capsys):
+    from molmat.cli.main import main
+    from molmat.tasks.classic import ClassicModel
+
+    smiles = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "CCCC", "Oc1ccccc1"]
+    model = ClassicModel("ridge", features="morgan", n_bits=64, use_cache=False)
+    folder = model.fit(smiles, np.arange(6.0)).save(tmp_path / "model")
+    data, out = tmp_path / "mols.smi", tmp_path / "pred.csv"
+    data.write_text("CCO ethanol\nc1ccccc1 benzene\nCCN ethylamine\n")
+    args = ["predict", "--model", str(folder), "--data", str(data), "--out", str(out)]
+    assert main(args) == 0
+    frame = pd.read_csv(out)
+    assert frame["smiles"].tolist() == ["CCO", "c1ccccc1", "CCN"]
+    assert frame["y0_pred"].notna().all()
+    assert "3 of 3 rows predicted" in capsys.readouterr().out

@@ -16,7 +16,11 @@ def add_parser(sub):
         "whose SMILES cannot be read are kept, with empty predictions, and reported.",
     )
     p.add_argument("--model", required=True, help="run folder or model archive folder")
-    p.add_argument("--data", required=True, help="CSV file or bundled dataset name")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="CSV/TSV, .smi or SDF file (optionally .gz), or bundled dataset name",
+    )
     p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
     p.add_argument("--out", required=True, help="output CSV")
     add_no_cache(p)

@@ -1,15 +1,22 @@
-"""Read a CSV of SMILES (and optional targets) into parsed molecules.
+"""Read a table of molecules (and optional targets) into parsed molecules.
 
-Every bad row is reported with its 0-based row position (header excluded, the
-numbering split files use) and a reason, then skipped; ``strict=True`` turns the
-first bad row into an error. Duplicate molecules (same canonical SMILES) are
-reported, and flagged when their labels disagree.
+Inputs are CSV (comma, semicolon or tab, sniffed from the header line), TSV,
+``.smi`` (``SMILES [name]`` per line, with or without a header line) and SDF
+(each record's properties become columns), each optionally gzipped; any other
+file is refused. Every bad row is reported with its 0-based row position
+(header excluded, the numbering split files use), where it is in the file and
+a reason, then skipped; ``strict=True`` turns the first bad row into an error.
+Duplicate molecules (same canonical SMILES) are reported, and flagged when
+their labels disagree.
 """
 
 from __future__ import annotations
 
+import gzip
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -21,6 +28,12 @@ from molmat.featurizers.rdkit_log import silence_rdkit
 silence_rdkit()
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smi", "mol", "molecule")
+DELIMITED = (".csv", ".tsv")
+SMI = (".smi", ".smiles")
+SDF = (".sdf", ".sd")
+FORMATS = "CSV/TSV (.csv, .tsv), SMILES (.smi) or SDF (.sdf), optionally gzipped"
+NA_WORDS = ("", "nan", "na", "n/a", "null", "none")
+DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?|[+-]?\d+")
 
 
 class DataError(ValueError):
@@ -29,13 +42,19 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class BadRow:
-    """A skipped input row. ``row`` is 0-based, header excluded."""
+    """A skipped input row. ``row`` is 0-based, header excluded.
+
+    ``where`` places it in the file (``file line 7``, ``SDF record 3``); empty
+    means a CSV line under one header line.
+    """
 
     row: int
     reason: str
+    where: str = ""
 
     def __str__(self) -> str:
-        return f"row {self.row} (file line {self.row + 2}): {self.reason}"
+        where = self.where or f"file line {self.row + 2}"
+        return f"row {self.row} ({where}): {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -120,11 +139,40 @@ def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str]:
     return mol, ""
 
 
-def read_table(source: str | Path) -> tuple[pd.DataFrame, str]:
-    """Read a bundled dataset name or a CSV path into a DataFrame."""
+@dataclass
+class RawTable:
+    """An input file as a table, with what its format says about the rows.
+
+    Attributes:
+        frame: one row per molecule entry of the file.
+        name: the file (or bundled dataset) name.
+        smiles_col: the molecule column when the format fixes it (.smi, SDF).
+        errors: rows the format reader could not read, with the reason.
+        unit: what a row is in the file (``file line``, ``SDF record``).
+        first: the 1-based ``unit`` number of row 0.
+    """
+
+    frame: pd.DataFrame
+    name: str
+    smiles_col: str | None = None
+    errors: dict[int, str] = field(default_factory=dict)
+    unit: str = "file line"
+    first: int = 2
+
+    def where(self, row: int) -> str:
+        """Where row ``row`` is in the file, e.g. ``file line 7``."""
+        return f"{self.unit} {row + self.first}"
+
+
+def read_table(source: str | Path) -> RawTable:
+    """Read a bundled dataset name or a CSV/TSV/.smi/SDF path into a table.
+
+    Raises:
+        DataError: no such file, an unsupported format, or an unreadable file.
+    """
     if isinstance(source, str) and source.lower() in DATASETS:
         info = get_dataset(source)
-        return pd.read_csv(info.path), info.name
+        return RawTable(pd.read_csv(info.path), info.name)
     path = Path(source)
     if not path.exists():
         if str(source).lower() in NOT_BUNDLED:
@@ -133,10 +181,181 @@ def read_table(source: str | Path) -> tuple[pd.DataFrame, str]:
             )
         known = ", ".join(sorted(DATASETS))
         raise DataError(f"{path}: no such file (bundled dataset names: {known})")
+    kind = file_format(path)
     try:
-        return pd.read_csv(path), str(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"{path}: not a readable CSV file ({err})") from err
+        if kind in SDF:
+            return _read_sdf(path)
+        if kind in SMI:
+            return _read_smi(path)
+        return _read_delimited(path, "\t" if kind == ".tsv" else None)
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        pd.errors.EmptyDataError,
+        OSError,
+        EOFError,
+    ) as err:
+        raise DataError(f"{path}: not a readable {kind} file ({err})") from err
+
+
+def file_format(path: Path) -> str:
+    """The format suffix of ``path`` (``.csv``, ``.smi``...), ``.gz`` ignored.
+
+    Raises:
+        DataError: a suffix molmat does not read.
+    """
+    name = path.name.lower().removesuffix(".gz")
+    suffix = Path(name).suffix
+    if suffix not in (*DELIMITED, *SMI, *SDF):
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; "
+            f"molmat reads {FORMATS}"
+        )
+    return suffix
+
+
+def _open(path: Path, mode: str = "rt") -> IO:
+    """Open a plain or gzipped file (text modes strip a byte-order mark)."""
+    encoding = "utf-8-sig" if "t" in mode else None
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, mode, encoding=encoding)
+    return open(path, mode, encoding=encoding)
+
+
+def _read_delimited(path: Path, sep: str | None) -> RawTable:
+    """CSV or TSV; ``sep=None`` sniffs comma, semicolon or tab from the header."""
+    if sep is None:
+        with _open(path) as handle:
+            sep = sniff_delimiter(handle.readline())
+    frame = pd.read_csv(path, sep=sep)
+    return RawTable(_decimal_commas(frame) if sep == ";" else frame, str(path))
+
+
+def sniff_delimiter(header: str) -> str:
+    """The most frequent of ``,``, ``\\t`` and ``;`` outside quotes (``,`` if none)."""
+    unquoted = re.sub(r'"[^"]*"', "", header)
+    counts = {sep: unquoted.count(sep) for sep in (",", "\t", ";")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns written with decimal commas (``1,5``), as numbers."""
+    for col in frame.select_dtypes(exclude="number").columns:
+        text = frame[col].dropna().astype(str).str.strip()
+        text = text[text != ""]
+        if len(text) and text.str.fullmatch(DECIMAL_COMMA).all():
+            numbers = frame[col].astype(str).str.strip().str.replace(",", ".")
+            frame[col] = pd.to_numeric(numbers.where(frame[col].notna()))
+    return frame
+
+
+def _read_smi(path: Path) -> RawTable:
+    """``SMILES [name]`` per line; a header line only when it names the columns.
+
+    Fields are split at tabs when the first line has one, else at whitespace;
+    the last column takes the rest of the line. Blank lines stay as rows (and
+    are reported as empty), so row numbers match file lines.
+    """
+    with _open(path) as handle:
+        lines = handle.read().rstrip().splitlines()
+    if not lines:
+        raise pd.errors.EmptyDataError("no lines")
+    sep = "\t" if "\t" in lines[0] else None
+    header = _smi_header(lines[0], sep)
+    names = header or ["smiles", "name"]
+    body = lines[1:] if header else lines
+    rows = [_fields(line, sep, len(names)) for line in body]
+    frame = pd.DataFrame(rows, columns=names)
+    if header:
+        frame = _numbers(frame, skip=names[:1])
+    return RawTable(frame, str(path), smiles_col=names[0], first=2 if header else 1)
+
+
+def _smi_header(line: str, sep: str | None) -> list[str] | None:
+    """Column names when ``line`` is a header (``SMILES Name ...``), else ``None``.
+
+    The first field must be a molecule column name (``smiles``, ``#SMILES``,
+    ``canonical_smiles``...) that does not itself parse as a SMILES.
+    """
+    names = [f.strip() for f in (line.split(sep) if sep else line.split())]
+    first = names[0].lstrip("#").strip() if names else ""
+    word = first.lower()
+    if not (word in SMILES_NAMES or "smiles" in word) or parse_smiles(first)[0]:
+        return None
+    return [first, *names[1:]] if len(names) > 1 else [first, "name"]
+
+
+def _fields(line: str, sep: str | None, n: int) -> list[str]:
+    """``line`` cut into ``n`` stripped fields, the last taking the rest."""
+    parts = line.split(sep, n - 1) if sep else line.split(None, n - 1)
+    parts = [p.strip() for p in parts]
+    return parts + [""] * (n - len(parts))
+
+
+def _numbers(frame: pd.DataFrame, skip: list[str]) -> pd.DataFrame:
+    """Text columns holding only numbers (or blanks, ``nan``, ``NA``) as numbers."""
+    for col in frame.columns.drop(skip):
+        text = frame[col].astype(str).str.strip()
+        try:
+            frame[col] = pd.to_numeric(text.mask(text.str.lower().isin(NA_WORDS)))
+        except (ValueError, TypeError):
+            continue
+    return frame
+
+
+def _read_sdf(path: Path) -> RawTable:
+    """One row per SDF record: its SMILES, title (``name``) and data fields.
+
+    A record RDKit cannot read (or sanitise) keeps its row, with the reason.
+    """
+    records, errors = [], {}
+    with _open(path, "rb") as handle:
+        supplier = Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=False)
+        for i, mol in enumerate(supplier):
+            smiles, reason = _record_smiles(mol)
+            if reason:
+                errors[i] = reason
+            records.append((smiles, *_record_text(mol)))
+    if not records:
+        raise pd.errors.EmptyDataError("no SDF records")
+    taken = {key for *_, props in records for key in props}
+    smiles_col, title_col = _free_name("smiles", taken), _free_name("name", taken)
+    frame = pd.DataFrame(
+        [{smiles_col: smi, title_col: title, **props} for smi, title, props in records]
+    )
+    frame = _numbers(frame, skip=[smiles_col, title_col])
+    return RawTable(frame, str(path), smiles_col, errors, "SDF record", first=1)
+
+
+def _record_smiles(mol: Chem.Mol | None) -> tuple[str | None, str]:
+    """The SMILES of one SDF record, or ``(None, reason)``."""
+    if mol is None:
+        return None, "RDKit cannot read this SDF record"
+    if mol.GetNumAtoms() == 0:
+        return None, "SDF record has no atoms"
+    try:
+        Chem.SanitizeMol(mol)
+        return Chem.MolToSmiles(Chem.RemoveHs(mol)), ""
+    except Exception as err:  # RDKit raises several sanitisation error types
+        return None, f"SDF record fails sanitisation: {err}"
+
+
+def _record_text(mol: Chem.Mol | None) -> tuple[str, dict[str, str]]:
+    """The record's title and its data fields, as text (empty if unreadable)."""
+    if mol is None:
+        return "", {}
+    title = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
+    return title, {key: mol.GetProp(key) for key in mol.GetPropNames()}
+
+
+def _free_name(base: str, taken) -> str:
+    """``base``, or ``base_1``, ``base_2``... if a column already has that name."""
+    name, k = base, 0
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name
 
 
 def detect_smiles_column(frame: pd.DataFrame) -> str:
@@ -180,10 +399,11 @@ def read_molecules(
     strict: bool = False,
     conflict_tol: float = 1e-6,
 ) -> MoleculeTable:
-    """Read molecules and targets from a CSV path or a bundled dataset name.
+    """Read molecules and targets from a file or a bundled dataset name.
 
     Args:
-        source: CSV path or bundled dataset name (``aqsoldb``, ``esol``, ``bbbp``).
+        source: CSV/TSV, ``.smi`` or SDF path (optionally gzipped), or a
+            bundled dataset name (``aqsoldb``, ``esol``, ``bbbp``).
         smiles_col: SMILES column; detected when ``None``.
         targets: target columns; the dataset's own or detected when ``None``.
         require_targets: ``False`` reads SMILES only (for prediction); named
@@ -195,10 +415,13 @@ def read_molecules(
     when a target is non-numeric or infinite, or when all its targets are
     missing. With several targets, a missing label is kept as NaN (masked).
     """
-    frame, name = read_table(source)
+    file = read_table(source)
+    frame, name = file.frame, file.name
     info = DATASETS.get(name)
     if smiles_col is None:
-        smiles_col = info.smiles_col if info else detect_smiles_column(frame)
+        smiles_col = (
+            info.smiles_col if info else file.smiles_col or detect_smiles_column(frame)
+        )
     if smiles_col not in frame.columns:
         raise DataError(
             f"{name}: SMILES column {smiles_col!r} not found; columns are "
@@ -224,14 +447,14 @@ def read_molecules(
     report = DataReport(source=name, n_rows=len(frame))
     rows, smiles, mols = [], [], []
     for i, raw in enumerate(frame[smiles_col].tolist()):
-        reason = value_errors.get(i, "")
+        reason = file.errors.get(i) or value_errors.get(i, "")
         if not reason and targets and np.isnan(values[i]).all():
             reason = "missing target value" + ("s" if len(targets) > 1 else "")
         mol = None
         if not reason:
             mol, reason = parse_smiles(raw)
         if reason:
-            bad = BadRow(i, reason)
+            bad = BadRow(i, reason, file.where(i))
             if strict:
                 raise DataError(f"{name}: {bad} (strict mode)")
             report.bad_rows.append(bad)
