@@ -42,9 +42,32 @@ def test_extxyz_custom_keys_and_stress():
     frame = data.frames[0]
     assert frame.pbc.all() and frame.stress.shape == (3, 3)
     np.testing.assert_allclose(frame.stress, frame.stress.T)
-    missing = read_structures(DATA / "cu_emt.extxyz", energy_key="REF_energy")
-    assert len(missing.frames) == 0
-    assert all("energy" in b.reason for b in missing.bad_frames)
+
+
+def test_a_key_in_no_frame_is_named_with_the_keys_the_file_has():
+    with pytest.raises(DataError, match="energy key 'REF_energy'") as err:
+        read_structures(DATA / "cu_emt.extxyz", energy_key="REF_energy")
+    assert "info keys ['config_type', 'energy', 'stress']" in str(err.value)
+    assert "per-atom arrays ['forces']" in str(err.value)
+    path = DATA / "ethanol_botnet.extxyz"
+    with pytest.raises(DataError, match="forces key 'REF_forces'.*'forces'"):
+        read_structures(path, forces_key="REF_forces", require_forces=True)
+    energy_only = read_structures(path, forces_key="REF_forces")
+    assert all(f.forces is None for f in energy_only.frames)
+
+
+def test_train_and_test_index_files_that_share_frames_are_refused(tmp_path):
+    from molmat.tasks.potential import read_split
+
+    data = read_structures(DATA / "rmd17_ethanol_10.npz", format="rmd17")
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("\n".join(map(str, range(8))))
+    test.write_text("5\n6\n7\n8\n9\n")
+    with pytest.raises(DataError, match=r"share 3 frames \(frame indices 5, 6, 7\)"):
+        read_split(data, str(train), str(test))
+    test.write_text("8\n9\n")
+    fit, held = read_split(data, str(train), str(test))
+    assert [f.index for f in held] == [8, 9] and len(fit) == 8
 
 
 def test_rmd17_units_and_split_files():

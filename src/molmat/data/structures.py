@@ -275,6 +275,9 @@ def read_extxyz(
         raise DataError(f"{path}: no such file") from err
     except Exception as err:  # ASE raises many types for malformed files
         raise DataError(f"{path}: not a readable extxyz file ({err})") from err
+    require_key(images, path, "energy", energy_key)
+    if forces_key and require_forces:
+        require_key(images, path, "forces", forces_key)
     frames = [
         labelled_frame(atoms, i, energy_key, forces_key, stress_key)
         for i, atoms in enumerate(images)
@@ -287,6 +290,39 @@ def read_extxyz(
         "stress_key": stress_key,
     }
     return StructureData(str(path), good, bad, {**units_read, **keys})
+
+
+def require_key(images, path: Path, label: str, key: str) -> None:
+    """Raise unless some frame of ``images`` holds ``key``.
+
+    Raises:
+        DataError: naming ``key`` and the info keys and per-atom arrays the
+            frames do hold, so a misspelt key is not read as unlabelled frames.
+    """
+    if not images or any(_lookup(atoms, key) is not None for atoms in images):
+        return
+    info, arrays = file_keys(images)
+    raise DataError(
+        f"{path}: no frame has the {label} key {key!r}; the frames hold info "
+        f"keys {info} and per-atom arrays {arrays} (choose with --{label}-key)"
+    )
+
+
+def file_keys(images) -> tuple[list[str], list[str]]:
+    """Sorted info keys and per-atom array keys over all frames.
+
+    Values ASE moved into a calculator count as per-atom when they have one
+    row per atom (``stress`` never does), else as info.
+    """
+    info, arrays = set(), set()
+    for atoms in images:
+        info.update(atoms.info)
+        arrays.update(k for k in atoms.arrays if k not in ("numbers", "positions"))
+        results = getattr(atoms.calc, "results", {}) if atoms.calc else {}
+        for key, value in results.items():
+            per_atom = key != "stress" and np.shape(value)[:1] == (len(atoms),)
+            (arrays if per_atom else info).add(key)
+    return sorted(info), sorted(arrays)
 
 
 def read_rmd17(
@@ -363,6 +399,22 @@ def read_index_file(path: str | Path) -> np.ndarray:
     if (idx < 0).any():
         raise DataError(f"{path}: negative frame index {int(idx.min())}")
     return idx
+
+
+def check_disjoint(train: list[Frame], test: list[Frame]) -> None:
+    """Raise if a frame is both a training and a test frame.
+
+    Raises:
+        DataError: naming how many frames the splits share and a few of them.
+    """
+    shared = sorted({f.index for f in train} & {f.index for f in test})
+    if shared:
+        more = ", ..." if len(shared) > 5 else ""
+        raise DataError(
+            f"the training and test splits share {len(shared)} frames (frame "
+            f"indices {', '.join(map(str, shared[:5]))}{more}); a test frame "
+            "must not be trained on"
+        )
 
 
 def rmd17_split(path: str | Path, split: int) -> tuple[np.ndarray, np.ndarray]:

@@ -408,7 +408,12 @@ def read_split(
     """Training and test frames from index files, an rMD17 split, or all/none.
 
     Isolated-atom frames (reference energies) are never test frames.
+
+    Raises:
+        DataError: the training and test splits share frames.
     """
+    from molmat.data.structures import check_disjoint
+
     if rmd17 is not None:
         train_idx, test_idx = rmd17_split(data.source, rmd17)
     else:
@@ -422,6 +427,7 @@ def read_split(
     if train_idx is None and test_idx is not None:
         held = {f.index for f in test}
         train = [f for f in train if f.index not in held]
+    check_disjoint(train, test)
     return train, test
 
 
