@@ -17,6 +17,7 @@ from molmat.calculators import MolmatCalculator
 from molmat.data.batching import ladder
 from molmat.data.neighbors import neighbor_list
 from molmat.models.potentials.common import EnergyScaling
+from molmat.models.potentials.compilation import precision
 from molmat.models.potentials.inference import cast
 from molmat.models.potentials.lennard_jones import LennardJones
 from molmat.models.potentials.schnet import SchNet
@@ -79,7 +80,10 @@ def test_float32_close_to_ase():
 
 
 def tiny_schnet():
-    scaling = EnergyScaling(species=(18,), avg_num_neighbors=40.0)
+    # Reference energies: the calculator adds them on the host, MD on the device.
+    scaling = EnergyScaling(
+        species=(18,), e0s=(-100.0,), shift=0.3, avg_num_neighbors=40.0
+    )
     return SchNet(scaling, cutoff=5.0, channels=8, layers=1, n_basis=8, key=KEY)
 
 
@@ -95,7 +99,7 @@ def test_calculator_equals_in_jit_neighbour_list_path(make_potential):
     potential = make_potential()
     atoms = strained_fcc()
     atoms.calc = MolmatCalculator(potential, float64=True)
-    with jax.enable_x64(True):
+    with precision(True):
         potential64 = cast(potential, jnp.float64)
         fn, nbrs = allocate(atoms.positions, atoms.cell[:], potential.cutoff, skin=1.0)
         args = [jnp.asarray(a) for a in (atoms.numbers, atoms.positions, atoms.cell[:])]

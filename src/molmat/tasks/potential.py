@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import inspect
 import json
@@ -34,6 +33,7 @@ from molmat.data.structures import (
     species_of,
 )
 from molmat.models.potentials.common import EnergyScaling
+from molmat.models.potentials.compilation import float_dtype, precision
 from molmat.models.potentials.inference import cast, predict_graphs
 from molmat.models.potentials.registry import POTENTIALS, build_potential
 from molmat.training import archive
@@ -165,12 +165,13 @@ class PotentialModel:
             seed=self.seed,
         )
 
-    def _precision(self):
-        return jax.enable_x64(True) if self.float64 else contextlib.nullcontext()
+    def _precision(self, float64: bool | None = None):
+        """:func:`precision` of ``float64`` (None: this model's setting)."""
+        return precision(self.float64 if float64 is None else float64)
 
     @property
     def dtype(self):
-        return np.float64 if self.float64 else np.float32
+        return float_dtype(self.float64)
 
     # -- fitting -------------------------------------------------------------
     def fit(
@@ -285,39 +286,66 @@ class PotentialModel:
             self.potential.check_elements(f.numbers, f"frame {f.index}")
         return frames, neighbor_graphs(frames, self.potential.cutoff)
 
-    def predict(self, frames, batch_size: int = 32) -> dict:
+    def predict(
+        self, frames, batch_size: int = 32, float64: bool | None = None
+    ) -> dict:
         """Energies [S] (eV), forces (list of [n, 3] in eV/Å), stress [S, 3, 3].
 
-        Stress is in eV/Å^3 (0 for non-periodic structures).
+        Stress is in eV/Å^3 (0 for non-periodic structures). ``float64``
+        evaluates in double (True) or single (False) precision; None keeps
+        the model's own.
         """
         frames, graphs = self._graphs(frames)
-        with self._precision():
-            pred = predict_graphs(self.potential, graphs, batch_size)
+        with self._precision(float64):
+            pred = predict_graphs(self._cast(float64), graphs, batch_size)
         return _as_dict(graphs, pred)
 
-    def evaluate(self, frames, batch_size: int = 32) -> dict:
-        """Energy MAE/RMSE (meV, meV/atom), force MAE/RMSE (meV/Å), stress if known."""
-        return self.evaluate_predict(frames, batch_size)[0]
+    def evaluate(
+        self, frames, batch_size: int = 32, float64: bool | None = None
+    ) -> dict:
+        """Energy MAE/RMSE (meV, meV/atom), force MAE/RMSE (meV/Å), stress if known.
 
-    def evaluate_predict(self, frames, batch_size: int = 32) -> tuple[dict, dict]:
+        ``float64`` as in :meth:`predict`.
+        """
+        return self.evaluate_predict(frames, batch_size, float64)[0]
+
+    def evaluate_predict(
+        self, frames, batch_size: int = 32, float64: bool | None = None
+    ) -> tuple[dict, dict]:
         """Metrics (as :meth:`evaluate`) and predictions (as :meth:`predict`).
 
         One prediction pass; forces and stress are predicted only when some
-        frame carries force or stress labels (NaN otherwise).
+        frame carries force or stress labels (NaN otherwise). ``float64`` as
+        in :meth:`predict`.
         """
         _, graphs = self._graphs(frames)
-        with self._precision():
+        with self._precision(float64):
             pred = predict_graphs(
-                self.potential, graphs, batch_size, graphs.has_derivative_labels
+                self._cast(float64), graphs, batch_size, graphs.has_derivative_labels
             )
         return potential_metrics(graphs, pred), _as_dict(graphs, pred)
 
-    def calculator(self, **kwargs):
-        """An ASE calculator over this potential (``molmat.calculators.ase``)."""
+    def _cast(self, float64: bool | None):
+        """The potential in ``float64``'s precision (None: as it is); call it
+        inside :meth:`_precision` of the same ``float64``."""
+        if float64 is None:
+            return self.potential
+        return cast(self.potential, float_dtype(float64))
+
+    def calculator(self, float64: bool | None = None, **kwargs):
+        """An ASE calculator over this potential (``molmat.calculators.ase``).
+
+        Args:
+            float64: evaluate in double (True) or single (False) precision;
+                None keeps the model's own.
+            **kwargs: passed to
+                :class:`~molmat.calculators.ase.MolmatCalculator`.
+        """
         from molmat.calculators.ase import MolmatCalculator
 
         self._check_fitted()
-        return MolmatCalculator(self.potential, float64=self.float64, **kwargs)
+        float64 = self.float64 if float64 is None else float64
+        return MolmatCalculator(self.potential, float64=float64, **kwargs)
 
     def _check_fitted(self):
         if getattr(self, "potential", None) is None:
@@ -349,8 +377,7 @@ _PARAMS = tuple(inspect.signature(PotentialModel.__init__).parameters)[1:]
 
 def reference_sums(graphs: NeighborGraphs, scaling: EnergyScaling) -> np.ndarray:
     """Sum of the atoms' reference energies E0 for each structure [S] (eV)."""
-    e0 = np.zeros(int(max(scaling.species)) + 1)
-    e0[list(scaling.species)] = scaling.e0s
+    e0 = scaling.reference_table(shift=False)
     return np.add.reduceat(e0[graphs.numbers], graphs.atom_offsets[:-1])
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
+import ase
 import numpy as np
+from ase.calculators.fd import calculate_numerical_forces
 from scipy.spatial.transform import Rotation
 
 from molmat.data.neighbors import neighbor_graphs
 from molmat.data.structures import Frame
 from molmat.models.potentials.base import Potential
+from molmat.models.potentials.compilation import precision
 from molmat.models.potentials.inference import Predictions, cast, predict_graphs
 
 
@@ -68,7 +70,7 @@ def assert_e3_equivariant(
             frame, numbers=frame.numbers[perm], positions=frame.positions[perm]
         )
     )
-    with jax.enable_x64(True):
+    with precision(True):
         out = predict_frames(cast(model, np.float64), moved)
     n = frame.n_atoms
     forces = out.forces.reshape(len(moved), n, 3)
@@ -95,7 +97,7 @@ def assert_forces_match_finite_differences(
             pos = frame.positions.copy()
             pos[atom, axis] += sign * h
             frames.append(_moved(frame, pos))
-    with jax.enable_x64(True):
+    with precision(True):
         out = predict_frames(cast(model, np.float64), frames)
     forces = out.forces[: frame.n_atoms]
     numeric = -(out.energy[1::2] - out.energy[2::2]) / (2 * h)
@@ -118,7 +120,7 @@ def assert_stress_matches_finite_differences(
         for sign in (1.0, -1.0):
             deform = np.eye(3) + sign * h * strain
             frames.append(_moved(frame, frame.positions @ deform, frame.cell @ deform))
-    with jax.enable_x64(True):
+    with precision(True):
         out = predict_frames(cast(model, np.float64), frames)
     volume = abs(np.linalg.det(frame.cell))
     numeric = (out.energy[1::2] - out.energy[2::2]) / (2 * h * volume)
@@ -143,12 +145,42 @@ def assert_supercell_extensive(
         cell=2.0 * frame.cell,
         forces=None,
     )
-    with jax.enable_x64(True):
+    with precision(True):
         out = predict_frames(cast(model, np.float64), [frame, supercell])
     _close(
         out.energy[1], 8 * out.energy[0], atol * frame.n_atoms * 8, "supercell energy"
     )
     _close(out.stress[1], out.stress[0], atol, "supercell stress")
+
+
+def assert_float32_matches_float64(
+    model: Potential, frame: Frame, atol: float = 5e-5, forces_atol: float = 1e-4
+) -> None:
+    """The same parameters give the same energy (eV) and forces (eV/Å) in
+    float32 as in float64.
+
+    Totals of thousands of eV (the element reference energies) must not cost
+    float32 its meV resolution: ``atol`` is on the energy of ``frame``.
+    """
+    out32 = predict_frames(cast(model, np.float32), [frame])
+    with precision(True):
+        out64 = predict_frames(cast(model, np.float64), [frame])
+    _close(out32.energy, out64.energy, atol, "float32 vs float64 energy")
+    _close(out32.forces, out64.forces, forces_atol, "float32 vs float64 forces")
+
+
+def assert_calculator_forces_match_finite_differences(
+    atoms: ase.Atoms, h: float = 1e-3, atol: float = 1e-4
+) -> None:
+    """``atoms.calc``'s forces equal ASE's central differences of its energy.
+
+    Every component is displaced by ``±h`` (Å), as
+    :func:`ase.calculators.fd.calculate_numerical_forces` does, so this checks
+    the whole calculator (neighbour lists, padding, precision) as a user's
+    finite-difference test would; ``atol`` in eV/Å.
+    """
+    numeric = calculate_numerical_forces(atoms, eps=h)
+    _close(atoms.get_forces(), numeric, atol, "calculator forces vs finite differences")
 
 
 def assert_batch_consistent(
@@ -165,13 +197,16 @@ def assert_batch_consistent(
 def check_potential(
     model: Potential, molecule: Frame, crystal: Frame | None = None
 ) -> None:
-    """Run every check: symmetries, finite differences, batching, supercells."""
+    """Run every check: symmetries, finite differences, batching, supercells,
+    float32 against float64."""
     assert_e3_equivariant(model, molecule)
     assert_forces_match_finite_differences(model, molecule)
+    assert_float32_matches_float64(model, molecule)
     frames = [molecule]
     if crystal is not None:
         assert_e3_equivariant(model, crystal)
         assert_forces_match_finite_differences(model, crystal)
+        assert_float32_matches_float64(model, crystal)
         assert_stress_matches_finite_differences(model, crystal)
         assert_supercell_extensive(model, crystal)
         frames.append(crystal)

@@ -2,11 +2,16 @@
 
 The per-atom energy of every potential is::
 
-    E_i = scale * network_i + shift + E0[Z_i]
+    E_i = scale * network_i + (shift + E0[Z_i])
 
 with ``scale``/``shift`` (eV) and the element reference energies ``E0`` fitted
 on training data and stored as static fields (they are not trained).
-Messages are divided by the mean neighbour count of the training data.
+The network computes only ``scale * network_i``; the constant
+``shift + E0[Z_i]`` (:meth:`EnergyScaling.reference_table`) is added by
+:mod:`molmat.models.potentials.base`, on the host in float64 where energies
+leave the device, so that float32 never has to resolve meV on totals of
+thousands of eV. Messages are divided by the mean neighbour count of the
+training data.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from molmat.data.atoms_batch import AtomsBatch, edge_vectors
 from molmat.data.csv import DataError
@@ -85,12 +90,28 @@ class EnergyScaling:
         table[list(self.species)] = np.arange(self.n_species)
         return jnp.asarray(table)[numbers]
 
+    def reference_table(self, shift: bool = True) -> Float[np.ndarray, " 119"]:
+        """Constant energy of an atom of each element, by atomic number (eV).
+
+        Args:
+            shift: add :attr:`shift` to the E0s.
+
+        Returns:
+            [119] float64: ``E0[Z] + shift`` (``E0[Z]`` without ``shift``) for
+            the known species, 0 for every other element.
+        """
+        table = np.zeros(N_ELEMENTS)
+        table[list(self.species)] = np.asarray(self.e0s) + (self.shift if shift else 0)
+        return table
+
     def atomic_energies(
-        self, out: Float[Array, " N"], index: Int[Array, " N"], mask
+        self, out: Float[Array, " N"], mask: Bool[Array, " N"]
     ) -> Float[Array, " N"]:
-        """``scale * out + shift + E0[species]`` on real atoms, 0 on padding (eV)."""
-        e0 = jnp.asarray(self.e0s, out.dtype)[index]
-        return jnp.where(mask, self.scale * out + self.shift + e0, 0.0)
+        """``scale * out`` on real atoms, 0 on padding (eV).
+
+        The energy of each atom relative to :meth:`reference_table`.
+        """
+        return jnp.where(mask, self.scale * out, 0.0)
 
 
 def edge_geometry(

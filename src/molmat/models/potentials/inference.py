@@ -1,4 +1,10 @@
-"""Energies, forces and stress of many structures, in padded batches."""
+"""Energies, forces and stress of many structures, in padded batches.
+
+The device returns per-atom energies relative to the elements' reference
+energies; the host sums them per structure and adds the reference sums in
+float64 (:mod:`molmat.models.potentials.base`), so float32 and float64 models
+give the same totals to well under a meV.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,9 @@ from molmat.data.neighbors import NeighborGraphs, atoms_batches
 from molmat.featurizers.graph import concat_ranges
 from molmat.models.potentials.base import (
     Potential,
-    energy_and_forces,
-    energy_forces_stress,
-    total_energy,
+    atomic_energies,
+    atomic_energies_and_derivatives,
+    reference_sums,
 )
 from molmat.models.potentials.compilation import potential_jit
 
@@ -25,7 +31,7 @@ class Predictions:
     """Model outputs for the structures of a :class:`NeighborGraphs`.
 
     Attributes:
-        energy: [S] eV.
+        energy: [S] eV (float64 sums on the host).
         forces: [A, 3] eV/Å, rows in the order of ``graphs.positions``
             (NaN when predicted without forces).
         stress: [S, 3, 3] eV/Å^3 (0 for non-periodic structures, NaN when
@@ -52,18 +58,18 @@ def cast(model: eqx.Module, dtype) -> eqx.Module:
 
 @potential_jit
 def _energy_forces(model, batch):
-    energy, forces = energy_and_forces(model, batch)
-    return energy, forces, batch.stress * 0
+    return atomic_energies_and_derivatives(model, batch, stress=False)
 
 
 @potential_jit
 def _energy_forces_stress(model, batch):
-    return energy_forces_stress(model, batch)
+    return atomic_energies_and_derivatives(model, batch, stress=True)
 
 
 @potential_jit
 def _energy_only(model, batch):
-    return total_energy(model, batch), batch.forces * np.nan, batch.stress * np.nan
+    energies = atomic_energies(model, batch, reference=False)
+    return energies, batch.forces * np.nan, batch.stress * np.nan
 
 
 def predict_graphs(
@@ -75,7 +81,7 @@ def predict_graphs(
     """
     dtype = param_dtype(model)
     periodic = np.abs(np.linalg.det(graphs.cell)) > 0
-    energy = np.zeros(len(graphs))
+    energy = reference_sums(model, graphs.numbers, graphs.n_atoms)
     forces_out = np.zeros((int(graphs.n_atoms.sum()), 3))
     stress = np.zeros((len(graphs), 3, 3))
     if not len(graphs):
@@ -88,6 +94,7 @@ def predict_graphs(
     for idx, batch in atoms_batches(graphs, batch_size, budget=budget, dtype=dtype):
         e, f, s = (np.asarray(a, np.float64) for a in fn(model, batch))
         g, n = len(idx), int(graphs.n_atoms[idx].sum())
-        energy[idx], stress[idx] = e[:g], s[:g]
+        energy[idx] += np.bincount(batch.node_graph[:n], e[:n], minlength=g)
+        stress[idx] = s[:g]
         forces_out[concat_ranges(graphs.atom_offsets, idx)] = f[:n]
     return Predictions(energy, forces_out, stress)

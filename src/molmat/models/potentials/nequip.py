@@ -214,4 +214,4 @@ class NequIP(Potential):
         for block in self.blocks:
             x = block(x, species, sh, radial, envelope, batch.senders, batch.receivers)
         out = self.readout(x.filter(keep="0e").array)[:, 0]
-        return self.scaling.atomic_energies(out, species, batch.node_mask)
+        return self.scaling.atomic_energies(out, batch.node_mask)

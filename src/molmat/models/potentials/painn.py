@@ -147,4 +147,4 @@ class PaiNN(Potential):
             )
             s, v = update(s, v)
         out = self.readout(s)[:, 0]
-        return self.scaling.atomic_energies(out, species, batch.node_mask)
+        return self.scaling.atomic_energies(out, batch.node_mask)

@@ -102,4 +102,4 @@ class SchNet(Potential):
         for block in self.interactions:
             x = block(x, radial, envelope, batch.senders, batch.receivers, norm)
         out = self.readout(x)[:, 0]
-        return self.scaling.atomic_energies(out, species, batch.node_mask)
+        return self.scaling.atomic_energies(out, batch.node_mask)
