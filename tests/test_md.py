@@ -1,27 +1,34 @@
-"""JAX MD engine: conservation, thermostat, blocks, overflow, files, CLI."""
+"""JAX MD engine: conservation, thermostat, blocks, overflow, files, failures, CLI."""
 
 import csv
+import logging
 from pathlib import Path
 
 import ase.io
+import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase import Atoms, units
-from ase.build import bulk
+from ase.build import bulk, molecule
 from ase.calculators.lj import LennardJones as AseLennardJones
 
 import molmat
 from molmat.cli.main import main
 from molmat.data.csv import DataError
+from molmat.models.potentials.base import Potential
 from molmat.models.potentials.lennard_jones import LennardJones
 from molmat.simulate import md
-from molmat.simulate.driver import initial_momenta, prepare, run_md
+from molmat.simulate.driver import SimulationError, initial_momenta, prepare, run_md
 from molmat.simulate.neighbors import allocate
 from molmat.testing.md import assert_energy_conserved, nve_energy_drift
 
+CU_EMT = Path(__file__).parent / "data" / "cu_emt.extxyz"
 SIGMA, EPSILON = 3.405, 0.0103
 ARGON = LennardJones(SIGMA, EPSILON, cutoff=8.5)
+# Light atoms bound by a stiff well: vibrations of ~12 fs, so 50 fs steps blow up.
+STIFF = LennardJones(1.0, 0.5, cutoff=3.0)
 
 
 def argon(rattle=0.02, seed=0):
@@ -76,7 +83,10 @@ def test_block_equals_step_by_step():
     ensemble = md.Ensemble("nvt", 2.0, temperature=80.0, friction=0.02)
     momenta = initial_momenta(atoms, 80.0, seed=1)
     potential, fn, nbrs, start = prepare(ARGON, atoms, momenta, seed=1)
-    blocked, _ = md.run_block(potential, ensemble, fn, 20, start, nbrs)
+    blocked, _, watch = md.run_block(
+        potential, ensemble, fn, 20, start, nbrs, md.watch()
+    )
+    assert int(watch.nonfinite_step) == int(watch.unstable_step) == -1
 
     step = jax.jit(md.step, static_argnums=(1, 2))
     state = start
@@ -120,11 +130,11 @@ def test_overflow_reallocates_and_gives_same_result():
             np.zeros((3, 3)),
             jax.random.key(0),
         )
-        return md.advance(potential, ensemble, fn, 200, state, nbrs)
+        return md.advance(potential, ensemble, fn, 200, state, nbrs, md.watch())
 
     intra_pairs = 2 * 12
-    fn, state, nbrs = run(capacity=intra_pairs)  # too small once the clusters meet
-    ample_fn, ample, _ = run(capacity=512)
+    fn, state, nbrs, _ = run(capacity=intra_pairs)  # too small once the clusters meet
+    ample_fn, ample, _, _ = run(capacity=512)
     assert fn.capacity > intra_pairs
     assert int(nbrs.max_edges) > intra_pairs
     assert not bool(nbrs.overflow)
@@ -230,14 +240,135 @@ def test_berendsen_npt_reaches_target_pressure(tmp_path):
     [
         (dict(ensemble="npt"), "npt needs a periodic cell"),
         (dict(ensemble="nph"), "unknown ensemble"),
-        (dict(timestep_fs=0.0), "time step"),
+        (dict(timestep_fs=0.0), "time step must be positive"),
+        (dict(timestep_fs=-1.0), "time step must be positive"),
+        (dict(temperature=-10.0), "temperature must not be negative, got -10.0 K"),
+        (dict(temperature=float("nan")), "temperature must be a finite number"),
+        (dict(friction=-0.01), "friction must not be negative"),
+        (dict(taut_fs=0.0), "thermostat time must be positive"),
+        (dict(compressibility=-1.0), "compressibility must not be negative"),
+        (dict(skin=-0.5), "skin must not be negative"),
+        (dict(max_temperature=0.0), "temperature bound must be positive"),
+        (dict(max_drift=-1.0), "energy drift bound must be positive"),
     ],
 )
-def test_bad_settings_are_refused(kwargs, message):
+def test_bad_settings_are_refused(kwargs, message, tmp_path):
     cluster = argon()
     cluster.pbc = False
+    out = tmp_path / "traj.extxyz"
     with pytest.raises(ValueError, match=message):
-        run_md(ARGON, cluster, steps=1, progress=False, **kwargs)
+        run_md(ARGON, cluster, steps=1, out=out, progress=False, **kwargs)
+    assert not out.exists() and not out.with_suffix(".csv").exists()
+
+
+def test_overlapping_atoms_are_refused(tmp_path):
+    atoms = argon()
+    atoms.positions[5] = atoms.positions[3] + [0.0, 0.0, 0.01]
+    out = tmp_path / "traj.extxyz"
+    with pytest.raises(DataError, match=r"atoms 3 and 5 are 0.01 Å apart"):
+        run_md(ARGON, atoms, steps=10, out=out, progress=False)
+    assert not out.exists()
+
+
+def test_non_finite_velocities_are_refused():
+    atoms = argon()
+    momenta = np.zeros((len(atoms), 3))
+    momenta[2, 1] = np.nan
+    atoms.set_momenta(momenta)
+    with pytest.raises(DataError, match="non-finite initial momenta"):
+        run_md(ARGON, atoms, steps=1, keep_velocities=True, progress=False)
+
+
+class Poisoned(Potential):
+    """Argon whose energy turns NaN once atom 0 passes x = ``wall`` Å."""
+
+    wall: float = eqx.field(static=True)
+    cutoff: float = eqx.field(static=True)
+
+    def __init__(self, wall: float):
+        self.wall, self.cutoff = wall, ARGON.cutoff
+
+    def atomic_energies(self, batch):
+        energies = ARGON.atomic_energies(batch)
+        return jnp.where(batch.positions[0, 0] > self.wall, jnp.nan, energies)
+
+
+def drifting_pair():
+    """Two argon atoms 20 Å apart; atom 0 moves along x at 0.01 Å/fs."""
+    atoms = Atoms("Ar2", positions=[[0.0, 0.0, 0.0], [0.0, 20.0, 0.0]])
+    atoms.set_velocities([[0.01 / units.fs, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    return atoms
+
+
+def test_first_non_finite_step_is_found_inside_the_block():
+    # x = 0.01 Å per 1 fs step: step 10 is at 0.10 Å, step 11 past the wall.
+    atoms = drifting_pair()
+    ensemble = md.Ensemble("nve", 1.0)
+    potential, fn, nbrs, start = prepare(Poisoned(0.105), atoms, atoms.get_momenta())
+    state, _, watch = md.run_block(potential, ensemble, fn, 20, start, nbrs, md.watch())
+    assert int(watch.nonfinite_step) == 11
+    assert watch.nonfinite_names == ["energy"]  # forces stay finite here
+    assert int(state.step) == 10  # the last finite state is kept
+    assert np.isfinite(float(state.energy))
+    assert float(state.positions[0, 0]) == pytest.approx(0.10, abs=1e-5)
+
+
+def test_non_finite_step_stops_the_run_before_its_frames(tmp_path):
+    out = tmp_path / "traj.extxyz"
+    message = r"non-finite energy at step 11 \(11 fs\); the log and trajectory"
+    with pytest.raises(SimulationError, match=message) as err:
+        run_md(
+            Poisoned(0.105),
+            drifting_pair(),
+            timestep_fs=1.0,
+            steps=40,
+            log_every=5,
+            traj_every=5,
+            out=out,
+            keep_velocities=True,
+            progress=False,
+        )
+    assert err.value.step == 11
+    frames = ase.io.read(out, index=":")
+    assert [round(f.positions[0, 0], 3) for f in frames] == [0.0, 0.05, 0.1]
+    assert all(np.isfinite(f.get_potential_energy()) for f in frames)
+    assert [r["step"] for r in read_log(out.with_suffix(".csv"))] == [0, 5, 10]
+
+
+def test_potential_failing_at_the_start_is_reported_at_step_0(tmp_path):
+    out = tmp_path / "traj.extxyz"
+    with pytest.raises(SimulationError, match="non-finite energy at step 0"):
+        run_md(Poisoned(-1.0), drifting_pair(), steps=10, out=out, progress=False)
+    assert not out.exists()
+
+
+def test_too_long_time_step_is_stopped_as_unstable(tmp_path, caplog):
+    out = tmp_path / "traj.extxyz"
+    settings = dict(steps=100, log_every=10, traj_every=10, out=out, progress=False)
+    calm = run_md(STIFF, molecule("CH4"), timestep_fs=0.5, **settings)
+    assert calm.unstable_step is None
+    with pytest.raises(SimulationError, match="unstable at step") as err:
+        run_md(STIFF, molecule("CH4"), timestep_fs=50.0, **settings)
+    assert "the temperature reached" in str(err.value)
+    assert "K (bound 3000 K)" in str(err.value)
+    assert "--allow-unstable" in str(err.value)
+    frames = ase.io.read(out, index=":")
+    assert len(frames) == 2  # step 0 and the block of the unstable step
+    assert all(np.isfinite(f.positions).all() for f in frames)
+
+    with caplog.at_level(logging.WARNING, logger="molmat"):
+        result = run_md(
+            STIFF, molecule("CH4"), timestep_fs=50.0, allow_unstable=True, **settings
+        )
+    assert result.unstable_step == err.value.step
+    assert f"unstable at step {err.value.step}" in caplog.text
+
+
+def test_nve_energy_drift_beyond_the_bound_is_unstable():
+    with pytest.raises(SimulationError, match="total energy moved by .* eV/atom"):
+        run_md(
+            ARGON, argon(), timestep_fs=4.0, steps=50, max_drift=1e-7, progress=False
+        )
 
 
 def test_mixed_periodicity_is_refused():
@@ -258,6 +389,21 @@ def test_constraints_are_refused():
 
 class _Model:
     potential = ARGON
+
+
+class _Stiff:
+    potential = STIFF
+
+
+@pytest.fixture(scope="module")
+def trained_potential(tmp_path_factory):
+    """A PaiNN potential trained for 2 epochs on Cu EMT frames (a run folder)."""
+    run = tmp_path_factory.mktemp("pot")
+    train = ["potential", "train", "--data", str(CU_EMT), "--model", "painn"]
+    train += ["--cutoff", "4", "--channels", "8", "--layers", "1", "--epochs", "2"]
+    train += ["--batch-size", "4", "--val-frames", "2", "--out", str(run), "-q"]
+    assert main(train) == 0
+    return run
 
 
 def test_cli_md(tmp_path, monkeypatch, capsys):
@@ -281,14 +427,9 @@ def test_cli_md(tmp_path, monkeypatch, capsys):
     assert "not a potential" in err
 
 
-def test_cli_md_with_trained_potential(tmp_path, capsys):
+def test_cli_md_with_trained_potential(trained_potential, tmp_path, capsys):
     """potential train -> md -> the loaded calculator agrees with the MD log."""
-    data = Path(__file__).parent / "data" / "cu_emt.extxyz"
-    run = tmp_path / "pot"
-    train = ["potential", "train", "--data", str(data), "--model", "painn"]
-    train += ["--cutoff", "4", "--channels", "8", "--layers", "1", "--epochs", "2"]
-    train += ["--batch-size", "4", "--val-frames", "2", "--out", str(run), "-q"]
-    assert main(train) == 0
+    data, run = CU_EMT, trained_potential
     out = tmp_path / "md" / "traj.extxyz"
     argv = ["md", "--model", str(run), "--structure", str(data), "--frame", "0"]
     argv += ["--timestep", "1", "--steps", "40", "--log-every", "10"]
@@ -319,3 +460,63 @@ def test_cli_md_with_trained_potential(tmp_path, capsys):
     atoms.calc = calc
     with pytest.raises(DataError, match=r"elements \[47\]"):
         atoms.get_potential_energy()
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err  # no traceback
+    return err
+
+
+def test_cli_md_refuses_overlapping_atoms(trained_potential, tmp_path, capsys):
+    start = ase.io.read(CU_EMT, index=0)
+    start.positions[1] = start.positions[0]
+    ase.io.write(tmp_path / "start.xyz", start)
+    out = tmp_path / "traj.extxyz"
+    argv = ["md", "--model", str(trained_potential), "--structure"]
+    argv += [str(tmp_path / "start.xyz"), "--steps", "20", "--out", str(out), "-q"]
+    assert main(argv) == 2
+    assert "atoms 0 and 1 are 0 Å apart" in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_cli_md_refuses_negative_temperature(tmp_path, monkeypatch, capsys):
+    ase.io.write(tmp_path / "start.xyz", argon())
+    monkeypatch.setattr(molmat, "load", lambda path: _Model(), raising=False)
+    out = tmp_path / "traj.extxyz"
+    argv = ["md", "--model", "run", "--structure", str(tmp_path / "start.xyz")]
+    argv += ["--temperature", "-5", "--out", str(out), "-q"]
+    assert main(argv) == 2
+    assert "temperature must not be negative" in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_cli_md_non_finite_step(tmp_path, monkeypatch, capsys):
+    class Model:
+        potential = Poisoned(0.105)
+
+    ase.io.write(tmp_path / "start.extxyz", drifting_pair())
+    monkeypatch.setattr(molmat, "load", lambda path: Model(), raising=False)
+    out = tmp_path / "traj.extxyz"
+    argv = ["md", "--model", "run", "--structure", str(tmp_path / "start.extxyz")]
+    argv += ["--keep-velocities", "--timestep", "1", "--steps", "30"]
+    argv += ["--log-every", "5", "--traj-every", "5", "--out", str(out), "-q"]
+    assert main(argv) == 2
+    assert "non-finite energy at step 11 (11 fs)" in one_line_error(capsys)
+    frames = ase.io.read(out, index=":")
+    assert len(frames) == 3
+    assert all(np.isfinite(f.get_potential_energy()) for f in frames)
+
+
+def test_cli_md_too_long_time_step(tmp_path, monkeypatch, capsys):
+    ase.io.write(tmp_path / "ch4.xyz", molecule("CH4"))
+    monkeypatch.setattr(molmat, "load", lambda path: _Stiff(), raising=False)
+    argv = ["md", "--model", "run", "--structure", str(tmp_path / "ch4.xyz")]
+    argv += ["--timestep", "50", "--steps", "100", "--log-every", "10", "-q"]
+    argv += ["--out", str(tmp_path / "traj.extxyz")]
+    assert main(argv) == 2
+    err = one_line_error(capsys)
+    assert "unstable at step" in err and "temperature reached" in err
+    assert main(argv + ["--allow-unstable"]) == 0
+    assert "unstable at step" in capsys.readouterr().err
+    assert main(argv + ["--max-temperature", "1e6", "--max-drift", "100"]) == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter, table
-from molmat.simulate.md import ENSEMBLES
+from molmat.simulate.md import ENSEMBLES, MAX_DRIFT
 
 
 def add_parser(sub):
@@ -15,6 +15,10 @@ def add_parser(sub):
         "scan): nve (velocity Verlet), nvt (Langevin) or npt (Berendsen, periodic "
         "cells). Writes an extxyz trajectory (positions, momenta, energy, forces, "
         "stress, cell) and a CSV log of energies, temperature and pressure. "
+        "Settings and the start structure are checked first (atoms closer than "
+        "0.1 Å are refused). A step with a NaN or infinity stops the run with "
+        "exit code 2, naming the step; nothing from it is written. So does an "
+        "unstable run (see --max-temperature, --max-drift, --allow-unstable). "
         "Units: Å, eV, fs, K, GPa.",
     )
     p.add_argument("--model", required=True, help="potential run folder or archive")
@@ -75,6 +79,25 @@ def add_parser(sub):
     p.add_argument(
         "--float64", action="store_true", help="integrate in double precision"
     )
+    p.add_argument(
+        "--max-temperature",
+        type=float,
+        help="K; a hotter step makes the run unstable (default: 10 x the larger "
+        "of --temperature and the start temperature, at least 1000 K)",
+    )
+    p.add_argument(
+        "--max-drift",
+        type=float,
+        default=MAX_DRIFT,
+        help="eV/atom; an NVE run whose total energy per atom moves this far "
+        "from its step-0 value is unstable",
+    )
+    p.add_argument(
+        "--allow-unstable",
+        action="store_true",
+        help="warn and go on when the run becomes unstable, instead of stopping "
+        "with exit code 2; a NaN or infinity always stops the run",
+    )
     p.add_argument("--out", required=True, help="output extxyz trajectory")
     p.add_argument("--log", help="CSV log (default: --out with suffix .csv)")
     return p
@@ -113,6 +136,9 @@ def run(args) -> int:
         skin=args.skin,
         float64=args.float64,
         progress=not args.quiet,
+        max_temperature=args.max_temperature,
+        max_drift=args.max_drift,
+        allow_unstable=args.allow_unstable,
     )
     final = result.atoms
     rows = [
@@ -124,6 +150,7 @@ def run(args) -> int:
         ["speed (ns/day)", result.ns_per_day],
         ["neighbour-list builds", result.neighbor_builds],
         ["reallocations", result.reallocations],
+        ["unstable from step", result.unstable_step],
         ["log", str(result.log)],
         ["trajectory", str(result.trajectory)],
     ]

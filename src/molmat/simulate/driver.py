@@ -4,12 +4,20 @@ The driver is host-side glue around :mod:`molmat.simulate.md`: it turns an
 ``ase.Atoms`` into an :class:`MDState`, runs blocks of steps (each one jitted
 ``lax.scan``), and between blocks writes the energy/temperature log (CSV) and
 trajectory frames (extxyz with momenta, energy, forces, stress, cell and pbc).
+
+A run never writes a NaN: settings and the start structure are checked first
+(overlapping atoms are refused), every step is checked inside its block (see
+:class:`molmat.simulate.md.Watch`), and a non-finite step stops the run with a
+:class:`SimulationError` naming it, before anything of its block is written.
+A run that heats far beyond its temperature, or an NVE run whose total energy
+drifts, stops the same way after writing its block, unless allowed to go on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -26,12 +34,35 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.stress import full_3x3_to_voigt_6_stress
 from tqdm.auto import tqdm
 
+from molmat.data.csv import DataError
+from molmat.data.structures import MIN_DISTANCE
 from molmat.models.potentials.base import Potential
 from molmat.models.potentials.inference import cast
 from molmat.simulate import md
-from molmat.simulate.neighbors import NeighborList, NeighborListFn, allocate
+from molmat.simulate.neighbors import (
+    NeighborList,
+    NeighborListFn,
+    allocate,
+    close_pairs,
+)
+
+log = logging.getLogger("molmat")
 
 LOG_COLUMNS = ("step", "time_ps", "E_pot", "E_kin", "E_tot", "T")
+HEATING_FACTOR = 10.0  # default bound: this times the target or start temperature
+MIN_MAX_TEMPERATURE = 1000.0  # K; the default bound is never lower
+
+
+class SimulationError(RuntimeError):
+    """MD stopped: a non-finite step, or an unstable run not allowed to go on.
+
+    Attributes:
+        step: the step (0 = start) at which the problem appeared.
+    """
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -48,6 +79,8 @@ class MDResult:
         reallocations: neighbour-list reallocations after overflow.
         log: path of the CSV log, or None.
         trajectory: path of the extxyz trajectory, or None.
+        unstable_step: first step beyond the temperature or energy bound
+            (runs allowed to go on), or None.
     """
 
     atoms: ase.Atoms
@@ -57,6 +90,7 @@ class MDResult:
     reallocations: int
     log: Path | None
     trajectory: Path | None
+    unstable_step: int | None = None
 
 
 def periodicity(atoms: ase.Atoms) -> bool:
@@ -70,6 +104,26 @@ def periodicity(atoms: ase.Atoms) -> bool:
     raise ValueError(
         f"mixed periodicity pbc={atoms.pbc.tolist()} is not supported; make the "
         "structure periodic in all directions (add vacuum) or in none"
+    )
+
+
+def check_structure(atoms: ase.Atoms, periodic: bool) -> None:
+    """Refuse non-finite positions and atoms closer than ``MIN_DISTANCE`` Å.
+
+    Raises:
+        DataError: naming the closest pair (0-based indices) and its distance.
+    """
+    if not np.isfinite(atoms.positions).all():
+        raise DataError("structure: non-finite positions")
+    i, j, d = close_pairs(atoms.positions, atoms.cell[:], periodic, MIN_DISTANCE)
+    if not len(d):
+        return
+    k = int(np.argmin(d))
+    pair = f"atoms {i[k]} and {j[k]}" if i[k] != j[k] else f"atom {i[k]} and its image"
+    more = f" ({len(d) - 1} more pairs)" if len(d) > 1 else ""
+    raise DataError(
+        f"structure: {pair} are {d[k]:.3g} Å apart, closer than {MIN_DISTANCE} Å"
+        f"{more}; no potential gives finite forces there, fix the structure"
     )
 
 
@@ -105,6 +159,9 @@ def prepare(
     """
     periodic = periodicity(atoms)
     potential.check_elements(atoms.numbers, "structure")
+    check_structure(atoms, periodic)
+    if not np.isfinite(momenta).all():
+        raise DataError("structure: non-finite initial momenta")
     if atoms.constraints:
         raise ValueError(
             "the JAX engine does not apply ASE constraints; remove them, or run "
@@ -152,25 +209,35 @@ def run_md(
     skin: float = 0.5,
     float64: bool = False,
     progress: bool = True,
+    max_temperature: float | None = None,
+    max_drift: float = md.MAX_DRIFT,
+    allow_unstable: bool = False,
 ) -> MDResult:
     """Run MD of ``atoms`` under ``potential`` with the JAX engine.
 
     Steps run in blocks of ``gcd(log_every, traj_every)`` steps, each block a
     single jitted ``lax.scan``; logs and frames are written between blocks.
+    Every step is checked inside its block: a non-finite step raises a
+    :class:`SimulationError` naming it, with only the steps before it
+    written. A step hotter than ``max_temperature``, or (NVE) whose total
+    energy moved by more than ``max_drift`` eV/atom from the start, makes
+    the run unstable: it stops with a :class:`SimulationError` after its
+    block is written, or, with ``allow_unstable``, logs a warning and goes on.
 
     Args:
         potential: any :class:`~molmat.models.potentials.base.Potential`.
-        atoms: start structure; periodic in all directions or in none.
+        atoms: start structure; periodic in all directions or in none, no
+            two atoms closer than 0.1 Å.
         ensemble: ``"nve"``, ``"nvt"`` (Langevin) or ``"npt"`` (Berendsen).
-        temperature: K; initial velocities and the thermostat target.
-        timestep_fs: time step in fs.
+        temperature: K (>= 0); initial velocities and the thermostat target.
+        timestep_fs: time step in fs (> 0).
         steps: number of steps.
         log_every: log a row every this many steps (and at step 0).
         traj_every: write a frame every this many steps (and at step 0);
             0 writes no trajectory.
         out: extxyz trajectory path (overwritten), or None.
         log: CSV log path; by default ``out`` with suffix ``.csv``.
-        friction: Langevin friction in 1/fs (nvt).
+        friction: Langevin friction in 1/fs (nvt, >= 0).
         pressure: target pressure in GPa (npt).
         compressibility: isothermal compressibility in 1/GPa (npt; about
             1 / bulk modulus, 0.01 for metals, 0.45 for water).
@@ -179,13 +246,22 @@ def run_md(
         seed: seed of the initial velocities and the Langevin noise.
         keep_velocities: start from the momenta stored in ``atoms`` instead
             of drawing Maxwell-Boltzmann velocities.
-        skin: neighbour-list buffer in Å.
+        skin: neighbour-list buffer in Å (>= 0).
         float64: integrate in double precision.
         progress: show a progress bar with the speed in ns/day.
+        max_temperature: K; by default 10 times the larger of
+            ``temperature`` and the start temperature, and at least 1000 K.
+        max_drift: largest change of the NVE total energy from step 0, in
+            eV/atom.
+        allow_unstable: warn, instead of stopping, when a bound is crossed.
 
     Returns:
         An :class:`MDResult`; the log columns are ``step, time_ps, E_pot,
         E_kin, E_tot, T`` (eV, K) plus ``P_GPa`` for periodic cells.
+
+    Raises:
+        ValueError: bad settings or start structure (nothing written).
+        SimulationError: a non-finite step, or an unstable run.
 
     Example:
         >>> from ase.build import bulk
@@ -206,6 +282,10 @@ def run_md(
         taup_fs=taup_fs,
         compressibility=compressibility,
     )
+    md.check_setting("skin", skin, "Å", "non-negative")
+    md.check_setting("energy drift bound", max_drift, "eV/atom")
+    if max_temperature is not None:
+        md.check_setting("temperature bound", max_temperature, "K")
     periodic = periodicity(atoms)
     if ens.kind == "npt" and not periodic:
         raise ValueError("npt needs a periodic cell")
@@ -225,6 +305,8 @@ def run_md(
         potential, fn, nbrs, state = prepare(
             potential, atoms, momenta, seed=seed, skin=skin, dtype=dtype
         )
+        w = md.observe(_start_watch(ens, state, max_temperature, max_drift), state)
+        raise_if_nonfinite(w, timestep_fs)
         frames = _Frames(atoms, out, traj_every)
         writer = _Log(log, periodic)
         reallocations, builds = 0, 0
@@ -237,10 +319,12 @@ def run_md(
         ):
             writer.write(state, timestep_fs)
             frames.write(state)
+            warned = _check_unstable(w, state, timestep_fs, allow_unstable, False)
             while int(state.step) < steps:
                 n = min(block, steps - int(state.step))
                 fn_before, builds_before = fn, int(nbrs.n_builds)
-                fn, state, nbrs = md.advance(potential, ens, fn, n, state, nbrs)
+                fn, state, nbrs, w = md.advance(potential, ens, fn, n, state, nbrs, w)
+                raise_if_nonfinite(w, timestep_fs)
                 if fn is fn_before:
                     builds += int(nbrs.n_builds) - builds_before
                 else:
@@ -254,9 +338,96 @@ def run_md(
                     writer.write(state, timestep_fs)
                 if traj_every and done % traj_every == 0:
                     frames.write(state)
+                warned = _check_unstable(w, state, timestep_fs, allow_unstable, warned)
         final = frames.atoms_of(state)
     trajectory = out if traj_every else None
-    return MDResult(final, steps, speed.rate, builds, reallocations, log, trajectory)
+    unstable = int(w.unstable_step)
+    return MDResult(
+        final,
+        steps,
+        speed.rate,
+        builds,
+        reallocations,
+        log,
+        trajectory,
+        unstable if unstable >= 0 else None,
+    )
+
+
+def _start_watch(
+    ens: md.Ensemble,
+    state: md.MDState,
+    max_temperature: float | None,
+    max_drift: float,
+) -> md.Watch:
+    """The bounds of a run starting at ``state`` (see :func:`run_md`)."""
+    if max_temperature is None:
+        hottest = max(ens.temperature, float(md.temperature(state)))
+        max_temperature = max(HEATING_FACTOR * hottest, MIN_MAX_TEMPERATURE)
+    return md.watch(
+        max_temperature,
+        float(state.energy + md.kinetic_energy(state)),
+        max_drift if ens.kind == "nve" else math.inf,
+        state.energy.dtype,
+    )
+
+
+def _at(step: int, timestep_fs: float) -> str:
+    return f"step {step} ({step * timestep_fs:g} fs)"
+
+
+def _unstable_message(w: md.Watch, timestep_fs: float) -> str:
+    """Which bounds the first unstable step crossed, with the values."""
+    t_now, t_max = float(w.unstable_temperature), float(w.max_temperature)
+    drift, bound = float(w.unstable_drift), float(w.max_drift)
+    reasons = []
+    if t_now > t_max:
+        reasons.append(f"the temperature reached {t_now:.4g} K (bound {t_max:.4g} K)")
+    if abs(drift) > bound:
+        reasons.append(
+            f"the total energy moved by {drift:+.4g} eV/atom from step 0 "
+            f"(bound {bound:.4g} eV/atom)"
+        )
+    return f"unstable at {_at(int(w.unstable_step), timestep_fs)}: " + "; ".join(
+        reasons
+    )
+
+
+def _check_unstable(
+    w: md.Watch, state: md.MDState, timestep_fs: float, allow: bool, warned: bool
+) -> bool:
+    """Raise on a newly found unstable step, or warn once if ``allow``.
+
+    Returns whether the warning has been given.
+    """
+    if warned or int(w.unstable_step) < 0:
+        return warned
+    message = _unstable_message(w, timestep_fs)
+    if not allow:
+        raise SimulationError(
+            f"{message}; stopped at step {int(state.step)}. A shorter time step "
+            "usually helps; allow_unstable=True (--allow-unstable) lets such a "
+            "run go on",
+            int(w.unstable_step),
+        )
+    log.warning("md %s; going on as allowed", message)
+    return True
+
+
+def raise_if_nonfinite(w: md.Watch, timestep_fs: float) -> None:
+    """Raise a :class:`SimulationError` if a step of ``w`` was non-finite."""
+    step = int(w.nonfinite_step)
+    if step < 0:
+        return
+    names = ", ".join(w.nonfinite_names)
+    message = f"non-finite {names} at {_at(step, timestep_fs)}"
+    if step == 0:
+        message += ": the potential fails on the start structure"
+    else:
+        message += "; the log and trajectory hold only the steps before it"
+    if 0 <= int(w.unstable_step) < step:
+        message += f". The run had become {_unstable_message(w, timestep_fs)}"
+    raise SimulationError(message, step)
 
 
 class _Speed:

@@ -7,6 +7,9 @@ neighbour list inside the scan only when atoms moved more than half the skin.
 :func:`advance` is the host-side loop body: it runs a block and, if the
 neighbour list overflowed anywhere inside it, reallocates the list and reruns
 the block from its start state, so no step ever uses a truncated list.
+Inside the scan every step is also checked (:class:`Watch`): the first step
+with a non-finite value, or with a run-away temperature or energy, is
+recorded, so the host learns after the block exactly where a run failed.
 
 Units are ASE's: Å, eV, amu and ASE time (``ase.units.fs`` per fs); momenta
 are amu Å / ASE time, temperatures K, stresses eV/Å^3.
@@ -14,14 +17,16 @@ are amu Å / ASE time, temperatures K, stresses eV/Å^3.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from ase import units
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from molmat.data.atoms_batch import AtomsBatch, edge_vectors
 from molmat.models.potentials.base import (
@@ -33,6 +38,23 @@ from molmat.models.potentials.compilation import potential_jit
 from molmat.simulate.neighbors import NeighborList, NeighborListFn
 
 ENSEMBLES = ("nve", "nvt", "npt")
+CHECKED = ("positions", "momenta", "forces", "energy", "stress")
+MAX_DRIFT = 0.1  # eV/atom: default NVE total-energy change that makes a run unstable
+
+
+def check_setting(
+    name: str,
+    value: float,
+    unit: str,
+    sign: Literal["positive", "non-negative", "any"] = "positive",
+) -> None:
+    """Raise ValueError unless ``value`` is a finite number of the given sign."""
+    if not math.isfinite(value):
+        raise ValueError(f"the {name} must be a finite number, got {value}")
+    if sign == "positive" and value <= 0:
+        raise ValueError(f"the {name} must be positive, got {value} {unit}")
+    if sign == "non-negative" and value < 0:
+        raise ValueError(f"the {name} must not be negative, got {value} {unit}")
 
 
 @dataclass(frozen=True)
@@ -68,8 +90,16 @@ class Ensemble:
     def __post_init__(self):
         if self.kind not in ENSEMBLES:
             raise ValueError(f"unknown ensemble {self.kind!r}; use one of {ENSEMBLES}")
-        if self.timestep_fs <= 0:
-            raise ValueError(f"the time step must be positive, got {self.timestep_fs}")
+        for name, value, unit, sign in (
+            ("time step", self.timestep_fs, "fs", "positive"),
+            ("temperature", self.temperature, "K", "non-negative"),
+            ("friction", self.friction, "1/fs", "non-negative"),
+            ("pressure", self.pressure, "GPa", "any"),
+            ("thermostat time", self.taut_fs, "fs", "positive"),
+            ("barostat time", self.taup_fs, "fs", "positive"),
+            ("compressibility", self.compressibility, "1/GPa", "non-negative"),
+        ):
+            check_setting(name, value, unit, sign)
 
     @property
     def dt(self) -> float:
@@ -291,6 +321,88 @@ def wrap(state: MDState, nbrs: NeighborList) -> tuple[MDState, NeighborList]:
     return replace(state, positions=state.positions - w @ state.cell), nbrs
 
 
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Watch:
+    """Checks made after every step of a block, and what they found (a pytree).
+
+    A step is *non-finite* when its positions, momenta, forces, energy or
+    stress hold a NaN or an infinity: :func:`run_block` then keeps the last
+    finite state for the rest of the block, so the host learns the exact
+    step from one look after the block. A step is *unstable* when its
+    temperature exceeds ``max_temperature`` or its total energy per atom
+    differs from ``energy_reference`` by more than ``max_drift``; the run
+    goes on. Only the first step of each kind is recorded. Create one with
+    :func:`watch`; the checks cost a few reductions over the atoms per step.
+
+    Attributes:
+        max_temperature: K; inf turns the check off.
+        energy_reference: total energy (eV) the run should keep (NVE).
+        max_drift: eV/atom; inf turns the check off.
+        nonfinite_step: first non-finite step, -1 if none.
+        nonfinite: [5] which of :data:`CHECKED` (positions, momenta, forces,
+            energy, stress) were non-finite at that step.
+        unstable_step: first unstable step, -1 if none.
+        unstable_temperature: temperature (K) at that step.
+        unstable_drift: total energy minus the reference at that step, per
+            atom (eV/atom).
+    """
+
+    max_temperature: Float[Array, ""]
+    energy_reference: Float[Array, ""]
+    max_drift: Float[Array, ""]
+    nonfinite_step: Int[Array, ""]
+    nonfinite: Bool[Array, " 5"]
+    unstable_step: Int[Array, ""]
+    unstable_temperature: Float[Array, ""]
+    unstable_drift: Float[Array, ""]
+
+    @property
+    def nonfinite_names(self) -> list[str]:
+        """Names of the quantities found non-finite (host side)."""
+        flags = np.asarray(self.nonfinite)
+        return [name for name, bad in zip(CHECKED, flags, strict=True) if bad]
+
+
+def watch(
+    max_temperature: float = math.inf,
+    energy_reference: float = 0.0,
+    max_drift: float = math.inf,
+    dtype=jnp.float32,
+) -> Watch:
+    """A :class:`Watch` that has found nothing yet (K, eV, eV/atom)."""
+    return Watch(
+        max_temperature=jnp.asarray(max_temperature, dtype),
+        energy_reference=jnp.asarray(energy_reference, dtype),
+        max_drift=jnp.asarray(max_drift, dtype),
+        nonfinite_step=jnp.int32(-1),
+        nonfinite=jnp.zeros(len(CHECKED), bool),
+        unstable_step=jnp.int32(-1),
+        unstable_temperature=jnp.asarray(math.nan, dtype),
+        unstable_drift=jnp.asarray(math.nan, dtype),
+    )
+
+
+def observe(w: Watch, state: MDState) -> Watch:
+    """``w`` after checking ``state`` (a few reductions over the atoms)."""
+    bad = jnp.stack([~jnp.all(jnp.isfinite(getattr(state, q))) for q in CHECKED])
+    first_bad = (w.nonfinite_step < 0) & jnp.any(bad)
+    t_now = temperature(state)
+    drift = (state.energy + kinetic_energy(state) - w.energy_reference) / (
+        state.masses.shape[0]
+    )
+    unstable = (t_now > w.max_temperature) | (jnp.abs(drift) > w.max_drift)
+    first_unstable = (w.unstable_step < 0) & unstable
+    return replace(
+        w,
+        nonfinite_step=jnp.where(first_bad, state.step, w.nonfinite_step),
+        nonfinite=jnp.where(first_bad, bad, w.nonfinite),
+        unstable_step=jnp.where(first_unstable, state.step, w.unstable_step),
+        unstable_temperature=jnp.where(first_unstable, t_now, w.unstable_temperature),
+        unstable_drift=jnp.where(first_unstable, drift, w.unstable_drift),
+    )
+
+
 @potential_jit
 def run_block(
     potential: Potential,
@@ -299,20 +411,30 @@ def run_block(
     n_steps: int,
     state: MDState,
     nbrs: NeighborList,
-) -> tuple[MDState, NeighborList]:
+    w: Watch,
+) -> tuple[MDState, NeighborList, Watch]:
     """``n_steps`` steps in one ``lax.scan``; periodic positions wrapped at the end.
 
-    Check ``nbrs.overflow`` afterwards: if set, the block used a truncated
-    list and must be rerun (see :func:`advance`).
+    Every step is checked with :func:`observe`. From the first non-finite
+    step on, the state stays at the last finite step (``state.step`` ends
+    short of the block's end; the list is then not meant for more steps) and
+    ``w.nonfinite_step`` names the step that failed. Check ``nbrs.overflow``
+    afterwards: if set, the block used a truncated list and must be rerun
+    (see :func:`advance`).
     """
 
     def body(carry, _):
-        return step(potential, ensemble, fn, *carry), None
+        state, nbrs, w = carry
+        new_state, nbrs = step(potential, ensemble, fn, state, nbrs)
+        w = observe(w, new_state)
+        finite = w.nonfinite_step < 0
+        state = jax.tree.map(partial(jnp.where, finite), new_state, state)
+        return (state, nbrs, w), None
 
-    (state, nbrs), _ = jax.lax.scan(body, (state, nbrs), None, length=n_steps)
+    (state, nbrs, w), _ = jax.lax.scan(body, (state, nbrs, w), None, length=n_steps)
     if fn.periodic:
         state, nbrs = wrap(state, nbrs)
-    return state, nbrs
+    return state, nbrs, w
 
 
 def advance(
@@ -322,15 +444,19 @@ def advance(
     n_steps: int,
     state: MDState,
     nbrs: NeighborList,
-) -> tuple[NeighborListFn, MDState, NeighborList]:
+    w: Watch,
+) -> tuple[NeighborListFn, MDState, NeighborList, Watch]:
     """Run one block; on neighbour-list overflow, reallocate and rerun it.
 
-    Returns the (possibly reallocated) list description, the new state and
-    the new list. The rerun starts from the same state and random key, so the
-    result equals a run with ample capacity from the start.
+    Returns the (possibly reallocated) list description, the new state, the
+    new list and the updated watch. The rerun starts from the same state,
+    random key and watch, so the result equals a run with ample capacity from
+    the start.
     """
     while True:
-        new_state, new_nbrs = run_block(potential, ensemble, fn, n_steps, state, nbrs)
+        new_state, new_nbrs, new_w = run_block(
+            potential, ensemble, fn, n_steps, state, nbrs, w
+        )
         if not bool(new_nbrs.overflow):
-            return fn, new_state, new_nbrs
+            return fn, new_state, new_nbrs, new_w
         fn, nbrs = fn.reallocate(new_nbrs, state.positions, state.cell)

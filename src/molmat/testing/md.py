@@ -24,7 +24,7 @@ import numpy as np
 
 from molmat.models.potentials.base import Potential
 from molmat.simulate import md
-from molmat.simulate.driver import initial_momenta, prepare
+from molmat.simulate.driver import initial_momenta, prepare, raise_if_nonfinite
 
 
 def nve_energy_drift(
@@ -41,6 +41,9 @@ def nve_energy_drift(
 
     Starts from Maxwell-Boltzmann velocities at ``temperature`` K and samples
     the total energy every ``every`` steps.
+
+    Raises:
+        SimulationError: a step with non-finite values (names the step).
     """
     momenta = initial_momenta(atoms, temperature, seed)
     ensemble = md.Ensemble("nve", timestep_fs)
@@ -50,9 +53,13 @@ def nve_energy_drift(
         potential, fn, nbrs, state = prepare(
             potential, atoms, momenta, seed, dtype=dtype
         )
+        w = md.watch(dtype=dtype)
         totals = [float(state.energy + md.kinetic_energy(state))]
         for _ in range(-(-steps // every)):
-            fn, state, nbrs = md.advance(potential, ensemble, fn, every, state, nbrs)
+            fn, state, nbrs, w = md.advance(
+                potential, ensemble, fn, every, state, nbrs, w
+            )
+            raise_if_nonfinite(w, timestep_fs)
             totals.append(float(state.energy + md.kinetic_energy(state)))
     return float(np.max(np.abs(np.array(totals) - totals[0]))) / len(atoms)
 
