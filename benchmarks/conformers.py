@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from molmat.data.csv import read_molecules
+from molmat.data.graphs import concat_ranges
 from molmat.data.splits import random_split
 from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import (
@@ -30,7 +31,6 @@ from molmat.featurizers.conformers import (
     embed_all,
     usable_cores,
 )
-from molmat.featurizers.graph import concat_ranges
 
 
 def main() -> None:

@@ -13,8 +13,9 @@ from molmat.featurizers.conformers import ConformerOptions
 from molmat.featurizers.graph import ATOM_DIM, BOND_DIM, ELEMENT_ONEHOT, featurize
 from molmat.models.gnn import ENCODERS, LAYERS, ArchitectureError, build_model
 from molmat.models.gnn.config import resolve_architecture
-from molmat.tasks.property import PropertyModel, load
-from molmat.training.loop import _forward, predict_graphs
+from molmat.tasks.archives import load
+from molmat.tasks.property import PropertyModel
+from molmat.training.property import _forward, predict_graphs
 
 MOLS = ["CC(=O)Nc1ccc(O)cc1", "C[C@H](N)C(=O)O", "C", "[Na+].[Cl-]", "OCC1OC(O)CC1"]
 # every named model, plus the graph transformer with its 3D distance bias

@@ -6,7 +6,7 @@ from rdkit import Chem
 from molmat.data.batching import Budget, make_batch
 from molmat.featurizers.graph import ATOM_DIM, BOND_DIM, ELEMENT_ONEHOT, featurize
 from molmat.models.gnn import build_model
-from molmat.training.loop import _forward, predict_graphs
+from molmat.training.property import _forward, predict_graphs
 
 MOLS = [
     "CC(=O)Nc1ccc(O)cc1",

@@ -1,49 +1,9 @@
-import json
-
 import numpy as np
 import pytest
 
 from molmat import PropertyModel
-from molmat.training import loop
 from molmat.training.metrics import classification_scores, regression_scores, score
 from tests.conftest import SMALL
-
-
-def test_resume_continues_exactly_where_it_stopped(esol, tmp_path, monkeypatch):
-    smiles, y = esol.smiles[:80], esol.y[:80]
-    kwargs = dict(epochs=4, **SMALL)
-    reference = PropertyModel(**kwargs).fit(smiles, y, checkpoint_dir=tmp_path / "a")
-
-    original = loop.Trainer._checkpoint
-    calls = []
-
-    def crash_after_two_epochs(self, *args):
-        original(self, *args)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop.Trainer, "_checkpoint", crash_after_two_epochs)
-    with pytest.raises(KeyboardInterrupt):
-        PropertyModel(**kwargs).fit(smiles, y, checkpoint_dir=tmp_path / "b")
-    monkeypatch.setattr(loop.Trainer, "_checkpoint", original)
-    meta = json.loads((tmp_path / "b" / "checkpoint.json").read_text())
-    assert len(meta["history"]["records"]) == 2
-
-    resumed = PropertyModel(**kwargs).fit(
-        smiles, y, checkpoint_dir=tmp_path / "b", resume=True
-    )
-    assert len(resumed.history_.records) == 4
-    np.testing.assert_array_equal(resumed.predict(smiles), reference.predict(smiles))
-
-
-def test_resume_refuses_other_settings(esol, tmp_path):
-    smiles, y = esol.smiles[:40], esol.y[:40]
-    PropertyModel(epochs=1, **SMALL).fit(smiles, y, checkpoint_dir=tmp_path)
-    with pytest.raises(ValueError, match="max_lr"):
-        PropertyModel(epochs=1, max_lr=5e-3, **SMALL).fit(
-            smiles, y, checkpoint_dir=tmp_path, resume=True
-        )
 
 
 def test_early_stopping_keeps_best_epoch(esol):

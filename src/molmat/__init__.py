@@ -7,17 +7,21 @@ Example:
     >>> load("runs/solubility").predict(["CCO"])  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+from molmat._version import __version__
 
 __all__ = ["PotentialModel", "PropertyModel", "load", "__version__"]
 
 
 def __getattr__(name: str):
     # Imported lazily so that `import molmat` (and light CLI commands) stay fast.
-    if name in ("PropertyModel", "load"):
-        from molmat.tasks import property as _property
+    if name == "PropertyModel":
+        from molmat.tasks.property import PropertyModel
 
-        return getattr(_property, name)
+        return PropertyModel
+    if name == "load":
+        from molmat.tasks.archives import load
+
+        return load
     if name == "PotentialModel":
         from molmat.tasks.potential import PotentialModel
 

@@ -12,8 +12,8 @@ import skops.io as sio
 from molmat.classic.models import CLASSIFIERS, REGRESSORS, kernel_kind, make_estimator
 from molmat.cli.main import main
 from molmat.featurizers.descriptors import FEATURE_SETS
+from molmat.tasks.archives import load
 from molmat.tasks.classic import TRUSTED_TYPES, ClassicModel
-from molmat.tasks.property import load
 from molmat.training.archive import ArchiveError
 
 SMILES = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "CCCC", "Oc1ccccc1"]

@@ -30,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from molmat.classic.kernels import kernel_matrix
+from molmat.data.molecules import valid_molecules
 from molmat.featurizers.descriptors import check_kind, molecule_features_cached
 
 log = logging.getLogger("molmat")
@@ -58,8 +59,6 @@ class MoleculeFeaturizer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        from molmat.tasks.property import valid_molecules
-
         keys, mols = valid_molecules(X, "X")
         return molecule_features_cached(
             keys, mols, self.kind, self.radius, self.n_bits, self.use_cache

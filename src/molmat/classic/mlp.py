@@ -2,8 +2,9 @@
 
 The first deep model of the field: fingerprints or descriptors in, a few
 dense ReLU layers, one number out. Training is minibatch AdamW; one epoch is
-one jitted ``lax.scan`` over shuffled batches, and the epoch with the best
-loss on a held-out share of the training data is kept (early stopping).
+one jitted ``lax.scan`` over shuffled batches on the shared training engine
+(checkpoints and exact resume included), and the epoch with the best loss on a
+held-out share of the training data is kept (early stopping).
 Fitted weights are stored as plain NumPy arrays, so models pickle and save
 with skops.
 
@@ -18,8 +19,6 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -30,6 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from molmat.nn.core import MLP
+from molmat.training.engine import EarlyStopping, Engine, OptimizerConfig
 
 
 class _MLPBase(BaseEstimator):
@@ -82,42 +82,50 @@ class _MLPBase(BaseEstimator):
         treedef = jax.tree.structure(arrays)
         return eqx.combine(jax.tree.unflatten(treedef, self.weights_), static)
 
-    def fit(self, X, y):
-        """Fit on features X [n, d] and targets y [n]; returns self."""
+    def fit(self, X, y, checkpoint_dir=None, resume: bool = False):
+        """Fit on features X [n, d] and targets y [n]; returns self.
+
+        Args:
+            checkpoint_dir: write a checkpoint after every epoch here.
+            resume: continue from the checkpoint in ``checkpoint_dir``.
+        """
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=False)
-        weight = np.ones(len(X), np.float32)  # _run_epoch zeroes padded rows
         targets = self._targets(y)
-        class_weight = getattr(self, "class_weights_", np.ones(1, np.float32))
-        n = len(X)
-        order = np.random.default_rng(self.seed).permutation(n)
-        n_val = int(round(self.val_fraction * n)) if n >= 20 else 0
-        val, train = order[:n_val], order[n_val:]
-        key, init_key = jax.random.split(jax.random.key(self.seed))
-        net = self._template(X.shape[1], self.n_outputs_, init_key)
-        settings = _Settings(
-            self._task, self.lr, self.weight_decay, min(self.batch_size, len(train))
+        n, class_weight = len(X), getattr(self, "class_weights_", None)
+        weight = (  # per row: its class weight (classification) or 1
+            np.ones(n, np.float32) if class_weight is None else class_weight[targets]
         )
-        opt_state = settings.optimizer().init(eqx.filter(net, eqx.is_array))
-        train_data = (X[train], targets[train], weight[train], class_weight)
-        val_data = (X[val], targets[val], weight[val], class_weight)
-        best, best_loss, waited = net, np.inf, 0
-        self.loss_curve_ = []
-        for _ in range(self.epochs):
-            key, epoch_key = jax.random.split(key)
-            net, opt_state, loss = _run_epoch(
-                net, opt_state, epoch_key, *train_data, settings
-            )
-            self.loss_curve_.append(float(loss))
-            if n_val == 0:
-                best = net
-                continue
-            val_loss = float(_eval_loss(net, *val_data, settings.task))
-            if val_loss < best_loss:
-                best, best_loss, waited = net, val_loss, 0
-            else:
-                waited += 1
-                if waited > self.patience:
-                    break
+        n_val = int(round(self.val_fraction * n)) if n >= 20 else 0
+        order = np.random.default_rng(self.seed).permutation(n)
+        val, train = order[:n_val], order[n_val:]
+        batch = min(self.batch_size, len(train))
+        loss_fn = _LOSSES[self._task]
+
+        def validate(net):
+            loss = float(_eval_loss(net, X[val], targets[val], weight[val]))
+            return {"loss": loss}, loss
+
+        engine = Engine(
+            loss_fn,
+            OptimizerConfig(lr=self.lr, weight_decay=self.weight_decay),
+            epochs=self.epochs,
+            seed=self.seed,
+            callbacks=[EarlyStopping(self.patience)] if n_val else [],
+            validate=validate if n_val else None,
+            checkpoint_dir=checkpoint_dir,
+            fingerprint={**self.get_params(), "epochs": None},
+            scan=True,
+            progress=False,
+        )
+        init_key = jax.random.split(jax.random.key(self.seed))[1]
+        net = self._template(X.shape[1], self.n_outputs_, init_key)
+
+        def batches(epoch: int):
+            rows = np.random.default_rng([self.seed, epoch]).permutation(train)
+            return _padded_batches(X, targets, weight, rows, batch)
+
+        best, history = engine.fit(net, batches, resume=resume)
+        self.loss_curve_ = [r["train_loss"] for r in history.records]
         self.n_epochs_ = len(self.loss_curve_)
         self.weights_ = [
             np.asarray(a) for a in jax.tree.leaves(eqx.filter(best, eqx.is_array))
@@ -130,62 +138,41 @@ class _MLPBase(BaseEstimator):
         return np.asarray(_apply(self._network(), jnp.asarray(X)))
 
 
-@dataclass(frozen=True)
-class _Settings:
-    """Static training settings (hashable, so jitted code is reused across fits)."""
-
-    task: str
-    lr: float
-    weight_decay: float
-    batch: int
-
-    def optimizer(self) -> optax.GradientTransformation:
-        return optax.adamw(self.lr, weight_decay=self.weight_decay)
+def _regression_loss(net: MLP, data, key) -> tuple[jax.Array, jax.Array]:
+    """Weighted mean squared error of a batch ``(x, t, w)``."""
+    x, t, w = data
+    per_row = ((net(x, key=key, inference=key is None) - t) ** 2).sum(axis=-1)
+    return (per_row * w).sum() / jnp.maximum(w.sum(), 1e-12), jnp.zeros(0)
 
 
-def _loss(task: str, out, t, w, class_weight) -> jax.Array:
-    """Weighted mean squared error (regression) or weighted cross-entropy."""
-    if task == "regression":
-        per_row = ((out - t) ** 2).sum(axis=-1)
-    else:
-        w = w * class_weight[t]
-        per_row = optax.softmax_cross_entropy_with_integer_labels(out, t)
-    return (per_row * w).sum() / jnp.maximum(w.sum(), 1e-12)
+def _classification_loss(net: MLP, data, key) -> tuple[jax.Array, jax.Array]:
+    """Weighted softmax cross-entropy of a batch ``(x, t, w)``."""
+    x, t, w = data
+    out = net(x, key=key, inference=key is None)
+    per_row = optax.softmax_cross_entropy_with_integer_labels(out, t)
+    return (per_row * w).sum() / jnp.maximum(w.sum(), 1e-12), jnp.zeros(0)
+
+
+_LOSSES = {"regression": _regression_loss, "classification": _classification_loss}
 
 
 @eqx.filter_jit
-def _eval_loss(net: MLP, x, t, w, class_weight, task: str) -> jax.Array:
-    return _loss(task, net(x, inference=True), t, w, class_weight)
+def _eval_loss(net: MLP, x, t, w) -> jax.Array:
+    loss_fn = _LOSSES["regression" if t.ndim == 2 else "classification"]
+    return loss_fn(net, (x, t, w), None)[0]
 
 
-@eqx.filter_jit
-def _run_epoch(net: MLP, opt_state, key, x, t, w, class_weight, settings: _Settings):
-    """One epoch: shuffle, cut into padded batches, ``lax.scan`` AdamW steps."""
-    params, static = eqx.partition(net, eqx.is_array)
-    optimizer = settings.optimizer()
-    n, batch = x.shape[0], settings.batch
-    n_batches = -(-n // batch)
-    pad = n_batches * batch - n
-    perm_key, drop_key = jax.random.split(key)
-    rows = jnp.concatenate([jax.random.permutation(perm_key, n), jnp.zeros(pad, int)])
-    real = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)])
+def _padded_batches(X, targets, weight, rows: np.ndarray, batch: int):
+    """``rows`` cut into batches stacked on a leading axis, the last one padded.
 
-    def step(carry, inputs):
-        params, opt_state = carry
-        idx, mask, k = inputs
-
-        def loss_fn(params):
-            out = eqx.combine(params, static)(x[idx], key=k, inference=False)
-            return _loss(settings.task, out, t[idx], w[idx] * mask, class_weight)
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    keys = jax.random.split(drop_key, n_batches)
-    inputs = (rows.reshape(n_batches, batch), real.reshape(n_batches, batch), keys)
-    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), inputs)
-    return eqx.combine(params, static), opt_state, losses.mean()
+    Returns ``(x [B, batch, d], t [B, batch, ...], w [B, batch])``; padded
+    rows repeat row 0 with weight 0.
+    """
+    n_batches = -(-len(rows) // batch)
+    pad = n_batches * batch - len(rows)
+    idx = np.concatenate([rows, np.zeros(pad, rows.dtype)]).reshape(n_batches, batch)
+    real = np.concatenate([np.ones(len(rows)), np.zeros(pad)]).reshape(idx.shape)
+    return X[idx], targets[idx], (weight[idx] * real).astype(np.float32)
 
 
 @eqx.filter_jit

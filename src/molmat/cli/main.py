@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from molmat import __version__
+from molmat._version import __version__
 from molmat.cli import (
     assess,
     cache,

@@ -153,6 +153,12 @@ def add_parser(sub):
     training.add_argument(
         "--float64", action="store_true", help="train in double precision"
     )
+    training.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from OUT/checkpoint with the same data "
+        "and settings; it ends as if it had never stopped",
+    )
     train.add_argument("--out", required=True, help="run folder to write")
     train.set_defaults(action_run=run_train)
 
@@ -197,6 +203,7 @@ def run_train(args: argparse.Namespace) -> int:
         test_index=args.test_index,
         rmd17_split=args.rmd17_split,
         strict=args.strict,
+        resume=args.resume,
         model=args.model,
         float64=args.float64,
         progress=not args.quiet,

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from molmat.featurizers.graph import GraphSet, concat_ranges
+from molmat.data.graphs import GraphSet, concat_ranges
 
 
 class GraphBatch(NamedTuple):

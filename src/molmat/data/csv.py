@@ -23,7 +23,7 @@ import pandas as pd
 from rdkit import Chem
 
 from molmat.data.datasets import DATASETS, NOT_BUNDLED, get_dataset
-from molmat.featurizers.rdkit_log import silence_rdkit
+from molmat.data.rdkit_log import silence_rdkit
 
 silence_rdkit()
 

@@ -21,8 +21,8 @@ from vesin import NeighborList
 
 from molmat.data.atoms_batch import AtomsBatch
 from molmat.data.batching import Budget, plan_batches
+from molmat.data.graphs import concat_ranges
 from molmat.data.structures import Frame
-from molmat.featurizers.graph import concat_ranges
 
 
 def neighbor_list(

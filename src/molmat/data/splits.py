@@ -84,8 +84,9 @@ def to_rows(parts: tuple[np.ndarray, ...], rows: np.ndarray) -> Split:
     return {name: rows[idx].tolist() for name, idx in zip(PARTS, parts, strict=True)}
 
 
-def save_split(split: Split, path: str | Path) -> None:
-    Path(path).write_text(json.dumps({k: split[k] for k in PARTS}))
+def split_json(split: Split) -> str:
+    """The JSON text of a split file (``train``/``val``/``test`` CSV rows)."""
+    return json.dumps({k: split[k] for k in PARTS})
 
 
 def load_split(

@@ -37,9 +37,9 @@ from rdkit import Chem
 from rdkit.Chem import AllChem, rdDistGeom
 from tqdm.auto import tqdm
 
+from molmat.data.rdkit_log import silence_rdkit
 from molmat.featurizers.conformer_store import ConformerStore, Embedding
 from molmat.featurizers.descriptors import progress_off
-from molmat.featurizers.rdkit_log import silence_rdkit
 
 STORE_BATCH = 256  # embeddings written to the store at a time
 

@@ -11,8 +11,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from molmat.classic import assessment
 from molmat.data.csv import DataError, read_molecules
+from molmat.data.molecules import infer_task
 from molmat.data.splits import murcko_scaffold, random_split
-from molmat.tasks.property import infer_task
 from molmat.tasks.runs import build_model, report_data
 from molmat.training import plots
 

@@ -23,17 +23,17 @@ from sklearn.base import BaseEstimator
 
 from molmat.classic.models import make_estimator
 from molmat.data.csv import DataError
-from molmat.featurizers.descriptors import check_kind, molecule_features_cached
-from molmat.tasks.property import (
+from molmat.data.molecules import (
     TASKS,
-    MoleculePredictor,
     as_targets,
     infer_task,
     molecules,
     valid_molecules,
 )
+from molmat.featurizers.descriptors import check_kind, molecule_features_cached
+from molmat.tasks.predictor import MoleculePredictor
 from molmat.training import archive
-from molmat.training.loop import History
+from molmat.training.engine import History
 
 # Every type a saved ClassicModel holds beyond skops's own safe defaults, named
 # one by one: a name under numpy/scipy/sklearn can be any function, and loading
@@ -102,12 +102,22 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
             keys, mols, self.features, self.radius, self.n_bits, self.use_cache
         )
 
-    def fit(self, X: Sequence, y, *, target_names: list[str] | None = None, **_):
+    def fit(
+        self,
+        X: Sequence,
+        y,
+        *,
+        target_names: list[str] | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+        **_,
+    ):
         """Fit one pipeline per target on its labelled rows.
 
-        Accepts (and ignores) the deep models' ``X_val``, ``y_val``,
-        ``checkpoint_dir``, ``metrics_log`` and ``resume`` keywords, so both
-        kinds of model run through the same code.
+        ``checkpoint_dir`` and ``resume`` reach the epoch-wise ``mlp`` (one
+        ``target_<j>`` sub-folder each); the deep models' ``X_val``, ``y_val``
+        and ``metrics_log`` keywords are accepted and ignored, so both kinds
+        of model run through the same code.
         """
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
@@ -126,7 +136,15 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
             estimator = make_estimator(
                 self.model, self.task_, self.features, self.seed, self.class_weight
             )
-            self.estimators_.append(estimator.fit(features[known], y[known, j]))
+            fit_params = {}
+            if self.model == "mlp" and checkpoint_dir is not None:
+                fit_params = {
+                    "model__checkpoint_dir": Path(checkpoint_dir) / f"target_{j}",
+                    "model__resume": resume,
+                }
+            self.estimators_.append(
+                estimator.fit(features[known], y[known, j], **fit_params)
+            )
         self.history_ = History(train_seconds=time.perf_counter() - tick, best_epoch=0)
         return self
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
-from molmat.tasks.property import MoleculePredictor
+from molmat.tasks.predictor import MoleculePredictor
 from molmat.training import archive
-from molmat.training.loop import History
+from molmat.training.engine import History
 
 
 class EnsembleModel(MoleculePredictor, BaseEstimator):
@@ -103,7 +103,7 @@ class EnsembleModel(MoleculePredictor, BaseEstimator):
 
 def load_ensemble(folder: Path, config: dict) -> EnsembleModel:
     """Rebuild an :class:`EnsembleModel` from its member archives."""
-    from molmat.tasks.property import load
+    from molmat.tasks.archives import load
 
     try:
         members = [load(folder / f"member_{i}") for i in range(int(config["size"]))]

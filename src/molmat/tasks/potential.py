@@ -36,9 +36,10 @@ from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.compilation import float_dtype, precision
 from molmat.models.potentials.inference import cast, predict_graphs
 from molmat.models.potentials.registry import POTENTIALS, build_potential
+from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.training import archive
+from molmat.training.engine import Callback, History, Loop, MetricsLog
 from molmat.training.potential import (
-    PotentialHistory,
     PotentialTrainConfig,
     PotentialTrainer,
     potential_metrics,
@@ -175,7 +176,11 @@ class PotentialModel:
 
     # -- fitting -------------------------------------------------------------
     def fit(
-        self, frames, val=None, run_dir: str | Path | None = None
+        self,
+        frames,
+        val=None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
     ) -> PotentialModel:
         """Train on ``frames`` (Frames, ase.Atoms or StructureData).
 
@@ -187,8 +192,11 @@ class PotentialModel:
             val: validation structures; None holds out ``val_frames`` of
                 ``frames`` at random.
             run_dir: when given, the best model so far is archived to
-                ``run_dir/model`` whenever validation improves, and each
-                epoch is appended to ``run_dir/metrics.jsonl``.
+                ``run_dir/model`` whenever validation improves, each epoch is
+                appended to ``run_dir/metrics.jsonl`` and a checkpoint is
+                written to ``run_dir/checkpoint/`` after every epoch.
+            resume: continue from the checkpoint in ``run_dir`` (same
+                settings and data); the result equals an uninterrupted run.
         """
         train_config = self.train_config()  # settings checked before any work
         self.network_settings()
@@ -241,21 +249,17 @@ class PotentialModel:
             if graphs is not None:
                 graphs.energy = graphs.energy - reference_sums(graphs, self.scaling_)
         residual = dataclasses.replace(self.scaling_, e0s=None)
-        on_improve, on_epoch = None, None
+        callbacks, checkpoint_dir = [], None
         if run_dir is not None:
             run_dir = Path(run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
-            log_path = run_dir / "metrics.jsonl"
-            log_path.write_text("")
-
-            def on_improve(model, scores, epoch):
-                network = self._network(jax.tree_util.tree_leaves(model))
-                self._save(run_dir / "model", network, {"validation": scores}, epoch)
-
-            def on_epoch(record):
-                with open(log_path, "a") as fh:
-                    fh.write(json.dumps(record) + "\n")
-
+            checkpoint_dir = run_dir / "checkpoint"
+            callbacks = [
+                MetricsLog(run_dir / "metrics.jsonl"),
+                ArchiveBest(self, run_dir / "model"),
+            ]
+        elif resume:
+            raise ValueError("resume needs the run_dir of the interrupted run")
         with self._precision():
             net = cast(
                 build_potential(
@@ -264,9 +268,11 @@ class PotentialModel:
                 self.dtype,
             )
             trainer = PotentialTrainer(
-                train_config, on_improve, on_epoch, self.progress
+                train_config, callbacks, checkpoint_dir, self.progress
             )
-            trained, self.history_ = trainer.fit(net, train_graphs, val_graphs)
+            trained, self.history_ = trainer.fit(
+                net, train_graphs, val_graphs, resume=resume
+            )
             self.potential = self._network(jax.tree_util.tree_leaves(trained))
         return self
 
@@ -375,6 +381,24 @@ class PotentialModel:
 _PARAMS = tuple(inspect.signature(PotentialModel.__init__).parameters)[1:]
 
 
+class ArchiveBest(Callback):
+    """Archives the best model so far whenever validation improves.
+
+    A run stopped at any point thus leaves a usable ``model/`` behind.
+    """
+
+    def __init__(self, potential: PotentialModel, folder: Path):
+        self.potential, self.folder = potential, folder
+
+    def on_epoch_end(self, loop: Loop, record: dict) -> str | None:
+        if loop.improved and "val_objective" in record:
+            pot = self.potential
+            network = pot._network(jax.tree_util.tree_leaves(loop.best_model()))
+            scores = {k[4:]: v for k, v in record.items() if k.startswith("val_")}
+            pot._save(self.folder, network, {"validation": scores}, record["epoch"])
+        return None
+
+
 def reference_sums(graphs: NeighborGraphs, scaling: EnergyScaling) -> np.ndarray:
     """Sum of the atoms' reference energies E0 for each structure [S] (eV)."""
     e0 = scaling.reference_table(shift=False)
@@ -406,7 +430,7 @@ def load_potential(folder: Path, config: dict) -> PotentialModel:
         pot = PotentialModel(**{**config["params"], "progress": False})
         pot.scaling_ = EnergyScaling.from_dict(config["scaling"])
         pot.e0_method_ = config.get("e0_method", "")
-        pot.history_ = PotentialHistory(best_epoch=config["history"]["best_epoch"])
+        pot.history_ = History(best_epoch=config["history"]["best_epoch"])
         with pot._precision():
             template = jax.eval_shape(
                 lambda: cast(
@@ -521,9 +545,13 @@ def train_potential_run(
     test_index: str | None = None,
     rmd17_split: int | None = None,
     strict: bool = False,
+    resume: bool = False,
     **params,
 ) -> dict:
     """Read frames, train a :class:`PotentialModel`, write a run folder.
+
+    ``resume`` continues an interrupted run in ``out`` from its checkpoint
+    (same data and settings), ending as the run would have without a stop.
 
     The run folder holds ``model/`` (the best EMA model), ``metrics.json``
     (validation and test metrics), ``metrics.jsonl`` (one line per epoch),
@@ -541,7 +569,7 @@ def train_potential_run(
             "--test-index"
         )
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    resume = start_run(out, resume)
     needs_forces = (params.get("forces_weight", 10.0) or 0) > 0 and bool(forces_key)
     structures = read_structures(
         data, format, energy_key, forces_key, stress_key, needs_forces, strict
@@ -556,8 +584,8 @@ def train_potential_run(
         "n_train": len(train),
         "n_test": len(test),
     }
-    (out / "data_report.json").write_text(json.dumps(report, indent=2))
-    model = PotentialModel(**params).fit(train, run_dir=out)
+    write_run_file(out / "data_report.json", json.dumps(report, indent=2), resume)
+    model = PotentialModel(**params).fit(train, run_dir=out, resume=resume)
     history = model.history_
     best = history.records[history.best_epoch - 1]
     metrics = {

@@ -16,11 +16,18 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from rdkit import Chem
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 
-from molmat.data.csv import DataError, parse_smiles
+from molmat.data.csv import DataError
+from molmat.data.graphs import GraphSet
+from molmat.data.molecules import (
+    TASKS,
+    as_targets,
+    infer_task,
+    molecules,
+    valid_molecules,
+)
 from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import ConformerOptions
 from molmat.featurizers.descriptors import DescriptorScaler, check_kind, feature_names
@@ -29,7 +36,6 @@ from molmat.featurizers.graph import (
     BOND_DIM,
     ELEMENT_ONEHOT,
     FEATURIZER_VERSION,
-    GraphSet,
     featurize,
     featurize_cached,
 )
@@ -40,72 +46,13 @@ from molmat.models.gnn import (
     needs_positions,
     resolve_architecture,
 )
+from molmat.tasks.predictor import MoleculePredictor
 from molmat.training import archive
-from molmat.training.loop import History, TrainConfig, Trainer, predict_graphs
+from molmat.training.engine import History
 from molmat.training.metrics import score
+from molmat.training.property import TrainConfig, Trainer, predict_graphs
 
 log = logging.getLogger("molmat")
-
-TASKS = ("auto", "regression", "classification")
-
-
-def molecules(X: Sequence) -> tuple[list[str], list[Chem.Mol | None], list[str]]:
-    """SMILES keys, parsed molecules (None when bad) and reasons for SMILES or Mols."""
-    keys, mols, reasons = [], [], []
-    for item in X:
-        if isinstance(item, Chem.Mol):
-            keys.append(Chem.MolToSmiles(item))
-            mols.append(item)
-            reasons.append("")
-        else:
-            mol, reason = parse_smiles(item)
-            keys.append(str(item).strip())
-            mols.append(mol)
-            reasons.append(reason)
-    return keys, mols, reasons
-
-
-def valid_molecules(X: Sequence, name: str) -> tuple[list[str], list[Chem.Mol]]:
-    """SMILES keys and molecules of ``X``; a :class:`DataError` listing bad ones."""
-    keys, mols, reasons = molecules(X)
-    bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
-    if bad:
-        raise DataError(f"{name} has {len(bad)} bad molecules: " + "; ".join(bad[:5]))
-    return keys, mols
-
-
-def as_predictions(values: np.ndarray, task: str) -> np.ndarray:
-    """[n, T] outputs -> [n] (one target) or [n, T]; 0/1 labels for classification."""
-    if task == "classification":
-        values = np.where(np.isnan(values), np.nan, (values >= 0.5).astype(np.float32))
-    return values[:, 0] if values.shape[1] == 1 else values
-
-
-def infer_task(y: np.ndarray) -> str:
-    """``classification`` when every known label is 0 or 1, else ``regression``."""
-    known = y[~np.isnan(y)]
-    return (
-        "classification"
-        if known.size and np.isin(known, (0, 1)).all()
-        else "regression"
-    )
-
-
-def as_targets(y, name: str) -> np.ndarray:
-    """Targets as float32 [n, T] (NaN = missing); a clear error for bad values."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2:
-        raise DataError(f"{name} must be 1-D or 2-D, got shape {y.shape}")
-    if np.isinf(y).any():
-        rows = np.flatnonzero(np.isinf(y).any(axis=1))[:5].tolist()
-        raise DataError(f"{name} has infinite values (rows {rows})")
-    empty = np.isnan(y).all(axis=1)
-    if empty.any():
-        rows = np.flatnonzero(empty)[:5].tolist()
-        raise DataError(f"{name} has rows with no label at all (rows {rows})")
-    return y
 
 
 def drop_failed(
@@ -128,31 +75,6 @@ def drop_failed(
         )
     kept = np.flatnonzero(graphs.errors == "")
     return (graphs.subset(kept) if len(failed) else graphs), kept, dropped
-
-
-class MoleculePredictor:
-    """``predict``, ``predict_proba`` and ``score_molecules`` from ``predict_values``.
-
-    Shared by every property model; subclasses define ``predict_values(X)``
-    ([n, T] values or probabilities) and the fitted ``task_``, ``n_targets_``
-    and ``target_names_``.
-    """
-
-    def predict(self, X: Sequence) -> np.ndarray:
-        """Values [n] (or [n, T] for several targets); 0/1 labels for classification."""
-        return as_predictions(self.predict_values(X), self.task_)
-
-    def predict_proba(self, X: Sequence) -> np.ndarray:
-        """Positive-class probabilities [n] (or [n, T]); classification only."""
-        if self.task_ != "classification":
-            raise AttributeError("predict_proba is for classification models")
-        values = self.predict_values(X)
-        return values[:, 0] if self.n_targets_ == 1 else values
-
-    def score_molecules(self, X: Sequence, y) -> dict:
-        """Metrics of the predictions for ``X`` against ``y`` (see :func:`score`)."""
-        y = as_targets(y, "y")
-        return score(self.task_, y, self.predict_values(X), self.target_names_)
 
 
 class PropertyModel(MoleculePredictor, BaseEstimator):
@@ -495,28 +417,9 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         return archive.save_archive(path, self.net_, config, metrics)
 
 
-def load(path: str | Path):
-    """Load a model archive (or run folder): a Property, Classic or PotentialModel.
-
-    Raises:
-        ArchiveError: the archive is missing, corrupted or incompatible.
-    """
-    folder, config = archive.read_config(path)
-    if config.get("kind") == "classic":
-        from molmat.tasks.classic import load_classic
-
-        return load_classic(folder, config)
-    if config.get("kind") == "ensemble":
-        from molmat.tasks.ensemble import load_ensemble
-
-        return load_ensemble(folder, config)
-    if config.get("kind") == "potential":
-        from molmat.tasks.potential import load_potential
-
-        return load_potential(folder, config)
+def load_property(folder: Path, config: dict) -> PropertyModel:
+    """Rebuild a :class:`PropertyModel` from its archive folder and config."""
     try:
-        if config.get("kind") != "property":
-            raise archive.ArchiveError(f"{folder}: not a molmat model archive")
         feat = config["featurizer"]
         if feat["version"] != FEATURIZER_VERSION or (
             feat["atom_dim"],

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,10 +26,13 @@ from molmat.classic.intervals import interval_summary, prediction_intervals
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
+from molmat.data.molecules import infer_task
 from molmat.models.gnn import ENCODERS, is_graph_model
+from molmat.tasks.archives import load
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.ensemble import EnsembleModel
-from molmat.tasks.property import PropertyModel, infer_task, load
+from molmat.tasks.property import PropertyModel
+from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.training import archive, plots
 from molmat.training.metrics import choose_threshold, score, selection_metric
 
@@ -59,8 +61,8 @@ def build_model(
     return EnsembleModel(single, size=ensemble) if ensemble > 1 else single
 
 
-def report_data(report: DataReport, out: Path | None = None, shown: int = 10) -> None:
-    """Log the data summary and the first bad rows; write them all to ``out``."""
+def report_data(report: DataReport, shown: int = 10) -> None:
+    """Log the data summary and the first bad rows."""
     log.info("%s", report.summary())
     for bad in report.bad_rows[:shown]:
         log.warning("skipped %s", bad)
@@ -69,17 +71,18 @@ def report_data(report: DataReport, out: Path | None = None, shown: int = 10) ->
     conflicts = [d for d in report.duplicates if d.conflicting]
     for dup in conflicts[:shown]:
         log.warning("duplicate molecule with conflicting labels: %s", dup)
-    if out is not None:
-        out.write_text(
-            json.dumps(
-                {
-                    "summary": report.summary(),
-                    "bad_rows": [asdict(b) for b in report.bad_rows],
-                    "duplicates": [asdict(d) for d in report.duplicates],
-                },
-                indent=1,
-            )
-        )
+
+
+def report_json(report: DataReport) -> str:
+    """``data_report.json``: the summary, every skipped row and duplicate."""
+    return json.dumps(
+        {
+            "summary": report.summary(),
+            "bad_rows": [asdict(b) for b in report.bad_rows],
+            "duplicates": [asdict(d) for d in report.duplicates],
+        },
+        indent=1,
+    )
 
 
 def make_splits(
@@ -138,9 +141,10 @@ def train_run(
         ``{"runs": [metrics.json of each fold], "summary": {metric: (mean, std)}}``.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    resume = start_run(out, resume)
     table = read_molecules(data, smiles_col, targets, strict=strict)
-    report_data(table.report, out / "data_report.json")
+    report_data(table.report)
+    write_run_file(out / "data_report.json", report_json(table.report), resume)
     if len(table) < 3:
         raise DataError(f"{table.report.source}: only {len(table)} usable molecules")
     parts = make_splits(table, split, seed, split_file, folds)
@@ -184,15 +188,9 @@ def _train_one(
     train, val, test = fold
     if len(train) == 0:
         raise DataError("the split leaves no training molecules")
-    splitting.save_split(splitting.to_rows(fold, table.rows), out / "split.json")
+    split_text = splitting.split_json(splitting.to_rows(fold, table.rows))
+    write_run_file(out / "split.json", split_text, resume)
     log.info("split: %d train, %d val, %d test", len(train), len(val), len(test))
-    if not resume:
-        for stale in ("metrics.jsonl", "checkpoint"):
-            path = out / stale
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
 
     def pick(idx):
         return [table.mols[i] for i in idx]

@@ -48,7 +48,7 @@ def save_archive(
     path: str | Path, model, config: dict, metrics: dict | None = None
 ) -> Path:
     """Write ``model``'s parameters, ``config`` and ``metrics`` to folder ``path``."""
-    from molmat import __version__
+    from molmat._version import __version__
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

@@ -155,11 +155,3 @@ def selection_metric(task: str, scores: dict | None = None) -> str:
     if scores is not None and not np.isfinite(scores.get("roc_auc", np.nan)):
         return "log_loss"
     return "roc_auc"
-
-
-def is_better(metric: str, new: float, best: float | None) -> bool:
-    if best is None or not np.isfinite(best):
-        return bool(np.isfinite(new))
-    if not np.isfinite(new):
-        return False
-    return new < best if metric in LOWER_IS_BETTER else new > best

@@ -9,24 +9,21 @@ scale ``s`` of the model (so one learning rate suits any data set), is::
 
 over structures that have each label. An exponential moving average (EMA) of
 the weights is validated after every epoch and the best EMA model kept; the
-learning rate is reduced when the validation loss stops improving.
+learning rate is reduced when the validation loss stops improving. The loop,
+checkpoints and exact resume are the shared
+:class:`~molmat.training.engine.Engine`'s.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from tqdm.auto import tqdm
 
 from molmat.data.atoms_batch import AtomsBatch
 from molmat.data.batching import Budget, plan_batches
@@ -43,7 +40,16 @@ from molmat.models.potentials.inference import (
     param_dtype,
     predict_graphs,
 )
-from molmat.training.loop import CompileCounter
+from molmat.training.engine import (
+    Callback,
+    CosineBudget,
+    Engine,
+    History,
+    Loop,
+    OptimizerConfig,
+    ReduceOnPlateau,
+    TimeLimit,
+)
 
 log = logging.getLogger("molmat")
 
@@ -103,23 +109,6 @@ class PotentialTrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive, got {value}")
-
-    def cosine_lr(self, progress: float) -> float:
-        """Learning rate at ``progress`` (0 to 1) through the budget."""
-        shape = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-        return self.min_lr + (self.lr - self.min_lr) * shape
-
-
-@dataclass
-class PotentialHistory:
-    """Per-epoch records and the best epoch."""
-
-    records: list[dict] = field(default_factory=list)
-    best_epoch: int = -1
-    best_loss: float | None = None
-    compilations: int = 0
-    train_seconds: float = 0.0
-    stopped_by: str = "epochs"
 
 
 def loss_terms(
@@ -232,176 +221,110 @@ def epoch_row(record: dict, header: bool = False) -> str:
     return f"{names}\n{row}"
 
 
+class PotentialRecord(Callback):
+    """Turns the loss terms of a record into RMSEs in meV and logs the row."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+
+    def on_epoch_end(self, loop: Loop, record: dict) -> str | None:
+        for term, key in (
+            ("energy_mse", "train_energy_rmse_meV_per_atom"),
+            ("forces_mse", "train_forces_rmse_meV_per_A"),
+            ("stress_mse", "train_stress_rmse_meV_per_A3"),
+        ):
+            mse = record.pop(term)
+            if term != "stress_mse" or mse:
+                record[key] = float(np.sqrt(mse) * self.scale * 1000)
+        for line in epoch_row(record, header=record["epoch"] == 1).splitlines():
+            log.info("%s", line)
+        return None
+
+
 class PotentialTrainer:
-    """Fits a :class:`Potential`; see :meth:`fit`."""
+    """Fits a :class:`Potential` on the shared engine; see :meth:`fit`."""
 
     def __init__(
         self,
         cfg: PotentialTrainConfig,
-        on_improve: Callable[[Potential, dict, int], None] | None = None,
-        on_epoch: Callable[[dict], None] | None = None,
+        callbacks: list[Callback] | None = None,
+        checkpoint_dir: str | Path | None = None,
         progress: bool = True,
     ):
         """
         Args:
             cfg: optimisation settings.
-            on_improve: called with the best (EMA) model, its validation
-                metrics and its (1-based) epoch whenever validation improves
-                (e.g. to archive it).
-            on_epoch: called with each epoch's record.
+            callbacks: run after the trainer's own ones each epoch (e.g. a
+                metrics log, or archiving the best model when it improves).
+            checkpoint_dir: write ``checkpoint.npz`` here after every epoch.
             progress: show a progress bar.
         """
         self.cfg = cfg
-        self.on_improve = on_improve
-        self.on_epoch = on_epoch
+        self.callbacks = list(callbacks or [])
+        self.checkpoint_dir = checkpoint_dir
         self.progress = progress
-        self.counter = CompileCounter()
 
     def fit(
-        self, model: Potential, train: NeighborGraphs, val: NeighborGraphs | None
-    ) -> tuple[Potential, PotentialHistory]:
+        self,
+        model: Potential,
+        train: NeighborGraphs,
+        val: NeighborGraphs | None,
+        resume: bool = False,
+    ) -> tuple[Potential, History]:
         """Train on ``train``; choose the best EMA model on ``val``.
 
-        Without validation data the last EMA model is returned.
+        Without validation data the last EMA model is returned. ``resume``
+        continues from the checkpoint in ``checkpoint_dir``.
         """
         cfg = self.cfg
         scale = float(model.scaling.scale)
         dtype = param_dtype(model)
         budget = Budget.for_data(train, cfg.batch_size)
-        params, static = eqx.partition(model, eqx.is_inexact_array)
-        optimizer = self._optimizer()
-        opt_state = optimizer.init(params)
-        ema = params
-        step_fn = self._make_step(
-            optimizer,
-            static,
-            scale,
-            stress=cfg.stress_weight > 0 and bool(train.has_stress.any()),
-            forces=cfg.forces_weight > 0 and bool(train.has_forces.any()),
-        )
-        history, best = PotentialHistory(), params
-        lr, stale = cfg.lr, 0
-        start = time.perf_counter()
-        bar = tqdm(
-            range(cfg.epochs),
-            desc="training",
-            unit="epoch",
-            disable=None if self.progress else True,
-        )
-        for epoch in bar:
-            tick = time.perf_counter()
+        stress = cfg.stress_weight > 0 and bool(train.has_stress.any())
+        forces = cfg.forces_weight > 0 and bool(train.has_forces.any())
+
+        def loss_fn(model, batch, key):
+            terms = loss_terms(model, batch, scale, stress, forces)
+            return weighted_loss(cfg, *terms), jnp.stack(terms)
+
+        def batches(epoch: int):
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
-            terms_per_step = []  # device arrays: no sync inside the epoch
-            batches = plan_batches(train, order, budget)
-            for idx in batches:
-                batch = make_atoms_batch(train, idx, budget, dtype)
-                params, opt_state, ema, terms = step_fn(
-                    params, opt_state, ema, jax.device_put(batch)
-                )
-                terms_per_step.append(terms)
-            mean_terms = np.asarray(jnp.stack(terms_per_step), np.float64).mean(0)
-            loss, e_mse, f_mse, s_mse = mean_terms
-            seconds = time.perf_counter() - tick
-            record = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": float(loss),
-                "train_energy_rmse_meV_per_atom": float(np.sqrt(e_mse) * scale * 1000),
-                "train_forces_rmse_meV_per_A": float(np.sqrt(f_mse) * scale * 1000),
-                "seconds": seconds,
-            }
-            current = eqx.combine(ema, static)
-            if val is not None and len(val):
-                pred = predict_graphs(current, val, forces=val.has_derivative_labels)
-                scores = potential_metrics(val, pred)
-                val_loss = validation_loss(cfg, scores, scale)
-                record.update(
-                    {f"val_{k}": v for k, v in scores.items() if k != "n_structures"}
-                )
-                record["val_loss"] = val_loss
-                if history.best_loss is None or val_loss < history.best_loss:
-                    history.best_loss, history.best_epoch = val_loss, epoch + 1
-                    best, stale = ema, 0
-                    if self.on_improve is not None:
-                        self.on_improve(current, scores, epoch + 1)
-                else:
-                    stale += 1
-                plateau = cfg.lr_schedule == "plateau" and stale >= cfg.plateau_patience
-                if plateau and lr > cfg.min_lr:
-                    lr = max(lr * cfg.plateau_factor, cfg.min_lr)
-                    log.info("epoch %d: learning rate reduced to %.2g", epoch + 1, lr)
-                    stale = 0
-            else:
-                best, history.best_epoch = ema, epoch + 1
-            elapsed = (time.perf_counter() - start) / 60
-            if cfg.lr_schedule == "cosine":
-                lr = cfg.cosine_lr(self._progress(epoch + 1, elapsed))
-            current_lr = opt_state.hyperparams["learning_rate"]
-            # same dtype and weak type as before, so the step is not retraced
-            opt_state.hyperparams["learning_rate"] = jnp.asarray(lr, current_lr.dtype)
-            history.records.append(record)
-            history.train_seconds += seconds
-            for line in epoch_row(record, header=epoch == 0).splitlines():
-                log.info("%s", line)
-            if self.on_epoch is not None:
-                self.on_epoch(record)
-            postfix = {"loss": f"{loss:.3g}"}
-            if "val_forces_mae_meV_per_A" in record:
-                postfix["val F MAE"] = f"{record['val_forces_mae_meV_per_A']:.1f}"
-            if "val_energy_mae_meV" in record:
-                postfix["val E MAE"] = f"{record['val_energy_mae_meV']:.2f}"
-            bar.set_postfix(postfix)
-            if cfg.time_limit is not None and elapsed >= cfg.time_limit:
-                history.stopped_by = "time limit"
-                log.info(
-                    "time limit of %.1f min reached at epoch %d",
-                    cfg.time_limit,
-                    epoch + 1,
-                )
-                break
-            if not math.isfinite(loss):
-                history.stopped_by = "non-finite loss"
-                log.warning(
-                    "training loss is not finite at epoch %d; stopping", epoch + 1
-                )
-                break
-        bar.close()
-        history.compilations = self.counter.count
-        return eqx.combine(best, static), history
+            for idx in plan_batches(train, order, budget):
+                yield make_atoms_batch(train, idx, budget, dtype)
 
-    def _progress(self, epochs_done: int, minutes: float) -> float:
-        """Fraction of the budget (epochs or time limit) used so far."""
-        done = epochs_done / self.cfg.epochs
-        if self.cfg.time_limit is not None:
-            done = max(done, minutes / self.cfg.time_limit)
-        return done
+        def validate(model) -> tuple[dict, float]:
+            pred = predict_graphs(model, val, forces=val.has_derivative_labels)
+            scores = potential_metrics(val, pred)
+            scores.pop("n_structures")
+            scores["loss"] = validation_loss(cfg, scores, scale)
+            return scores, scores["loss"]
 
-    def _optimizer(self) -> optax.GradientTransformation:
-        """Adam after optional clipping; the learning rate stays settable."""
-        clip = self.cfg.grad_clip
-
-        def chain(learning_rate):
-            steps = [optax.clip_by_global_norm(clip)] if clip else []
-            return optax.chain(*steps, optax.adam(learning_rate))
-
-        return optax.inject_hyperparams(chain)(learning_rate=self.cfg.lr)
-
-    def _make_step(self, optimizer, static, scale: float, stress: bool, forces: bool):
-        cfg = self.cfg
-
-        @functools.partial(jax.jit, compiler_options=compiler_options())
-        @self.counter.wrap
-        def step(params, opt_state, ema, batch):
-            def loss_fn(params):
-                model = eqx.combine(params, static)
-                terms = loss_terms(model, batch, scale, stress, forces)
-                return weighted_loss(cfg, *terms), terms
-
-            (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
-            d = cfg.ema_decay
-            ema = jax.tree_util.tree_map(lambda e, p: d * e + (1 - d) * p, ema, params)
-            return params, opt_state, ema, jnp.stack([loss, *terms])
-
-        return step
+        min_scale = cfg.min_lr / cfg.lr
+        own: list[Callback] = [PotentialRecord(scale)]
+        if cfg.lr_schedule == "plateau":
+            own.append(
+                ReduceOnPlateau(cfg.plateau_patience, cfg.plateau_factor, min_scale)
+            )
+        else:
+            own.append(CosineBudget(cfg.epochs, cfg.time_limit, min_scale))
+        if cfg.time_limit is not None:
+            own.append(TimeLimit(cfg.time_limit))
+        engine = Engine(
+            loss_fn,
+            OptimizerConfig(lr=cfg.lr, grad_clip=cfg.grad_clip),
+            epochs=cfg.epochs,
+            seed=cfg.seed,
+            ema_decay=cfg.ema_decay,
+            callbacks=own + self.callbacks,
+            validate=validate if val is not None and len(val) else None,
+            checkpoint_dir=self.checkpoint_dir,
+            fingerprint={
+                k: v
+                for k, v in asdict(cfg).items()
+                if k not in ("epochs", "time_limit")
+            },
+            term_names=("energy_mse", "forces_mse", "stress_mse"),
+            progress=self.progress,
+            jit=functools.partial(jax.jit, compiler_options=compiler_options()),
+        )
+        return engine.fit(model, batches, resume=resume)

@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from molmat.data.batching import Batcher, GraphBatch
-from molmat.featurizers.graph import GraphSet
+from molmat.data.graphs import GraphSet
 from molmat.models.gnn.config import LAYERS, check_architecture
 from molmat.nn.attention import GraphTransformerLayer
 from molmat.nn.attentivefp import AttentiveGRULayer

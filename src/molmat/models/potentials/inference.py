@@ -15,8 +15,8 @@ import jax
 import numpy as np
 
 from molmat.data.batching import Budget
+from molmat.data.graphs import concat_ranges
 from molmat.data.neighbors import NeighborGraphs, atoms_batches
-from molmat.featurizers.graph import concat_ranges
 from molmat.models.potentials.base import (
     Potential,
     atomic_energies,

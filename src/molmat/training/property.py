@@ -1,0 +1,213 @@
+"""Training graph property models on the shared engine.
+
+The family supplies its loss (standardised MSE or weighted BCE over labelled
+targets), its batches (molecules packed into bucketed padded batches, epoch
+``e`` shuffled by ``default_rng([seed, e])``) and its validation metric; the
+:class:`~molmat.training.engine.Engine` does the rest, checkpoints and exact
+resume included.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from molmat.data.batching import GraphBatch
+from molmat.data.graphs import GraphSet
+from molmat.training.engine import (
+    EarlyStopping,
+    Engine,
+    History,
+    MetricsLog,
+    OptimizerConfig,
+)
+from molmat.training.losses import masked_bce, masked_mse
+from molmat.training.metrics import LOWER_IS_BETTER, selection_metric
+
+log = logging.getLogger("molmat")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings.
+
+    The learning rate rises linearly from ``init_lr`` to ``max_lr`` over
+    ``warmup_epochs`` and then decays exponentially to ``final_lr`` at the last
+    epoch. Training stops early after ``patience`` epochs without a better
+    validation metric (``None``: never) and keeps the best parameters.
+    """
+
+    task: str = "regression"
+    epochs: int = 50
+    batch_size: int = 64
+    init_lr: float = 1e-4
+    max_lr: float = 1e-3
+    final_lr: float = 1e-4
+    warmup_epochs: float = 2.0
+    weight_decay: float = 0.0
+    grad_clip: float | None = 10.0
+    patience: int | None = None
+    seed: int = 0
+
+    def optimizer(self, steps_per_epoch: int) -> OptimizerConfig:
+        """Warm-up then exponential decay, AdamW, global-norm clipping."""
+        return OptimizerConfig(
+            lr=self.max_lr,
+            schedule="warmup_exponential",
+            init_lr=self.init_lr,
+            final_lr=self.final_lr,
+            warmup_steps=int(self.warmup_epochs * steps_per_epoch),
+            total_steps=self.epochs * steps_per_epoch,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+        )
+
+
+def batch_loss(
+    model, batch: GraphBatch, task: str, pos_weight, key, inference: bool
+) -> jax.Array:
+    """Masked loss of one batch (standardised MSE or weighted BCE)."""
+    out = model(batch, key=key, inference=inference)
+    mask = batch.y_mask & batch.graph_mask[:, None]
+    if task == "regression":
+        return masked_mse(out, batch.y, mask)
+    return masked_bce(out, batch.y, mask, pos_weight)
+
+
+@eqx.filter_jit
+def _forward(model, batch: GraphBatch) -> jax.Array:
+    return model(batch, inference=True)
+
+
+def predict_graphs(
+    model, graphs: GraphSet, batch_size: int = 64, n_targets: int | None = None
+) -> np.ndarray:
+    """Raw outputs [n_mols, T] for every molecule of ``graphs``, in order.
+
+    Batches are padded to bucketed budgets (``model.batcher``), so the result
+    of a molecule does not depend on the batch it lands in.
+    """
+    if len(graphs) == 0:
+        return np.zeros((0, n_targets or 0), np.float32)
+    batcher = model.batcher(graphs, batch_size)
+    outputs = []
+    for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
+        batch = batcher.batch(graphs, idx, budget, n_targets=n_targets or 0)
+        outputs.append((idx, _forward(model, batch)))
+    result = None
+    for idx, out in outputs:
+        out = np.asarray(out)[: len(idx)]
+        if result is None:
+            result = np.zeros((len(graphs), out.shape[1]), out.dtype)
+        result[idx] = out
+    return result
+
+
+class Trainer:
+    """Fits a graph property model; see :meth:`fit`."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        evaluate: Callable[[np.ndarray], dict],
+        pos_weight: np.ndarray | None = None,
+        checkpoint_dir: str | Path | None = None,
+        metrics_log: str | Path | None = None,
+        progress: bool = True,
+    ):
+        """
+        Args:
+            cfg: optimisation settings.
+            evaluate: maps raw validation outputs [n_val, T] to a metrics dict
+                holding ``selection_metric(cfg.task)``.
+            pos_weight: [T] positive-class weights (classification).
+            checkpoint_dir: where ``checkpoint.npz`` goes after every epoch.
+            metrics_log: JSON-lines file receiving one record per epoch.
+            progress: show a progress bar.
+        """
+        self.cfg = cfg
+        self.evaluate = evaluate
+        self.pos_weight = None if pos_weight is None else jnp.asarray(pos_weight)
+        self.checkpoint_dir = checkpoint_dir
+        self.metrics_log = metrics_log
+        self.progress = progress
+
+    def fit(
+        self,
+        model,
+        train: GraphSet,
+        y_train: np.ndarray,
+        val: GraphSet | None = None,
+        resume: bool = False,
+    ) -> tuple[object, History]:
+        """Train ``model`` on ``train`` with targets ``y_train`` (NaN = missing).
+
+        Returns the best model (by validation metric, or the last one without
+        validation data) and the history.
+        """
+        cfg = self.cfg
+        batcher = model.batcher(train, cfg.batch_size)
+        task, pos_weight = cfg.task, self.pos_weight
+
+        def loss_fn(model, batch, key):
+            return batch_loss(model, batch, task, pos_weight, key, False), jnp.zeros(0)
+
+        def batches(epoch: int):
+            order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
+            for idx, budget in batcher.plan(train, order):
+                yield batcher.batch(train, idx, budget, y_train)
+
+        callbacks = []
+        if cfg.patience is not None:
+            callbacks.append(EarlyStopping(cfg.patience))
+        if self.metrics_log is not None:
+            callbacks.append(MetricsLog(self.metrics_log))
+        engine = Engine(
+            loss_fn,
+            cfg.optimizer(math.ceil(len(train) / cfg.batch_size)),
+            epochs=cfg.epochs,
+            seed=cfg.seed,
+            callbacks=callbacks,
+            validate=self._validator(val) if val is not None and len(val) else None,
+            checkpoint_dir=self.checkpoint_dir,
+            fingerprint={k: v for k, v in asdict(cfg).items() if k != "epochs"},
+            throughput=("molecules", len(train)),
+            progress=self.progress,
+        )
+        model, history = engine.fit(model, batches, resume=resume)
+        history.size_classes = len(batcher.budgets)
+        log.info(
+            "compilations of the train step: %d (size classes: %d)",
+            history.compilations,
+            history.size_classes,
+        )
+        return model, history
+
+    def _validator(self, val: GraphSet):
+        """Validation scores and the objective (lower is better) of a model."""
+        task = self.cfg.task
+        chosen = [selection_metric(task)]
+
+        def validate(model) -> tuple[dict, float]:
+            scores = self.evaluate(predict_graphs(model, val, self.cfg.batch_size))
+            metric = selection_metric(task, scores)
+            if metric != chosen[0]:
+                chosen[0] = metric
+                log.warning(
+                    "validation ROC-AUC is undefined (one class only); the best "
+                    "epoch is chosen by validation %s",
+                    metric,
+                )
+            value = scores[metric]
+            objective = value if metric in LOWER_IS_BETTER else -value
+            return {k: v for k, v in scores.items() if k != "n"}, objective
+
+        return validate
