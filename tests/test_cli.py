@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -214,3 +216,32 @@ def test_kfold_reports_mean_and_std(tiny_csv, tmp_path, capsys):
     assert sorted(tests) == sorted(set(tests)) and len(tests) == 15
     summary = json.loads((out / "metrics.json").read_text())["summary"]
     assert len(summary["rmse"]) == 2  # mean, std
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["datasets"], ["cache"]])
+def test_help_and_light_commands_do_not_load_jax(argv):
+    """`molmat --help` starts fast: the parser imports no JAX, RDKit or tasks."""
+    code = (
+        "import sys\n"
+        "from molmat.cli.main import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('jax', 'rdkit', 'molmat.tasks.runs')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_has_help_and_options(capsys):
+    from molmat.cli.main import COMMANDS, build_parser
+
+    parser = build_parser()
+    for name in COMMANDS:
+        with pytest.raises(SystemExit):
+            parser.parse_args([name, "--help"])
+        assert "--verbose" in capsys.readouterr().out, name

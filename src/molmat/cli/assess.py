@@ -11,7 +11,6 @@ from molmat.tasks.runs import MODELS
 def add_parser(sub):
     p = sub.add_parser(
         "assess",
-        help="cross-validate a model with confidence intervals",
         formatter_class=HelpFormatter,
         description="Repeated k-fold cross-validation (optionally grouped by scaffold "
         "or a column) with bootstrap 95% confidence intervals, a learning curve "

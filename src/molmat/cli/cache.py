@@ -10,7 +10,6 @@ def add_parser(sub):
     p = sub.add_parser(
         "cache",
         formatter_class=HelpFormatter,
-        help="show or clear the on-disk caches",
         description="Show what the feature cache (featurised molecule lists) and "
         "the conformer store (one ETKDG conformer or failure per molecule and "
         "embedding settings) hold in $MOLMAT_CACHE_DIR (default ~/.cache/molmat), "

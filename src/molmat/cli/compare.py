@@ -16,7 +16,6 @@ from molmat.tasks.compare import compare_models
 def add_parser(sub):
     p = sub.add_parser(
         "compare",
-        help="compare models on identical splits",
         formatter_class=HelpFormatter,
         description="Train every model with every seed on the same splits (a seed "
         "fixes a random split; scaffold splits are fixed) and write OUT/<model>/"

@@ -9,7 +9,6 @@ from molmat.data.datasets import DATASETS, NOT_BUNDLED
 def add_parser(sub):
     return sub.add_parser(
         "datasets",
-        help="list bundled datasets",
         description="List the datasets bundled with molmat; pass a name to "
         "--data of train/evaluate/predict to use one.",
     )

@@ -10,7 +10,6 @@ def add_parser(sub):
     p = sub.add_parser(
         "evaluate",
         formatter_class=HelpFormatter,
-        help="score a model on a labelled CSV",
         description="Predict a labelled CSV with a trained model; print the metrics "
         "and write metrics.json, predictions.csv and parity/ROC plots.",
     )

@@ -10,7 +10,6 @@ from molmat.tasks.featurize import featurize_file
 def add_parser(sub):
     p = sub.add_parser(
         "featurize",
-        help="write descriptor/fingerprint tables",
         formatter_class=HelpFormatter,
         description="Compute molecular features for every usable row of a CSV and "
         "write them, with the row number and SMILES, to Parquet or CSV. Constant and "

@@ -1,53 +1,59 @@
-"""The ``molmat`` command: parses arguments and calls :mod:`molmat.tasks`."""
+"""The ``molmat`` command: parses arguments and calls :mod:`molmat.tasks`.
+
+Only the chosen command's module is imported (``molmat --help`` and light
+commands such as ``molmat datasets`` never load JAX).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+from functools import partial
+from types import SimpleNamespace
 
 from molmat._version import __version__
-from molmat.cli import (
-    assess,
-    cache,
-    compare,
-    datasets,
-    evaluate,
-    featurize,
-    map,
-    md,
-    potential,
-    predict,
-    train,
-)
 from molmat.cli.output import setup_logging
 
-COMMANDS = (
-    train,
-    compare,
-    predict,
-    evaluate,
-    assess,
-    featurize,
-    map,
-    md,
-    potential,
-    datasets,
-    cache,
+# name -> one-line help; each command lives in ``molmat.cli.<name>``
+COMMANDS = {
+    "train": "train a property model",
+    "compare": "compare models on identical splits",
+    "predict": "predict properties for a CSV of SMILES",
+    "evaluate": "score a model on a labelled CSV",
+    "assess": "cross-validate a model with confidence intervals",
+    "featurize": "write descriptor/fingerprint tables",
+    "map": "draw a 2D chemical-space map, optionally with k-means clusters",
+    "md": "run molecular dynamics with a trained potential",
+    "potential": "train or evaluate an interatomic potential",
+    "datasets": "list bundled datasets",
+    "cache": "show or clear the on-disk caches",
+}
+DESCRIPTION = (
+    "Deep learning on molecules and materials: property models from SMILES, "
+    "interatomic potentials from DFT frames, molecular dynamics and feature tables."
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="molmat",
-        description="Deep learning on molecules and materials: property models "
-        "from SMILES, interatomic potentials from DFT frames, molecular dynamics "
-        "and feature tables.",
-    )
+def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the full options of ``commands`` (default: all).
+
+    Commands left out are listed by name and help only, without importing
+    their modules.
+    """
+    chosen = list(COMMANDS) if commands is None else commands
+    parser = argparse.ArgumentParser(prog="molmat", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"molmat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        p = command.add_parser(sub)
+    for name, text in COMMANDS.items():
+        if name not in chosen:
+            sub.add_parser(name, help=text)
+            continue
+        command = importlib.import_module(f"molmat.cli.{name}")
+        p = command.add_parser(
+            SimpleNamespace(add_parser=partial(sub.add_parser, help=text))
+        )
         p.add_argument(
             "-v", "--verbose", action="count", default=0, help="more log output"
         )
@@ -58,8 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(argv: list[str]) -> list[str]:
+    """The command named in ``argv`` (before any option value), if any."""
+    for arg in argv:
+        if arg in COMMANDS:
+            return [arg]
+        if not arg.startswith("-"):
+            break
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command(argv)).parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)
     try:
         return args.handler(args) or 0

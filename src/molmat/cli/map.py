@@ -13,7 +13,6 @@ from molmat.tasks.chemspace import chemical_space_map
 def add_parser(sub):
     p = sub.add_parser(
         "map",
-        help="draw a 2D chemical-space map, optionally with k-means clusters",
         formatter_class=HelpFormatter,
         description="Place the molecules of a CSV in 2D (PCA, t-SNE or Isomap) and "
         "write map.png and embedding.csv to --out; --clusters adds clusters.png, "

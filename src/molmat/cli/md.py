@@ -10,7 +10,6 @@ def add_parser(sub):
     p = sub.add_parser(
         "md",
         formatter_class=HelpFormatter,
-        help="run molecular dynamics with a trained potential",
         description="Run MD with the JAX engine (blocks of steps compiled into one "
         "scan): nve (velocity Verlet), nvt (Langevin) or npt (Berendsen, periodic "
         "cells). Writes an extxyz trajectory (positions, momenta, energy, forces, "

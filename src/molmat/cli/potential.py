@@ -119,7 +119,6 @@ def _data_options(p, with_split: bool) -> None:
 def add_parser(sub):
     p = sub.add_parser(
         "potential",
-        help="train or evaluate an interatomic potential",
         description="Neural-network interatomic potentials (NequIP, PaiNN, SchNet) "
         "trained on energies and forces (and stress) of extxyz or rMD17 frames.",
         formatter_class=HelpFormatter,

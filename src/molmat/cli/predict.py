@@ -10,7 +10,6 @@ def add_parser(sub):
     p = sub.add_parser(
         "predict",
         formatter_class=HelpFormatter,
-        help="predict properties for a CSV of SMILES",
         description="Write the input CSV with one prediction column per target "
         "(<target>_pred for regression, <target>_prob for classification). Rows "
         "whose SMILES cannot be read are kept, with empty predictions, and reported.",

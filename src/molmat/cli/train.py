@@ -106,7 +106,6 @@ def seed_list(text: str) -> list[int]:
 def add_parser(sub):
     p = sub.add_parser(
         "train",
-        help="train a property model",
         description="Train a graph neural network or a classic model on a CSV of "
         "SMILES and write a run folder: model/ (archive), split.json, metrics.json, "
         "metrics.jsonl, data_report.json, test_predictions.csv, parity/ROC/PR/"
