@@ -1,4 +1,5 @@
-"""JAX MD engine: conservation, thermostat, blocks, overflow, files, failures, CLI."""
+"""JAX MD engine: conservation, thermostat, blocks, overflow, files, failures,
+precision, CLI."""
 
 import csv
 import logging
@@ -15,16 +16,27 @@ from ase.build import bulk, molecule
 from ase.calculators.lj import LennardJones as AseLennardJones
 
 import molmat
+from molmat.calculators import MolmatCalculator
 from molmat.cli.main import main
 from molmat.data.csv import DataError
+from molmat.data.structures import read_structures
 from molmat.models.potentials.base import Potential
+from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.lennard_jones import LennardJones
-from molmat.simulate import md
-from molmat.simulate.driver import SimulationError, initial_momenta, prepare, run_md
-from molmat.simulate.neighbors import allocate
+from molmat.models.potentials.registry import build_potential
+from molmat.simulate import (
+    SimulationError,
+    allocate,
+    initial_momenta,
+    md,
+    prepare,
+    run_md,
+)
 from molmat.testing.md import assert_energy_conserved, nve_energy_drift
 
-CU_EMT = Path(__file__).parent / "data" / "cu_emt.extxyz"
+DATA = Path(__file__).parent / "data"
+CU_EMT = DATA / "cu_emt.extxyz"
+ENERGY_ATOL = 5e-5  # eV: float32 MD vs float64 energy of one ethanol
 SIGMA, EPSILON = 3.405, 0.0103
 ARGON = LennardJones(SIGMA, EPSILON, cutoff=8.5)
 # Light atoms bound by a stiff well: vibrations of ~12 fs, so 50 fs steps blow up.
@@ -388,11 +400,11 @@ def test_constraints_are_refused():
 
 
 class _Model:
-    potential = ARGON
+    potential_ = ARGON
 
 
 class _Stiff:
-    potential = STIFF
+    potential_ = STIFF
 
 
 @pytest.fixture(scope="module")
@@ -493,7 +505,7 @@ def test_cli_md_refuses_negative_temperature(tmp_path, monkeypatch, capsys):
 
 def test_cli_md_non_finite_step(tmp_path, monkeypatch, capsys):
     class Model:
-        potential = Poisoned(0.105)
+        potential_ = Poisoned(0.105)
 
     ase.io.write(tmp_path / "start.extxyz", drifting_pair())
     monkeypatch.setattr(molmat, "load", lambda path: Model(), raising=False)
@@ -520,3 +532,67 @@ def test_cli_md_too_long_time_step(tmp_path, monkeypatch, capsys):
     assert main(argv + ["--allow-unstable"]) == 0
     assert "unstable at step" in capsys.readouterr().err
     assert main(argv + ["--max-temperature", "1e6", "--max-drift", "100"]) == 0
+
+
+@pytest.fixture(scope="module")
+def ethanol():
+    """Ethanol (9 atoms) and a tiny untrained PaiNN with its isolated-atom
+    energies: totals near -4.2 keV, where float32 steps are 0.49 meV."""
+    frame = read_structures(DATA / "rmd17_ethanol_10.npz", format="rmd17").frames[0]
+    scaling = EnergyScaling(
+        species=(1, 6, 8),
+        e0s=(-13.568, -1025.277, -2035.571),
+        scale=1.07,
+        shift=-4.68,
+        avg_num_neighbors=8.0,
+    )
+    potential = build_potential(
+        "painn", scaling, {"cutoff": 4.0, "channels": 8, "layers": 1}
+    )
+    return potential, Atoms(numbers=frame.numbers, positions=frame.positions)
+
+
+def test_float32_md_reports_energies_to_float64_precision(ethanol, tmp_path):
+    """The reference energies are added in float64 on the host: the log and
+    frames give the float64 energy of each frame, and the NVE total energy is
+    resolved to µeV, not in 0.49 meV steps (1 meV errors before)."""
+    potential, atoms = ethanol
+    out = tmp_path / "traj.extxyz"
+    result = run_md(
+        potential,
+        atoms,
+        timestep_fs=0.5,
+        steps=40,
+        log_every=1,
+        traj_every=10,
+        out=out,
+        max_drift=1e-5,  # eV/atom; the float64 run drifts by 2e-6
+        progress=False,
+    )
+    assert result.unstable_step is None
+    rows = read_log(result.log)
+    frames = ase.io.read(out, index=":")
+    calc64 = MolmatCalculator(potential, float64=True)
+    assert len(frames) == 5
+    for frame, row in zip(frames, rows[::10], strict=True):
+        assert frame.get_potential_energy() == pytest.approx(row["E_pot"], abs=1e-6)
+        frame.calc = calc64
+        e64 = frame.get_potential_energy()
+        assert e64 == pytest.approx(-4208, abs=1)  # mostly E0s
+        assert abs(row["E_pot"] - e64) < ENERGY_ATOL, f"step {row['step']}"
+    assert result.atoms.get_potential_energy() == pytest.approx(e64, abs=ENERGY_ATOL)
+
+    totals = np.array([r["E_tot"] for r in rows])
+    assert np.abs(totals - totals[0]).max() < 1e-4
+    steps = np.abs(np.diff(totals))
+    assert ((steps > 0) & (steps < 1e-5)).any()
+
+
+def test_float32_energy_drift_equals_float64(ethanol):
+    potential, atoms = ethanol
+    drifts = [
+        nve_energy_drift(potential, atoms, steps=40, every=5, float64=float64)
+        for float64 in (False, True)
+    ]
+    assert 0 < drifts[1] < 1e-5  # eV/atom
+    assert drifts[0] == pytest.approx(drifts[1], abs=2e-7)

@@ -4,6 +4,9 @@ The driver is host-side glue around :mod:`molmat.simulate.md`: it turns an
 ``ase.Atoms`` into an :class:`MDState`, runs blocks of steps (each one jitted
 ``lax.scan``), and between blocks writes the energy/temperature log (CSV) and
 trajectory frames (extxyz with momenta, energy, forces, stress, cell and pbc).
+The device integrates energies relative to the atoms' reference energies; the
+logs, frames and final structure report absolute energies, the float64 sum of
+the reference energies added on the host (:func:`molmat.simulate.md.reference_energy`).
 
 A run never writes a NaN: settings and the start structure are checked first
 (overlapping atoms are refused), every step is checked inside its block (see
@@ -15,7 +18,6 @@ drifts, stops the same way after writing its block, unless allowed to go on.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 import math
@@ -37,6 +39,7 @@ from tqdm.auto import tqdm
 from molmat.data.csv import DataError
 from molmat.data.structures import MIN_DISTANCE
 from molmat.models.potentials.base import Potential
+from molmat.models.potentials.compilation import float_dtype, precision
 from molmat.models.potentials.inference import cast
 from molmat.simulate import md
 from molmat.simulate.neighbors import (
@@ -155,7 +158,8 @@ def prepare(
         momenta: [N, 3] initial momenta (amu Å / ASE time).
         seed: seed of the state's random key (Langevin noise).
         skin: neighbour-list buffer in Å.
-        dtype: float dtype of the state (float64 needs ``jax_enable_x64``).
+        dtype: float dtype of the state (float64 only inside
+            :func:`~molmat.models.potentials.compilation.precision`).
     """
     periodic = periodicity(atoms)
     potential.check_elements(atoms.numbers, "structure")
@@ -299,16 +303,15 @@ def run_md(
         momenta = initial_momenta(atoms, temperature, seed)
     block = math.gcd(log_every, traj_every) if traj_every else log_every
 
-    precision = jax.enable_x64(True) if float64 else contextlib.nullcontext()
-    with precision:
-        dtype = jnp.float64 if float64 else jnp.float32
+    with precision(float64):
         potential, fn, nbrs, state = prepare(
-            potential, atoms, momenta, seed=seed, skin=skin, dtype=dtype
+            potential, atoms, momenta, seed=seed, skin=skin, dtype=float_dtype(float64)
         )
+        reference = md.reference_energy(potential, atoms.numbers)
         w = md.observe(_start_watch(ens, state, max_temperature, max_drift), state)
         raise_if_nonfinite(w, timestep_fs)
-        frames = _Frames(atoms, out, traj_every)
-        writer = _Log(log, periodic)
+        frames = _Frames(atoms, out, traj_every, reference)
+        writer = _Log(log, periodic, reference)
         reallocations, builds = 0, 0
         speed = _Speed(timestep_fs)
         with (
@@ -449,10 +452,15 @@ class _Speed:
 
 
 class _Log:
-    """CSV energy/temperature log, one row per call to :meth:`write`."""
+    """CSV energy/temperature log, one row per call to :meth:`write`.
 
-    def __init__(self, path: Path | None, periodic: bool):
-        self.path, self.periodic = path, periodic
+    Energies are absolute: ``reference`` (eV, the atoms' reference energies)
+    is added to the state's relative energy in float64, and they are written
+    to 0.1 µeV.
+    """
+
+    def __init__(self, path: Path | None, periodic: bool, reference: float):
+        self.path, self.periodic, self.reference = path, periodic, reference
         self.file = None
 
     def __enter__(self):
@@ -471,9 +479,10 @@ class _Log:
         if self.file is None:
             return
         step = int(state.step)
-        e_pot, e_kin = float(state.energy), float(md.kinetic_energy(state))
+        e_pot = self.reference + float(state.energy)
+        e_kin = float(md.kinetic_energy(state))
         row = [step, f"{step * timestep_fs / 1000:.6f}"]
-        row += [f"{v:.8g}" for v in (e_pot, e_kin, e_pot + e_kin)]
+        row += [f"{v:.7f}" for v in (e_pot, e_kin, e_pot + e_kin)]
         row.append(f"{float(md.temperature(state)):.6g}")
         if self.periodic:
             row.append(f"{float(md.pressure(state)) / units.GPa:.6g}")
@@ -482,9 +491,13 @@ class _Log:
 
 
 class _Frames:
-    """Trajectory frames as extxyz through ASE."""
+    """Trajectory frames as extxyz through ASE, with absolute energies (the
+    state's relative energy plus ``reference``, eV, in float64)."""
 
-    def __init__(self, atoms: ase.Atoms, path: Path | None, every: int):
+    def __init__(
+        self, atoms: ase.Atoms, path: Path | None, every: int, reference: float
+    ):
+        self.reference = reference
         self.template = atoms.copy()
         self.template.calc = None
         self.path = path if every else None
@@ -497,7 +510,8 @@ class _Frames:
         atoms.positions = np.asarray(state.positions, np.float64)
         atoms.set_momenta(np.asarray(state.momenta, np.float64))
         results = dict(
-            energy=float(state.energy), forces=np.asarray(state.forces, np.float64)
+            energy=self.reference + float(state.energy),
+            forces=np.asarray(state.forces, np.float64),
         )
         if atoms.pbc.all():
             atoms.set_cell(np.asarray(state.cell, np.float64))

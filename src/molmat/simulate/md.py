@@ -11,6 +11,14 @@ Inside the scan every step is also checked (:class:`Watch`): the first step
 with a non-finite value, or with a run-away temperature or energy, is
 recorded, so the host learns after the block exactly where a run failed.
 
+Energies on the device are relative to the atoms' reference energies
+(:meth:`~molmat.models.potentials.base.Potential.reference_energies`, the
+isolated-atom energies of a trained network, thousands of eV per molecule):
+float32 resolves a -4.2 keV total only to 0.5 meV, a relative energy of a
+few eV to about a µeV. The species never change, so the constant
+:func:`reference_energy` is added once on the host, in float64, wherever an
+absolute energy is reported; drift checks are differences and never need it.
+
 Units are ASE's: Å, eV, amu and ASE time (``ase.units.fs`` per fs); momenta
 are amu Å / ASE time, temperatures K, stresses eV/Å^3.
 """
@@ -31,8 +39,8 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from molmat.data.atoms_batch import AtomsBatch, edge_vectors
 from molmat.models.potentials.base import (
     Potential,
-    energy_and_forces,
-    energy_forces_stress,
+    atomic_energies_and_derivatives,
+    reference_sums,
 )
 from molmat.models.potentials.compilation import potential_jit
 from molmat.simulate.neighbors import NeighborList, NeighborListFn
@@ -117,7 +125,9 @@ class MDState:
         momenta: [N, 3] amu Å / ASE time.
         masses: [N] amu.
         forces: [N, 3] eV/Å at ``positions``.
-        energy: potential energy in eV.
+        energy: potential energy in eV relative to the atoms' reference
+            energies; add :func:`reference_energy` (host, float64) for the
+            absolute energy.
         stress: [3, 3] potential (virial) stress in eV/Å^3, zero if not periodic.
         cell: [3, 3] cell vectors as rows in Å, zero if not periodic.
         step: steps taken.
@@ -187,6 +197,15 @@ def structure_batch(
     return batch._replace(edge_mask=nbrs.edge_mask & (r2 < fn.cutoff**2))
 
 
+def reference_energy(potential: Potential, species: Int[np.ndarray, " N"]) -> float:
+    """Sum of the atoms' reference energies in eV (host, float64).
+
+    The absolute potential energy of a state is this plus ``state.energy``.
+    """
+    numbers = np.asarray(species)
+    return float(reference_sums(potential, numbers, np.array([len(numbers)]))[0])
+
+
 def evaluate(
     potential: Potential,
     fn: NeighborListFn,
@@ -194,14 +213,26 @@ def evaluate(
     positions: Float[Array, "N 3"],
     cell: Float[Array, "3 3"],
     nbrs: NeighborList,
+    reference: bool = True,
 ) -> tuple[Float[Array, ""], Float[Array, "N 3"], Float[Array, "3 3"]]:
-    """Energy (eV), forces [N, 3] (eV/Å) and stress [3, 3] (eV/Å^3)."""
+    """Energy (eV), forces [N, 3] (eV/Å) and stress [3, 3] (eV/Å^3).
+
+    Args:
+        potential: the potential.
+        fn: the neighbour list's description.
+        species: [N] atomic numbers.
+        positions: [N, 3] Å.
+        cell: [3, 3] Å, rows; ignored unless ``fn.periodic``.
+        nbrs: the neighbour list at ``positions``.
+        reference: include the atoms' reference energies in the energy (summed
+            on the device, in the potential's dtype); MD leaves them out and
+            adds :func:`reference_energy` on the host.
+    """
     batch = structure_batch(fn, species, positions, cell, nbrs)
-    if fn.periodic:
-        energy, forces, stress = energy_forces_stress(potential, batch)
-        return energy[0], forces, stress[0]
-    energy, forces = energy_and_forces(potential, batch)
-    return energy[0], forces, jnp.zeros((3, 3), positions.dtype)
+    energies, forces, stress = atomic_energies_and_derivatives(
+        potential, batch, stress=fn.periodic, reference=reference
+    )
+    return jnp.sum(energies), forces, stress[0]
 
 
 _evaluate_jit = potential_jit(evaluate)
@@ -219,12 +250,13 @@ def init_state(
     key: PRNGKeyArray,
     dtype=jnp.float32,
 ) -> MDState:
-    """State at step 0 with energy, forces and stress evaluated."""
+    """State at step 0 with energy (relative, see :class:`MDState`), forces and
+    stress evaluated."""
     positions = jnp.asarray(positions, dtype)
     cell = jnp.asarray(cell, dtype)
     species = jnp.asarray(species, jnp.int32)
     energy, forces, stress = _evaluate_jit(
-        potential, fn, species, positions, cell, nbrs
+        potential, fn, species, positions, cell, nbrs, reference=False
     )
     return MDState(
         species=species,
@@ -253,7 +285,13 @@ def _kick(state: MDState, dt) -> MDState:
 def _force_update(potential, fn, state: MDState, nbrs):
     nbrs = fn.update(nbrs, state.positions, state.cell)
     energy, forces, stress = evaluate(
-        potential, fn, state.species, state.positions, state.cell, nbrs
+        potential,
+        fn,
+        state.species,
+        state.positions,
+        state.cell,
+        nbrs,
+        reference=False,
     )
     return replace(state, energy=energy, forces=forces, stress=stress), nbrs
 
@@ -337,7 +375,9 @@ class Watch:
 
     Attributes:
         max_temperature: K; inf turns the check off.
-        energy_reference: total energy (eV) the run should keep (NVE).
+        energy_reference: total energy (eV) the run should keep (NVE),
+            relative to the atoms' reference energies as ``MDState.energy``,
+            so float32 resolves changes of about a µeV.
         max_drift: eV/atom; inf turns the check off.
         nonfinite_step: first non-finite step, -1 if none.
         nonfinite: [5] which of :data:`CHECKED` (positions, momenta, forces,
