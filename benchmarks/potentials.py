@@ -181,7 +181,7 @@ def nve_drift(args) -> dict:
     log = args.out / "nve_ethanol.csv"
     tick = time.perf_counter()
     result = run_md(
-        pot.potential,
+        pot.potential_,
         atoms,
         "nve",
         temperature=300,
@@ -260,7 +260,7 @@ def md_speed(name: str, pot, atoms, args) -> dict:
 
     dt = 0.5
     result = run_md(
-        pot.potential,
+        pot.potential_,
         atoms.copy(),
         "nve",
         temperature=300,

@@ -7,7 +7,7 @@ import molmat
 from molmat.cli.main import main
 from molmat.data.csv import DataError
 from molmat.data.neighbors import neighbor_graphs
-from molmat.data.structures import read_structures
+from molmat.data.structures import LabelKeys, read_structures
 from molmat.models.potentials.inference import Predictions
 from molmat.tasks.potential import ArchiveBest, PotentialModel
 from molmat.training.potential import potential_metrics
@@ -23,7 +23,9 @@ def ethanol():
 
 @pytest.fixture(scope="module")
 def copper():
-    return read_structures(DATA / "cu_emt.extxyz", stress_key="stress").frames
+    return read_structures(
+        DATA / "cu_emt.extxyz", keys=LabelKeys(stress="stress")
+    ).frames
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +77,18 @@ def test_evaluate_predict_is_predict_and_evaluate_in_one_pass(fitted, ethanol):
     np.testing.assert_allclose(pred["energy"], full["energy"], rtol=1e-6)
 
 
+def test_scikit_learn_contract():
+    from sklearn.base import clone
+
+    model = PotentialModel(**TINY, epochs=3)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    assert copy.set_params(model="schnet", lmax=None).model == "schnet"
+    assert not hasattr(copy, "potential_")
+    with pytest.raises(ValueError, match="unknown potential 'mace'"):
+        PotentialModel(model="mace").fit([])  # stored as given, refused by fit
+
+
 def test_unknown_element_is_a_clear_error(fitted, ethanol, copper):
     with pytest.raises(DataError, match=r"frame 0: elements \[29\]"):
         fitted.predict(copper[:1])
@@ -111,7 +125,7 @@ def test_interrupted_fit_keeps_no_half_built_model(ethanol, tmp_path, monkeypatc
     model = PotentialModel(**TINY, epochs=3, val_frames=2)
     with pytest.raises(KeyboardInterrupt):
         model.fit(ethanol[:8], run_dir=tmp_path)
-    assert getattr(model, "potential", None) is None
+    assert getattr(model, "potential_", None) is None
     saved = molmat.load(tmp_path / "model")
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["history"]["best_epoch"] == 1
@@ -139,7 +153,7 @@ def test_stress_training_in_float64(copper, tmp_path):
     ).fit(copper, run_dir=tmp_path / "run")
     metrics = model.evaluate(copper)
     assert np.isfinite(metrics["stress_mae_meV_per_A3"])
-    assert model.potential.embedding.dtype == np.float64
+    assert model.potential_.embedding.dtype == np.float64
     loaded = molmat.load(tmp_path / "run" / "model")
     assert loaded.evaluate(copper) == pytest.approx(metrics)
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
@@ -165,6 +179,12 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert main(args) == 0
     assert "forces_mae_meV_per_A" in capsys.readouterr().out
     assert (tmp_path / "ev" / "eval_parity_energy.png").exists()
+    assert main([*args[:-1], str(tmp_path / "ev64"), "--float64"]) == 0
+    frames = read_structures(DATA / "ethanol_botnet.extxyz").frames
+    frames = [f for f in frames if not f.is_isolated_atom]
+    expected = molmat.load(out).evaluate(frames, float64=True)
+    metrics64 = json.loads((tmp_path / "ev64" / "metrics.json").read_text())
+    assert metrics64 == pytest.approx(expected, rel=1e-12)
     bad = ["potential", "evaluate", "--model", str(out), "--data", "missing.extxyz"]
     assert main(bad) == 2
     assert "missing.extxyz" in capsys.readouterr().err
@@ -207,8 +227,8 @@ def test_unknown_schedule_is_a_clear_error(ethanol):
 def test_energy_only_prediction_skips_forces(fitted, ethanol):
     from molmat.models.potentials.inference import predict_graphs
 
-    graphs = neighbor_graphs(ethanol[:4], fitted.potential.cutoff)
-    full = predict_graphs(fitted.potential, graphs)
-    energies = predict_graphs(fitted.potential, graphs, forces=False)
+    graphs = neighbor_graphs(ethanol[:4], fitted.potential_.cutoff)
+    full = predict_graphs(fitted.potential_, graphs)
+    energies = predict_graphs(fitted.potential_, graphs, forces=False)
     np.testing.assert_allclose(energies.energy, full.energy, rtol=1e-6)
     assert np.isnan(energies.forces).all() and np.isfinite(full.forces).all()

@@ -109,7 +109,7 @@ def test_predict_and_evaluate_honour_an_explicit_precision(loaded, ethanol):
     pred32 = loaded.predict(ethanol[:1])
     assert pred32["energy"][0] != pytest.approx(e64, abs=1e-10)  # really float32
     assert abs(pred32["energy"][0] - e64) < ENERGY_ATOL
-    assert loaded.potential.embedding.dtype == np.float32  # the model is unchanged
+    assert loaded.potential_.embedding.dtype == np.float32  # the model is unchanged
 
 
 @pytest.mark.parametrize(

@@ -108,3 +108,22 @@ def test_cli_trains_qm9_and_explains_mistakes(tmp_path, capsys):
     assert "QM9 trains 3D potentials" in capsys.readouterr().err
     assert main(["train", "--data", "esol", "--model", "painn", "--out", "x"]) == 2
     assert "potential train" in capsys.readouterr().err
+
+
+def test_potential_train_trains_qm9_with_its_defaults(tmp_path, capsys):
+    out = tmp_path / "pot"
+    args = ["potential", "train", "--data", "qm9", "--qm9-file", str(QM9)]
+    args += ["--target", "H", "--model", "schnet", "--train-size", "30"]
+    args += ["--val-size", "5", "--test-size", "10", "--channels", "8"]
+    args += ["--layers", "1", "--epochs", "2", "-q", "--out", str(out)]
+    assert main(args) == 0
+    assert "QM9 H: schnet" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_train"] == 30 and metrics["epochs_run"] == 2
+    params = json.loads((out / "model" / "config.json").read_text())["params"]
+    assert params["forces_weight"] == 0.0 and params["batch_size"] == 32
+    assert params["channels"] == 8
+    index = tmp_path / "test.csv"
+    index.write_text("1\n")
+    assert main([*args, "--test-index", str(index)]) == 2
+    assert "--test-index: not for --data qm9" in capsys.readouterr().err

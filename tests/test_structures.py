@@ -11,12 +11,13 @@ from molmat.data.csv import DataError
 from molmat.data.neighbors import make_atoms_batch, neighbor_graphs
 from molmat.data.structures import (
     Frame,
-    fit_e0s,
+    LabelKeys,
     read_index_file,
+    read_split,
     read_structures,
-    reference_energies,
     species_of,
 )
+from molmat.training.statistics import fit_e0s, reference_energies
 from tests.conftest import DATA
 
 
@@ -38,7 +39,7 @@ def test_extxyz_keys_units_and_bad_frames():
 
 
 def test_extxyz_custom_keys_and_stress():
-    data = read_structures(DATA / "cu_emt.extxyz", stress_key="stress")
+    data = read_structures(DATA / "cu_emt.extxyz", keys=LabelKeys(stress="stress"))
     frame = data.frames[0]
     assert frame.pbc.all() and frame.stress.shape == (3, 3)
     np.testing.assert_allclose(frame.stress, frame.stress.T)
@@ -46,19 +47,17 @@ def test_extxyz_custom_keys_and_stress():
 
 def test_a_key_in_no_frame_is_named_with_the_keys_the_file_has():
     with pytest.raises(DataError, match="energy key 'REF_energy'") as err:
-        read_structures(DATA / "cu_emt.extxyz", energy_key="REF_energy")
+        read_structures(DATA / "cu_emt.extxyz", keys=LabelKeys(energy="REF_energy"))
     assert "info keys ['config_type', 'energy', 'stress']" in str(err.value)
     assert "per-atom arrays ['forces']" in str(err.value)
-    path = DATA / "ethanol_botnet.extxyz"
+    path, ref_forces = DATA / "ethanol_botnet.extxyz", LabelKeys(forces="REF_forces")
     with pytest.raises(DataError, match="forces key 'REF_forces'.*'forces'"):
-        read_structures(path, forces_key="REF_forces", require_forces=True)
-    energy_only = read_structures(path, forces_key="REF_forces")
+        read_structures(path, keys=ref_forces, require_forces=True)
+    energy_only = read_structures(path, keys=ref_forces)
     assert all(f.forces is None for f in energy_only.frames)
 
 
 def test_train_and_test_index_files_that_share_frames_are_refused(tmp_path):
-    from molmat.tasks.potential import read_split
-
     data = read_structures(DATA / "rmd17_ethanol_10.npz", format="rmd17")
     train, test = tmp_path / "train.csv", tmp_path / "test.csv"
     train.write_text("\n".join(map(str, range(8))))

@@ -109,13 +109,13 @@ def run(args) -> int:
     from molmat.simulate import run_md
 
     model = molmat.load(args.model)
-    if not hasattr(model, "potential"):
+    if not hasattr(model, "potential_"):
         raise ValueError(
             f"{args.model} holds a {type(model).__name__}, not a potential"
         )
     atoms = ase.io.read(args.structure, index=args.frame)
     result = run_md(
-        model.potential,
+        model.potential_,
         atoms,
         ensemble=args.ensemble,
         temperature=args.temperature,

@@ -1,14 +1,20 @@
-"""``molmat potential train|evaluate``: interatomic potentials from extxyz/rMD17."""
+"""``molmat potential train|evaluate``: interatomic potentials from extxyz/rMD17,
+and energy models of the QM9 molecules (``--data qm9``)."""
 
 from __future__ import annotations
 
 import argparse
 
 from molmat.cli.output import HelpFormatter, table
-from molmat.data.structures import FORMATS
+from molmat.data.qm9 import TARGETS as QM9_TARGETS
+from molmat.data.structures import FORMATS, LabelKeys
 from molmat.models.potentials.registry import POTENTIALS
 from molmat.tasks.potential import PotentialModel
+from molmat.tasks.potential_runs import evaluate_potential_run, train_potential_run
+from molmat.tasks.qm9 import QM9_DEFAULTS, train_qm9_run
 from molmat.training.potential import LR_SCHEDULES
+
+QM9 = "qm9"  # --data value that trains on the QM9 molecules
 
 LR_SCHEDULE_HELP = (
     "plateau: halve the learning rate on validation plateaus; cosine: decay it to "
@@ -59,6 +65,27 @@ TRAINING_OPTIONS = [
 ]
 
 
+# Options of extxyz/rMD17 training runs that a QM9 run has no use for.
+NOT_FOR_QM9 = [
+    ("--split-index", "split_index"),
+    ("--test-index", "test_index"),
+    ("--rmd17-split", "rmd17_split"),
+    ("--val-frames", "val_frames"),
+    ("--resume", "resume"),
+]
+
+
+def size_list(text: str) -> list[int]:
+    """Comma-separated positive integers (argparse type)."""
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"sizes must be integers: {text!r}") from err
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive: {text!r}")
+    return sizes
+
+
 def _choice(text: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
@@ -81,7 +108,10 @@ def _verbosity_options(p) -> None:
 
 def _data_options(p, with_split: bool) -> None:
     data = p.add_argument_group("data")
-    data.add_argument("--data", required=True, help="extxyz file or rMD17 .npz")
+    where = "extxyz file or rMD17 .npz"
+    if with_split:
+        where += f", or {QM9} (the QM9 molecules; see the QM9 options)"
+    data.add_argument("--data", required=True, help=where)
     data.add_argument(
         "--format", choices=FORMATS, default="extxyz", help="file layout of --data"
     )
@@ -116,6 +146,47 @@ def _data_options(p, with_split: bool) -> None:
     data.add_argument("--test-index", help="file of test frame indices, one per line")
 
 
+def add_qm9_options(group) -> None:
+    """QM9 split and file options, shared with ``molmat train --data qm9``."""
+    group.add_argument(
+        "--train-size",
+        type=size_list,
+        default=[10_000],
+        metavar="N[,N...]",
+        help="training molecules; several sizes train one model each on nested "
+        "training sets and draw a learning curve",
+    )
+    group.add_argument(
+        "--val-size", type=int, default=1000, help="validation molecules"
+    )
+    group.add_argument("--test-size", type=int, default=10_000, help="test molecules")
+    group.add_argument(
+        "--qm9-file", help="a QM9 CSV in qm9pack's layout instead of the package"
+    )
+
+
+def _qm9_group(p) -> None:
+    defaults = ", ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in QM9_DEFAULTS.items()
+    )
+    qm9 = p.add_argument_group(
+        f"QM9 (--data {QM9}; needs the qm9 extra; energies only, so {defaults} "
+        "unless given)"
+    )
+    qm9.add_argument(
+        "--target", choices=list(QM9_TARGETS), default="U0", help="QM9 energy"
+    )
+    add_qm9_options(qm9)
+
+
+def _settings(group, options, defaults: dict) -> None:
+    """Options left at None when not given, so each run kind keeps its own
+    defaults; the help shows the :class:`PotentialModel` ones."""
+    for flag, name, kind, text in options:
+        shown = "" if defaults[name] is None else f" (default: {defaults[name]})"
+        group.add_argument(flag, dest=name, type=kind, help=text + shown)
+
+
 def add_parser(sub):
     p = sub.add_parser(
         "potential",
@@ -135,20 +206,15 @@ def add_parser(sub):
     )
     _verbosity_options(train)
     _data_options(train, with_split=True)
+    _qm9_group(train)
     defaults = PotentialModel().get_params()
     model = train.add_argument_group("model")
     model.add_argument(
         "--model", choices=sorted(POTENTIALS), default=defaults["model"], help="network"
     )
-    for flag, name, kind, text in MODEL_OPTIONS:
-        model.add_argument(
-            flag, dest=name, type=kind, default=defaults[name], help=text
-        )
+    _settings(model, MODEL_OPTIONS, defaults)
     training = train.add_argument_group("training")
-    for flag, name, kind, text in TRAINING_OPTIONS:
-        training.add_argument(
-            flag, dest=name, type=kind, default=defaults[name], help=text
-        )
+    _settings(training, TRAINING_OPTIONS, defaults)
     training.add_argument(
         "--float64", action="store_true", help="train in double precision"
     )
@@ -172,6 +238,11 @@ def add_parser(sub):
     evaluate.add_argument("--model", required=True, help="run folder or archive")
     _verbosity_options(evaluate)
     _data_options(evaluate, with_split=False)
+    evaluate.add_argument(
+        "--float64",
+        action="store_true",
+        help="evaluate in double precision (default: the model's own)",
+    )
     evaluate.add_argument("--out", help="folder for metrics.json and parity PNGs")
     evaluate.set_defaults(action_run=run_evaluate)
     return p
@@ -185,27 +256,36 @@ def metrics_rows(metrics: dict) -> list[list]:
     return [[k, v] for k, v in metrics.items() if not isinstance(v, dict)]
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from molmat.tasks.potential import train_potential_run
+def label_keys(args: argparse.Namespace) -> LabelKeys:
+    """The extxyz label keys of ``--energy-key``, ``--forces-key``, ``--stress-key``."""
+    return LabelKeys(args.energy_key, args.forces_key or None, args.stress_key)
 
+
+def run_train(args: argparse.Namespace) -> int:
     params = {
-        name: getattr(args, name) for _, name, _, _ in MODEL_OPTIONS + TRAINING_OPTIONS
+        name: getattr(args, name)
+        for _, name, _, _ in MODEL_OPTIONS + TRAINING_OPTIONS
+        if getattr(args, name) is not None
     }
+    params.update(model=args.model, float64=args.float64, progress=not args.quiet)
+    if args.data == QM9:
+        unused = [flag for flag, name in NOT_FOR_QM9 if getattr(args, name)]
+        if unused:
+            raise ValueError(
+                f"{', '.join(unused)}: not for --data {QM9}, which splits the "
+                "molecules by --train-size, --val-size and --test-size"
+            )
+        return train_qm9(args.out, **qm9_data(args, args.target), **params)
     metrics = train_potential_run(
         args.data,
         args.out,
         format=args.format,
-        energy_key=args.energy_key,
-        forces_key=args.forces_key or None,
-        stress_key=args.stress_key,
+        keys=label_keys(args),
         split_index=args.split_index,
         test_index=args.test_index,
         rmd17_split=args.rmd17_split,
         strict=args.strict,
         resume=args.resume,
-        model=args.model,
-        float64=args.float64,
-        progress=not args.quiet,
         **params,
     )
     for part in ("validation", "test"):
@@ -216,19 +296,52 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    from molmat.tasks.potential import evaluate_potential_run
+def qm9_data(args: argparse.Namespace, target: str) -> dict:
+    """:func:`~molmat.tasks.qm9.train_qm9_run` arguments of the QM9 data options."""
+    return dict(
+        target=target,
+        train_sizes=args.train_size,
+        val_size=args.val_size,
+        test_size=args.test_size,
+        path=args.qm9_file,
+        strict=args.strict,
+    )
 
+
+def train_qm9(out: str, **settings) -> int:
+    """Train on QM9 and print the test errors of each training size.
+
+    ``molmat potential train --data qm9`` and its alias ``molmat train --data
+    qm9`` both end here; ``settings`` are
+    :func:`~molmat.tasks.qm9.train_qm9_run` arguments.
+    """
+    result = train_qm9_run(out, **settings)
+    print(f"\nQM9 {result['target']}: {result['model']}, test errors in meV")
+    rows = [
+        [
+            r["n_train"],
+            r["test"]["energy_mae_meV"],
+            r["test"]["energy_rmse_meV"],
+            r["best_epoch"],
+            round(r["train_seconds"], 1),
+        ]
+        for r in result["runs"]
+    ]
+    print(table(["n_train", "MAE meV", "RMSE meV", "best epoch", "train s"], rows))
+    print(f"\nrun folder: {out}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_potential_run(
         args.model,
         args.data,
         args.out,
         format=args.format,
-        energy_key=args.energy_key,
-        forces_key=args.forces_key or None,
-        stress_key=args.stress_key,
+        keys=label_keys(args),
         test_index=args.test_index,
         strict=args.strict,
+        float64=True if args.float64 else None,
     )
     print(table(["metric", "value"], metrics_rows(metrics)))
     if args.out:

@@ -12,7 +12,12 @@ from molmat.cli.output import (
     metrics_table,
     table,
 )
-from molmat.cli.potential import LR_SCHEDULE_HELP
+from molmat.cli.potential import (
+    LR_SCHEDULE_HELP,
+    add_qm9_options,
+    qm9_data,
+    train_qm9,
+)
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.models.gnn.config import is_architecture_file
@@ -21,7 +26,6 @@ from molmat.nn.readout import READOUTS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.compare import compare_models
 from molmat.tasks.property import PropertyModel
-from molmat.tasks.qm9 import train_qm9_run
 from molmat.tasks.runs import MODELS, SPLITS, train_run
 from molmat.training.potential import LR_SCHEDULES
 
@@ -84,17 +88,6 @@ def model_names(text: str) -> list[str]:
     return names
 
 
-def size_list(text: str) -> list[int]:
-    """Comma-separated positive integers (argparse type)."""
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"sizes must be integers: {text!r}") from err
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"sizes must be positive: {text!r}")
-    return sizes
-
-
 def seed_list(text: str) -> list[int]:
     """Comma-separated integer seeds (argparse type)."""
     try:
@@ -130,25 +123,14 @@ def add_parser(sub):
 
 
 def add_qm9_arguments(p) -> None:
-    """Options of ``molmat train --data qm9`` (3D energy models)."""
+    """Options of ``molmat train --data qm9``, an alias of ``molmat potential
+    train --data qm9`` (3D energy models)."""
     qm9 = p.add_argument_group(
-        "QM9 (--data qm9, needs the qm9 extra; --hidden/--depth set the width and "
-        "layers of painn, nequip or schnet; --epochs, --batch-size and --lr default "
-        "to 1000, 32 and 0.005 here)"
+        "QM9 (--data qm9, as `molmat potential train --data qm9`; needs the qm9 "
+        "extra; --hidden/--depth set the width and layers of painn, nequip or "
+        "schnet; --epochs, --batch-size and --lr default to 1000, 32 and 0.005 here)"
     )
-    qm9.add_argument(
-        "--train-size",
-        type=size_list,
-        default=[10_000],
-        metavar="N[,N...]",
-        help="training molecules; several sizes train one model each on nested "
-        "training sets and draw a learning curve",
-    )
-    qm9.add_argument("--val-size", type=int, default=1000, help="validation molecules")
-    qm9.add_argument("--test-size", type=int, default=10_000, help="test molecules")
-    qm9.add_argument(
-        "--qm9-file", help="a QM9 CSV in qm9pack's layout instead of the package"
-    )
+    add_qm9_options(qm9)
     qm9.add_argument(
         "--time-limit",
         type=float,
@@ -318,7 +300,7 @@ def run_params(args) -> dict:
 
 
 def qm9_params(args) -> dict:
-    """:func:`train_qm9_run` keyword arguments from parsed options."""
+    """:func:`~molmat.cli.potential.train_qm9` settings from parsed options."""
     (target,) = args.targets or ["U0"]
     given = {
         "epochs": args.epochs,
@@ -330,12 +312,7 @@ def qm9_params(args) -> dict:
         "lr_schedule": args.lr_schedule,
     }
     return dict(
-        target=target,
-        train_sizes=args.train_size,
-        val_size=args.val_size,
-        test_size=args.test_size,
-        path=args.qm9_file,
-        strict=args.strict,
+        **qm9_data(args, target),
         cutoff=args.cutoff,
         progress=args.progress,
         **{k: v for k, v in given.items() if v is not None},
@@ -343,6 +320,7 @@ def qm9_params(args) -> dict:
 
 
 def run_qm9(args) -> int:
+    """``molmat train --data qm9``: ``molmat potential train --data qm9``."""
     (model,) = args.model
     if model not in POTENTIALS:
         raise ValueError(
@@ -352,21 +330,7 @@ def run_qm9(args) -> int:
         raise ValueError(
             f"QM9 trains one target at a time; choose from {list(QM9_TARGETS)}"
         )
-    result = train_qm9_run(args.out, model=model, seed=args.seed, **qm9_params(args))
-    print(f"\nQM9 {result['target']}: {model}, test errors in meV")
-    rows = [
-        [
-            r["n_train"],
-            r["test"]["energy_mae_meV"],
-            r["test"]["energy_rmse_meV"],
-            r["best_epoch"],
-            round(r["train_seconds"], 1),
-        ]
-        for r in result["runs"]
-    ]
-    print(table(["n_train", "MAE meV", "RMSE meV", "best epoch", "train s"], rows))
-    print(f"\nrun folder: {args.out}")
-    return 0
+    return train_qm9(args.out, model=model, seed=args.seed, **qm9_params(args))
 
 
 def run(args) -> int:

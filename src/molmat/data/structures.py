@@ -1,10 +1,9 @@
 """Atomic structures with energies, forces and stress (data flow B).
 
-Readers map the file's own keys to molmat's explicitly (``energy_key``,
-``forces_key``, ``stress_key``) and convert units once, on reading: molmat
-works in eV, Å, eV/Å and eV/Å^3 from then on. Every bad frame is reported with
-its 0-based frame index and the reason, then skipped (``strict=True`` makes it
-an error).
+Readers map the file's own keys to molmat's explicitly (:class:`LabelKeys`)
+and convert units once, on reading: molmat works in eV, Å, eV/Å and eV/Å^3
+from then on. Every bad frame is reported with its 0-based frame index and the
+reason, then skipped (``strict=True`` makes it an error).
 
 Formats:
     * ``extxyz``: ASE's extended XYZ (gzip allowed). Values are found in
@@ -14,14 +13,15 @@ Formats:
       ``coords``, ``energies``, ``forces`` in kcal/mol and kcal/mol/Å).
 
 Example:
-    >>> data = read_structures("tests/data/cu_emt.extxyz", stress_key="stress")
+    >>> keys = LabelKeys(stress="stress")
+    >>> data = read_structures("tests/data/cu_emt.extxyz", keys=keys)
     >>> data.frames[0].energy  # eV  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,29 @@ FORMATS = ("extxyz", "rmd17")
 MIN_DISTANCE = 0.1  # Å; closer atoms make a frame bad
 KCAL_MOL = units.kcal / units.mol  # eV per kcal/mol
 ISOLATED_ATOM_TYPES = ("isolatedatom", "isolated_atom")
+
+
+@dataclass(frozen=True)
+class LabelKeys:
+    """Where a file keeps each label: an info key, a per-atom array or a
+    result of the attached calculator, by name.
+
+    Attributes:
+        energy: total energy (eV).
+        forces: per-atom forces (eV/Å); None ignores forces.
+        stress: stress (eV/Å^3, 6 Voigt or 9 values, ASE sign convention);
+            None ignores stress.
+    """
+
+    energy: str = "energy"
+    forces: str | None = "forces"
+    stress: str | None = None
+
+
+# The keys read when none are given: energy and forces, no stress.
+DEFAULT_LABELS = LabelKeys()
+# Every label ASE's calculators give, for ``ase.Atoms`` handed over directly.
+ASE_LABELS = LabelKeys(stress="stress")
 
 
 @dataclass
@@ -221,37 +244,42 @@ def _as_stress(value) -> np.ndarray:
     raise ValueError(f"stress has {value.size} values, expected 6 (Voigt) or 9")
 
 
-def labelled_frame(
-    atoms,
-    index: int = 0,
-    energy_key: str = "energy",
-    forces_key: str | None = "forces",
-    stress_key: str | None = "stress",
-) -> Frame:
+def labelled_frame(atoms, index: int = 0, keys: LabelKeys = ASE_LABELS) -> Frame:
     """A frame with the labels of ``atoms`` (info, arrays or attached calculator).
 
     Missing labels stay unknown (NaN energy, no forces or stress).
     """
     frame = Frame.from_atoms(atoms, index=index)
-    energy = _lookup(atoms, energy_key)
+    energy = _lookup(atoms, keys.energy)
     frame.energy = float("nan") if energy is None else float(energy)
-    if forces_key:
-        forces = _lookup(atoms, forces_key)
+    if keys.forces:
+        forces = _lookup(atoms, keys.forces)
         if forces is not None:
             frame.forces = np.asarray(forces, np.float64)
-    if stress_key:
-        stress = _lookup(atoms, stress_key)
+    if keys.stress:
+        stress = _lookup(atoms, keys.stress)
         if stress is not None:
             frame.stress = _as_stress(stress)
     frame.config_type = str(atoms.info.get("config_type", ""))
     return frame
 
 
+def as_frames(structures) -> list[Frame]:
+    """Frames from :class:`Frame` objects, ``ase.Atoms`` or a StructureData.
+
+    ``ase.Atoms`` keep the labels of :data:`ASE_LABELS`.
+    """
+    if isinstance(structures, StructureData):
+        return structures.frames
+    return [
+        s if isinstance(s, Frame) else labelled_frame(s, index=i)
+        for i, s in enumerate(structures)
+    ]
+
+
 def read_extxyz(
     path: str | Path,
-    energy_key: str = "energy",
-    forces_key: str | None = "forces",
-    stress_key: str | None = None,
+    keys: LabelKeys = DEFAULT_LABELS,
     require_forces: bool = False,
     strict: bool = False,
 ) -> StructureData:
@@ -259,10 +287,7 @@ def read_extxyz(
 
     Args:
         path: the file.
-        energy_key: info key of the total energy (eV).
-        forces_key: per-atom array of forces (eV/Å); None to ignore forces.
-        stress_key: info key of the stress (eV/Å^3, 6 Voigt or 9 values; ASE
-            sign convention); None to ignore stress.
+        keys: where the frames keep their energy, forces and stress.
         require_forces: frames without forces are bad.
         strict: raise :class:`DataError` on the first bad frame.
     """
@@ -275,21 +300,14 @@ def read_extxyz(
         raise DataError(f"{path}: no such file") from err
     except Exception as err:  # ASE raises many types for malformed files
         raise DataError(f"{path}: not a readable extxyz file ({err})") from err
-    require_key(images, path, "energy", energy_key)
-    if forces_key and require_forces:
-        require_key(images, path, "forces", forces_key)
-    frames = [
-        labelled_frame(atoms, i, energy_key, forces_key, stress_key)
-        for i, atoms in enumerate(images)
-    ]
+    require_key(images, path, "energy", keys.energy)
+    if keys.forces and require_forces:
+        require_key(images, path, "forces", keys.forces)
+    frames = [labelled_frame(atoms, i, keys) for i, atoms in enumerate(images)]
     good, bad = check_frames(frames, strict, require_forces, str(path))
     units_read = {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "length": "Å"}
-    keys = {
-        "energy_key": energy_key,
-        "forces_key": forces_key,
-        "stress_key": stress_key,
-    }
-    return StructureData(str(path), good, bad, {**units_read, **keys})
+    keys_read = {f"{label}_key": key for label, key in asdict(keys).items()}
+    return StructureData(str(path), good, bad, {**units_read, **keys_read})
 
 
 def require_key(images, path: Path, label: str, key: str) -> None:
@@ -367,17 +385,16 @@ def read_rmd17(
 def read_structures(
     path: str | Path,
     format: str = "extxyz",
-    energy_key: str = "energy",
-    forces_key: str | None = "forces",
-    stress_key: str | None = None,
+    keys: LabelKeys = DEFAULT_LABELS,
     require_forces: bool = False,
     strict: bool = False,
 ) -> StructureData:
-    """Read frames in ``format`` (``extxyz`` or ``rmd17``); see the module doc."""
+    """Read frames in ``format`` (``extxyz`` or ``rmd17``); see the module doc.
+
+    ``keys`` name the labels of extxyz frames; rMD17 files have fixed ones.
+    """
     if format == "extxyz":
-        return read_extxyz(
-            path, energy_key, forces_key, stress_key, require_forces, strict
-        )
+        return read_extxyz(path, keys, require_forces, strict)
     if format == "rmd17":
         return read_rmd17(path, require_forces, strict)
     raise DataError(f"unknown structure format {format!r}; choose from {FORMATS}")
@@ -428,54 +445,47 @@ def rmd17_split(path: str | Path, split: int) -> tuple[np.ndarray, np.ndarray]:
     return train[split - 1].astype(np.int64), test[split - 1].astype(np.int64)
 
 
+def read_split(
+    data: StructureData,
+    split_index: str | Path | None,
+    test_index: str | Path | None,
+    rmd17: int | None = None,
+) -> tuple[list[Frame], list[Frame]]:
+    """Training and test frames from index files, an rMD17 split, or all/none.
+
+    Without a training index the training frames are all frames not in the
+    test split. Isolated-atom frames (reference energies) are never test
+    frames.
+
+    Args:
+        data: the frames read.
+        split_index: file of training frame indices (:func:`read_index_file`).
+        test_index: file of test frame indices.
+        rmd17: upstream split (1-based) stored in ``data``'s rMD17 file,
+            instead of index files.
+
+    Raises:
+        DataError: the training and test splits share frames.
+    """
+    if rmd17 is not None:
+        train_idx, test_idx = rmd17_split(data.source, rmd17)
+    else:
+        train_idx = read_index_file(split_index) if split_index else None
+        test_idx = read_index_file(test_index) if test_index else None
+    train = (
+        data.frames if train_idx is None else data.select(train_idx, "training split")
+    )
+    test = [] if test_idx is None else data.select(test_idx, "test split")
+    test = [f for f in test if not f.is_isolated_atom]
+    if train_idx is None and test_idx is not None:
+        held = {f.index for f in test}
+        train = [f for f in train if f.index not in held]
+    check_disjoint(train, test)
+    return train, test
+
+
 def species_of(frames: list[Frame]) -> tuple[int, ...]:
     """Sorted atomic numbers present in ``frames``."""
     if not frames:
         return ()
     return tuple(int(z) for z in np.unique(np.concatenate([f.numbers for f in frames])))
-
-
-def composition(frames: list[Frame], species: tuple[int, ...]) -> np.ndarray:
-    """[n_frames, n_species] atom counts per element."""
-    lookup = {z: k for k, z in enumerate(species)}
-    counts = np.zeros((len(frames), len(species)))
-    for i, frame in enumerate(frames):
-        for z, c in zip(*np.unique(frame.numbers, return_counts=True), strict=True):
-            counts[i, lookup[int(z)]] = c
-    return counts
-
-
-def fit_e0s(frames: list[Frame], species: tuple[int, ...]) -> dict[int, float]:
-    """Per-element reference energies (eV) by least squares on total energies.
-
-    With one composition only (e.g. a single molecule) the minimum-norm
-    solution is returned; it reproduces the mean energy all the same.
-    """
-    counts = composition(frames, species)
-    energies = np.array([f.energy for f in frames])
-    e0, *_ = np.linalg.lstsq(counts, energies, rcond=None)
-    return {z: float(e) for z, e in zip(species, e0, strict=True)}
-
-
-def isolated_atom_e0s(frames: list[Frame]) -> dict[int, float]:
-    """Reference energies from isolated-atom frames (eV), by element."""
-    return {
-        int(f.numbers[0]): float(f.energy)
-        for f in frames
-        if f.is_isolated_atom and f.n_atoms == 1
-    }
-
-
-def reference_energies(
-    frames: list[Frame], species: tuple[int, ...], isolated: list[Frame] = ()
-) -> tuple[dict[int, float], str]:
-    """E0s from isolated atoms when they cover ``species``, else fitted.
-
-    Returns:
-        ``({Z: E0 in eV}, how)`` with ``how`` ``"isolated atoms"`` or
-        ``"least squares"``.
-    """
-    from_atoms = isolated_atom_e0s(list(isolated))
-    if from_atoms and all(z in from_atoms for z in species):
-        return {z: from_atoms[z] for z in species}, "isolated atoms"
-    return fit_e0s(frames, species), "least squares"

@@ -11,32 +11,20 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 import jax
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError
 from molmat.data.neighbors import NeighborGraphs, neighbor_graphs
-from molmat.data.structures import (
-    Frame,
-    StructureData,
-    labelled_frame,
-    read_index_file,
-    read_structures,
-    reference_energies,
-    rmd17_split,
-    species_of,
-)
+from molmat.data.structures import Frame, as_frames, species_of
 from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.compilation import float_dtype, precision
 from molmat.models.potentials.inference import cast, predict_graphs
 from molmat.models.potentials.registry import POTENTIALS, build_potential
-from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.training import archive
 from molmat.training.engine import Callback, History, Loop, MetricsLog
 from molmat.training.potential import (
@@ -44,6 +32,7 @@ from molmat.training.potential import (
     PotentialTrainer,
     potential_metrics,
 )
+from molmat.training.statistics import e0_sums, energy_scaling, reference_energies
 
 log = logging.getLogger("molmat")
 
@@ -55,18 +44,11 @@ DEFAULT_SIZES = {
 }
 
 
-def as_frames(structures) -> list[Frame]:
-    """Frames from :class:`Frame` objects, ``ase.Atoms`` or a StructureData."""
-    if isinstance(structures, StructureData):
-        return structures.frames
-    return [
-        s if isinstance(s, Frame) else labelled_frame(s, index=i)
-        for i, s in enumerate(structures)
-    ]
+class PotentialModel(BaseEstimator):
+    """A neural-network interatomic potential with scikit-learn's contract.
 
-
-class PotentialModel:
-    """A neural-network interatomic potential with scikit-learn-style methods.
+    ``__init__`` stores the settings only (``get_params``/``set_params`` and
+    ``sklearn.base.clone`` work); what ``fit`` learns ends in ``_``.
 
     Args:
         model: ``"painn"`` (fastest to train well on CPU), ``"nequip"`` or
@@ -85,7 +67,7 @@ class PotentialModel:
         progress: show progress bars.
 
     Attributes (after ``fit`` or ``load``):
-        potential: the trained network (an Equinox module, float32 or float64).
+        potential_: the trained network (an Equinox module, float32 or float64).
         scaling_: species, E0s and energy scale from the training data.
         history_: per-epoch records.
     """
@@ -112,10 +94,6 @@ class PotentialModel:
         seed: int = 0,
         progress: bool = True,
     ):
-        if model not in POTENTIALS:
-            raise ValueError(
-                f"unknown potential {model!r}; choose from {sorted(POTENTIALS)}"
-            )
         self.model = model
         self.cutoff = cutoff
         self.lmax = lmax
@@ -137,11 +115,16 @@ class PotentialModel:
         self.progress = progress
 
     # -- settings ------------------------------------------------------------
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in _PARAMS}
-
     def network_settings(self) -> dict:
-        """Constructor arguments of the network (cutoff and sizes)."""
+        """Constructor arguments of the network (cutoff and sizes).
+
+        Raises:
+            ValueError: an unknown model or a size it does not have.
+        """
+        if self.model not in POTENTIALS:
+            raise ValueError(
+                f"unknown potential {self.model!r}; choose from {sorted(POTENTIALS)}"
+            )
         sizes = dict(DEFAULT_SIZES[self.model])
         for name in ("lmax", "channels", "layers"):
             value = getattr(self, name)
@@ -197,6 +180,10 @@ class PotentialModel:
                 written to ``run_dir/checkpoint/`` after every epoch.
             resume: continue from the checkpoint in ``run_dir`` (same
                 settings and data); the result equals an uninterrupted run.
+
+        Returns:
+            self, fitted: :attr:`potential_`, :attr:`scaling_`,
+            ``e0_method_`` and :attr:`history_`.
         """
         train_config = self.train_config()  # settings checked before any work
         self.network_settings()
@@ -247,7 +234,7 @@ class PotentialModel:
         # E0s are static fields, added back to the trained weights at the end.
         for graphs in (train_graphs, val_graphs):
             if graphs is not None:
-                graphs.energy = graphs.energy - reference_sums(graphs, self.scaling_)
+                graphs.energy = graphs.energy - e0_sums(graphs, self.scaling_)
         residual = dataclasses.replace(self.scaling_, e0s=None)
         callbacks, checkpoint_dir = [], None
         if run_dir is not None:
@@ -273,7 +260,7 @@ class PotentialModel:
             trained, self.history_ = trainer.fit(
                 net, train_graphs, val_graphs, resume=resume
             )
-            self.potential = self._network(jax.tree_util.tree_leaves(trained))
+            self.potential_ = self._network(jax.tree_util.tree_leaves(trained))
         return self
 
     def _network(self, leaves: list):
@@ -289,8 +276,8 @@ class PotentialModel:
         self._check_fitted()
         frames = as_frames(frames)
         for f in frames:
-            self.potential.check_elements(f.numbers, f"frame {f.index}")
-        return frames, neighbor_graphs(frames, self.potential.cutoff)
+            self.potential_.check_elements(f.numbers, f"frame {f.index}")
+        return frames, neighbor_graphs(frames, self.potential_.cutoff)
 
     def predict(
         self, frames, batch_size: int = 32, float64: bool | None = None
@@ -335,8 +322,8 @@ class PotentialModel:
         """The potential in ``float64``'s precision (None: as it is); call it
         inside :meth:`_precision` of the same ``float64``."""
         if float64 is None:
-            return self.potential
-        return cast(self.potential, float_dtype(float64))
+            return self.potential_
+        return cast(self.potential_, float_dtype(float64))
 
     def calculator(self, float64: bool | None = None, **kwargs):
         """An ASE calculator over this potential (``molmat.calculators.ase``).
@@ -351,10 +338,10 @@ class PotentialModel:
 
         self._check_fitted()
         float64 = self.float64 if float64 is None else float64
-        return MolmatCalculator(self.potential, float64=float64, **kwargs)
+        return MolmatCalculator(self.potential_, float64=float64, **kwargs)
 
     def _check_fitted(self):
-        if getattr(self, "potential", None) is None:
+        if getattr(self, "potential_", None) is None:
             raise RuntimeError("this PotentialModel is not fitted yet; call fit()")
 
     # -- archive -------------------------------------------------------------
@@ -363,7 +350,7 @@ class PotentialModel:
         self._check_fitted()
         history = getattr(self, "history_", None)
         best_epoch = history.best_epoch if history else -1
-        return self._save(path, self.potential, metrics, best_epoch)
+        return self._save(path, self.potential_, metrics, best_epoch)
 
     def _save(self, path, network, metrics: dict | None, best_epoch: int) -> Path:
         config = {
@@ -378,50 +365,22 @@ class PotentialModel:
         return archive.save_archive(path, network, config, metrics)
 
 
-_PARAMS = tuple(inspect.signature(PotentialModel.__init__).parameters)[1:]
-
-
 class ArchiveBest(Callback):
     """Archives the best model so far whenever validation improves.
 
     A run stopped at any point thus leaves a usable ``model/`` behind.
     """
 
-    def __init__(self, potential: PotentialModel, folder: Path):
-        self.potential, self.folder = potential, folder
+    def __init__(self, estimator: PotentialModel, folder: Path):
+        self.estimator, self.folder = estimator, folder
 
     def on_epoch_end(self, loop: Loop, record: dict) -> str | None:
         if loop.improved and "val_objective" in record:
-            pot = self.potential
+            pot = self.estimator
             network = pot._network(jax.tree_util.tree_leaves(loop.best_model()))
             scores = {k[4:]: v for k, v in record.items() if k.startswith("val_")}
             pot._save(self.folder, network, {"validation": scores}, record["epoch"])
         return None
-
-
-def reference_sums(graphs: NeighborGraphs, scaling: EnergyScaling) -> np.ndarray:
-    """Sum of the atoms' reference energies E0 for each structure [S] (eV)."""
-    e0 = scaling.reference_table(shift=False)
-    return np.add.reduceat(e0[graphs.numbers], graphs.atom_offsets[:-1])
-
-
-def energy_scaling(
-    graphs: NeighborGraphs, species: tuple[int, ...], e0s: dict[int, float]
-) -> EnergyScaling:
-    """Scale: RMS force component (else per-atom energy spread); shift: mean."""
-    scaling = EnergyScaling(species, tuple(e0s[z] for z in species))
-    residual = (graphs.energy - reference_sums(graphs, scaling)) / graphs.n_atoms
-    atom_has_f = np.repeat(graphs.has_forces, graphs.n_atoms)
-    if atom_has_f.any():
-        scale = float(np.sqrt(np.mean(graphs.forces[atom_has_f] ** 2)))
-    else:
-        scale = float(np.std(residual))
-    return dataclasses.replace(
-        scaling,
-        scale=scale if scale > 0 else 1.0,
-        shift=float(np.mean(residual)),
-        avg_num_neighbors=max(graphs.avg_num_neighbors, 1.0),
-    )
 
 
 def load_potential(folder: Path, config: dict) -> PotentialModel:
@@ -443,201 +402,11 @@ def load_potential(folder: Path, config: dict) -> PotentialModel:
             f"{folder}: incomplete potential config ({err})"
         ) from err
     with pot._precision():
-        pot.potential = archive.load_params(folder, template)
+        pot.potential_ = archive.load_params(folder, template)
     return pot
-
-
-# -- run folders (the CLI calls these) -------------------------------------------
-
-
-def read_split(
-    data: StructureData,
-    split_index: str | None,
-    test_index: str | None,
-    rmd17: int | None = None,
-) -> tuple[list[Frame], list[Frame]]:
-    """Training and test frames from index files, an rMD17 split, or all/none.
-
-    Isolated-atom frames (reference energies) are never test frames.
-
-    Raises:
-        DataError: the training and test splits share frames.
-    """
-    from molmat.data.structures import check_disjoint
-
-    if rmd17 is not None:
-        train_idx, test_idx = rmd17_split(data.source, rmd17)
-    else:
-        train_idx = read_index_file(split_index) if split_index else None
-        test_idx = read_index_file(test_index) if test_index else None
-    train = (
-        data.frames if train_idx is None else data.select(train_idx, "training split")
-    )
-    test = [] if test_idx is None else data.select(test_idx, "test split")
-    test = [f for f in test if not f.is_isolated_atom]
-    if train_idx is None and test_idx is not None:
-        held = {f.index for f in test}
-        train = [f for f in train if f.index not in held]
-    check_disjoint(train, test)
-    return train, test
 
 
 def _as_dict(graphs: NeighborGraphs, pred) -> dict:
     """:class:`Predictions` as :meth:`PotentialModel.predict` returns them."""
     forces = np.split(pred.forces, graphs.atom_offsets[1:-1])
     return {"energy": pred.energy, "forces": forces, "stress": pred.stress}
-
-
-def write_parity_plots(
-    frames: list[Frame], pred: dict, out: Path, prefix: str
-) -> list[Path]:
-    """Energy-per-atom and force-component parity PNGs for ``frames``.
-
-    ``pred`` holds their predictions, as :meth:`PotentialModel.predict` gives.
-    """
-    from molmat.training.plots import parity_plot
-
-    n = np.array([f.n_atoms for f in frames])
-    e_ref = np.array([f.energy for f in frames]) / n
-    e_pred = pred["energy"] / n
-    paths = []
-    e_metrics = {
-        "mae": np.mean(np.abs(e_pred - e_ref)),
-        "rmse": np.sqrt(np.mean((e_pred - e_ref) ** 2)),
-    }
-    paths.append(
-        parity_plot(
-            e_ref,
-            e_pred,
-            out / f"{prefix}_parity_energy.png",
-            "energy per atom [eV]",
-            e_metrics,
-        )
-    )
-    has_f = [i for i, f in enumerate(frames) if f.forces is not None]
-    if has_f:
-        f_ref = np.concatenate([frames[i].forces.ravel() for i in has_f])
-        f_pred = np.concatenate([pred["forces"][i].ravel() for i in has_f])
-        f_metrics = {
-            "mae": np.mean(np.abs(f_pred - f_ref)),
-            "rmse": np.sqrt(np.mean((f_pred - f_ref) ** 2)),
-        }
-        paths.append(
-            parity_plot(
-                f_ref,
-                f_pred,
-                out / f"{prefix}_parity_forces.png",
-                "force component [eV/Å]",
-                f_metrics,
-            )
-        )
-    return paths
-
-
-def train_potential_run(
-    data: str | Path,
-    out: str | Path,
-    format: str = "extxyz",
-    energy_key: str = "energy",
-    forces_key: str | None = "forces",
-    stress_key: str | None = None,
-    split_index: str | None = None,
-    test_index: str | None = None,
-    rmd17_split: int | None = None,
-    strict: bool = False,
-    resume: bool = False,
-    **params,
-) -> dict:
-    """Read frames, train a :class:`PotentialModel`, write a run folder.
-
-    ``resume`` continues an interrupted run in ``out`` from its checkpoint
-    (same data and settings), ending as the run would have without a stop.
-
-    The run folder holds ``model/`` (the best EMA model), ``metrics.json``
-    (validation and test metrics), ``metrics.jsonl`` (one line per epoch),
-    ``data_report.json`` (frames used and skipped) and PNGs (learning curve,
-    parity plots of energies and force components).
-
-    Returns:
-        The metrics dict written to ``metrics.json``.
-    """
-    from molmat.training.plots import learning_curve
-
-    if rmd17_split is not None and (format != "rmd17" or split_index or test_index):
-        raise DataError(
-            "--rmd17-split needs --format rmd17 and replaces --split-index and "
-            "--test-index"
-        )
-    out = Path(out)
-    resume = start_run(out, resume)
-    needs_forces = (params.get("forces_weight", 10.0) or 0) > 0 and bool(forces_key)
-    structures = read_structures(
-        data, format, energy_key, forces_key, stress_key, needs_forces, strict
-    )
-    log.info("%s", structures.summary())
-    train, test = read_split(structures, split_index, test_index, rmd17_split)
-    report = {
-        "source": structures.source,
-        "units": structures.units,
-        "n_frames": len(structures.frames) + len(structures.bad_frames),
-        "bad_frames": [asdict(b) for b in structures.bad_frames],
-        "n_train": len(train),
-        "n_test": len(test),
-    }
-    write_run_file(out / "data_report.json", json.dumps(report, indent=2), resume)
-    model = PotentialModel(**params).fit(train, run_dir=out, resume=resume)
-    history = model.history_
-    best = history.records[history.best_epoch - 1]
-    metrics = {
-        "validation": {k[4:]: v for k, v in best.items() if k.startswith("val_")},
-        "best_epoch": history.best_epoch,
-        "epochs_run": len(history.records),
-        "stopped_by": history.stopped_by,
-        "train_seconds": history.train_seconds,
-        "compilations": history.compilations,
-    }
-    if test:
-        metrics["test"], pred = model.evaluate_predict(test)
-        write_parity_plots(test, pred, out, "test")
-    model.save(out / "model", metrics)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    learning_curve(
-        model.history_.records,
-        out / "learning_curve.png",
-        "loss",
-        model.history_.best_epoch,
-    )
-    return metrics
-
-
-def evaluate_potential_run(
-    model_path: str | Path,
-    data: str | Path,
-    out: str | Path | None = None,
-    format: str = "extxyz",
-    energy_key: str = "energy",
-    forces_key: str | None = "forces",
-    stress_key: str | None = None,
-    test_index: str | None = None,
-    strict: bool = False,
-) -> dict:
-    """Metrics of a trained potential on frames; parity PNGs into ``out``."""
-    from molmat import load
-
-    model = load(model_path)
-    if not isinstance(model, PotentialModel):
-        raise DataError(f"{model_path}: not a potential (use `molmat evaluate`)")
-    structures = read_structures(
-        data, format, energy_key, forces_key, stress_key, False, strict
-    )
-    frames = structures.frames
-    if test_index:
-        frames = structures.select(read_index_file(test_index), "test split")
-    frames = [f for f in frames if not f.is_isolated_atom]
-    metrics, pred = model.evaluate_predict(frames)
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_parity_plots(frames, pred, out, "eval")
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return metrics

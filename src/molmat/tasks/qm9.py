@@ -1,13 +1,13 @@
 """QM9 energies from 3D structures with the potential networks (PaiNN, NequIP, SchNet).
 
-``molmat train --data qm9 --target U0 --model painn`` calls
-:func:`train_qm9_run`. The molecules are split once by a seeded permutation:
-the first ``test_size`` are the test set, the next ``val_size`` validation
-(best epoch), and training sets of each size in ``train_sizes`` are nested
-prefixes of the rest, so a learning curve compares like with like. Targets are
-energies in eV; per-element reference energies are fitted by least squares on
-each training set and subtracted before training (``PotentialModel``);
-errors are reported in meV.
+``molmat potential train --data qm9 --target U0 --model painn`` (or its alias
+``molmat train --data qm9``) calls :func:`train_qm9_run`. The molecules are
+split once by a seeded permutation: the first ``test_size`` are the test set,
+the next ``val_size`` validation (best epoch), and training sets of each size
+in ``train_sizes`` are nested prefixes of the rest, so a learning curve
+compares like with like. Targets are energies in eV; per-element reference
+energies are fitted by least squares on each training set and subtracted
+before training (``PotentialModel``); errors are reported in meV.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import numpy as np
 from molmat.data.csv import DataError
 from molmat.data.qm9 import check_target, qm9_frames, read_qm9_table
 from molmat.data.structures import species_of
-from molmat.tasks.potential import PotentialModel, write_parity_plots
-from molmat.training.plots import learning_curve, size_curve
+from molmat.tasks.potential import PotentialModel
+from molmat.tasks.potential_runs import finish_run
+from molmat.training.plots import size_curve
 
 log = logging.getLogger("molmat")
 
@@ -127,26 +128,12 @@ def train_qm9_run(
         log.info("QM9 %s, %s: %d training molecules", target, model, len(train))
         pot = PotentialModel(**settings, val_frames=0)
         pot.fit(train, val=parts["val"].frames, run_dir=folder)
-        history = pot.history_
-        test_metrics, test_pred = pot.evaluate_predict(parts["test"].frames)
-        metrics = {
+        sizes_used = {
             "n_train": len(train),
             "n_val": len(parts["val"].frames),
             "n_test": len(parts["test"].frames),
-            "test": test_metrics,
-            "best_epoch": history.best_epoch,
-            "epochs_run": len(history.records),
-            "stopped_by": history.stopped_by,
-            "train_seconds": history.train_seconds,
-            "compilations": history.compilations,
         }
-        pot.save(folder / "model", metrics)
-        write_parity_plots(parts["test"].frames, test_pred, folder, "test")
-        learning_curve(
-            history.records, folder / "learning_curve.png", "loss", history.best_epoch
-        )
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        runs.append(metrics)
+        runs.append(finish_run(pot, folder, parts["test"].frames, sizes_used))
     result = {"target": target, "model": model, "units": "meV", "runs": runs}
     if len(sizes) > 1:
         points = [

@@ -1,5 +1,5 @@
-"""PNG plots: parity (regression), ROC, precision-recall and confusion matrices
-(classification), learning curves."""
+"""PNG plots: parity (regression; energies and forces of potentials), ROC,
+precision-recall and confusion matrices (classification), learning curves."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from sklearn.metrics import (  # noqa: E402
     precision_recall_curve,
     roc_curve,
 )
+
+from molmat.data.structures import Frame  # noqa: E402
+from molmat.training.metrics import regression_scores  # noqa: E402
 
 
 def parity_plot(
@@ -44,6 +47,51 @@ def parity_plot(
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def potential_parity_plots(
+    frames: list[Frame], pred: dict, out: Path, prefix: str
+) -> list[Path]:
+    """Energy-per-atom and force-component parity PNGs for ``frames``.
+
+    Args:
+        frames: S labelled structures (eV, eV/Å); frames without forces are
+            left out of the force plot.
+        pred: their predictions, as ``PotentialModel.predict`` gives them:
+            ``energy`` [S] (eV) and ``forces`` (S arrays [n, 3], eV/Å).
+        out: folder of the PNGs.
+        prefix: file-name prefix (``<prefix>_parity_energy.png`` and
+            ``<prefix>_parity_forces.png``).
+
+    Returns:
+        The paths written.
+    """
+    n = np.array([f.n_atoms for f in frames])
+    e_ref = np.array([f.energy for f in frames]) / n
+    e_pred = pred["energy"] / n
+    paths = [
+        parity_plot(
+            e_ref,
+            e_pred,
+            out / f"{prefix}_parity_energy.png",
+            "energy per atom [eV]",
+            regression_scores(e_ref, e_pred),
+        )
+    ]
+    has_f = [i for i, f in enumerate(frames) if f.forces is not None]
+    if has_f:
+        f_ref = np.concatenate([frames[i].forces.ravel() for i in has_f])
+        f_pred = np.concatenate([pred["forces"][i].ravel() for i in has_f])
+        paths.append(
+            parity_plot(
+                f_ref,
+                f_pred,
+                out / f"{prefix}_parity_forces.png",
+                "force component [eV/Å]",
+                regression_scores(f_ref, f_pred),
+            )
+        )
+    return paths
 
 
 def roc_plot(
