@@ -4,9 +4,8 @@ from hypothesis import strategies as st
 from rdkit import Chem
 
 from molmat.data.batching import (
-    Batcher,
+    BatchingStrategy,
     Budget,
-    close_pair_counts,
     ladder,
     make_batch,
     plan_batches,
@@ -66,7 +65,7 @@ def test_batcher_by_size_keeps_size_classes_apart_and_covers_everything():
     smiles = SMILES * 5 + ["C" * 40] * 3 + ["C" * 70]  # classes 0, 1 and 2
     graphs = featurize([Chem.MolFromSmiles(s) for s in smiles])
     order = np.random.default_rng(0).permutation(len(graphs))
-    batcher = Batcher.for_data(graphs, batch_size=4, by_size=True)
+    batcher = BatchingStrategy(by_size=True).batcher(graphs, batch_size=4)
     assert sorted(batcher.budgets) == [0, 1, 2]
     plan = batcher.plan(graphs, order)
     np.testing.assert_array_equal(
@@ -83,12 +82,12 @@ def test_batcher_by_size_keeps_size_classes_apart_and_covers_everything():
     assert firsts == sorted(firsts)  # the shuffle mixes the classes
     # small molecules are no longer padded to the 70-atom chain
     assert batcher.budgets[0].slots <= 32
-    assert Batcher.for_data(graphs, batch_size=4).budgets[0].slots >= 70
+    assert BatchingStrategy().batcher(graphs, batch_size=4).budgets[0].slots >= 70
 
 
 def test_batcher_without_size_classes_is_one_budget():
     graphs = featurize([Chem.MolFromSmiles(s) for s in SMILES + ["C" * 40]])
-    batcher = Batcher.for_data(graphs, batch_size=4)
+    batcher = BatchingStrategy().batcher(graphs, batch_size=4)
     assert list(batcher.budgets) == [0] and not batcher.classes.any()
     order = np.arange(len(graphs))
     expected = plan_batches(graphs, order, Budget.for_data(graphs, 4))
@@ -98,13 +97,13 @@ def test_batcher_without_size_classes_is_one_budget():
         np.testing.assert_array_equal(a, b)
 
 
-def test_pair_cutoff_lists_exactly_the_close_pairs():
+def test_radius_graph_lists_exactly_the_close_pairs():
     smiles = ["CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCC", "C", "OCC1OC(O)CC1"]
     mols = [Chem.MolFromSmiles(s) for s in smiles]
     graphs = featurize(mols, conformers=ConformerOptions(n=1))
     cutoff = 4.0
-    counts = close_pair_counts(graphs, cutoff)
-    batcher = Batcher.for_data(graphs, batch_size=8, pair_cutoff=cutoff)
+    batcher = BatchingStrategy(radius=cutoff).batcher(graphs, batch_size=8)
+    counts = batcher.pairs[2]
     ((idx, budget),) = batcher.plan(graphs, np.arange(len(graphs)))
     batch = batcher.batch(graphs, idx, budget)
     pairs = set()

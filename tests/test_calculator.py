@@ -15,7 +15,7 @@ from ase.vibrations import Vibrations
 
 from molmat.calculators import MolmatCalculator
 from molmat.data.batching import ladder
-from molmat.data.neighbors import neighbor_list
+from molmat.data.radius import neighbor_list
 from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.compilation import precision
 from molmat.models.potentials.inference import cast

@@ -100,19 +100,3 @@ def test_batch_norm_uses_real_rows_only_and_stored_stats_at_inference():
 def test_layer_norm_normalises_each_row():
     out = LayerNorm(4)(jnp.array([[1.0, 2.0, 3.0, 4.0]]), jnp.array([True]))
     np.testing.assert_allclose([out.mean(), out.std()], [0.0, 1.0], atol=1e-3)
-
-
-def test_pair_list_holds_every_ordered_pair_within_each_molecule(batch):
-    real = batch.pair_mask
-    pairs = set(
-        zip(batch.pair_i[real].tolist(), batch.pair_j[real].tolist(), strict=True)
-    )
-    nodes = np.flatnonzero(batch.node_mask)
-    expected = {
-        (i, j)
-        for i in nodes
-        for j in nodes
-        if i != j and batch.node_graph[i] == batch.node_graph[j]
-    }
-    assert pairs == expected and real.sum() == len(expected)
-    assert (batch.pair_i[~real] == batch.node_mask.shape[0] - 1).all()

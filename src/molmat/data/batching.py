@@ -4,18 +4,22 @@ Molecules are packed greedily, in the given order, into batches of at most
 ``batch_size`` graphs whose total atoms and edges fit fixed budgets. Budgets
 are rounded up on a coarse ladder (sixteen steps per power of two), so a
 whole training run uses one shape and prediction on any data set reuses a
-handful. Networks whose cost grows with each molecule's atom pairs batch
-molecules of similar size together (:class:`Batcher`, one shape per size
-class), so one large molecule does not pad every batch to its size.
+handful. How a model family batches is a :class:`BatchingStrategy` it
+chooses: networks whose cost grows with each molecule's atom pairs batch
+molecules of similar size together (one shape per size class), so one large
+molecule does not pad every batch to its size, and 3D networks read a radius
+graph of each conformer built by the potentials' neighbour-list code
+(:mod:`molmat.data.radius`).
 
 Padding layout: the last graph of a batch and its last node are padding.
 Padded nodes belong to the padding graph; padded edges start and end at the
 last node. Masks mark real entries. Edges keep the pairing of
 :mod:`molmat.featurizers.graph`: the reverse of edge ``e`` is ``e ^ 1``.
 
-Atom pairs (for 3D models): ``pair_i``/``pair_j`` list every ordered pair of
-distinct atoms of the same molecule, or with a pair cutoff only those closer
-than it; padded pairs join the last node to itself.
+Atom pairs (for 3D models): ``pair_i``/``pair_j`` list the radius graph, the
+ordered pairs of distinct atoms of the same molecule closer than the
+strategy's cutoff (none without one); padded pairs join the last node to
+itself.
 
 Dense per-molecule layout: node ``i`` is slot ``node_slot[i]`` of its graph,
 so ``blocks[node_graph, node_slot]`` places atoms into ``[G, A, ...]`` blocks
@@ -32,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from molmat.data.graphs import GraphSet, concat_ranges
+from molmat.data.radius import radius_graphs
 
 
 class GraphBatch(NamedTuple):
@@ -73,33 +78,25 @@ def ladder(n: int) -> int:
     return -(-n // step) * step
 
 
-MIN_PAIRS = 31 * 30  # pairs of the largest molecule the smallest budget holds
-
-
 @dataclass(frozen=True)
 class Budget:
     """Static batch shape: node, edge and graph counts including padding.
 
     ``atoms`` is the number of slots per molecule in the dense per-molecule
     layout (the largest molecule, rounded up; ``None``: ``nodes - 1``) and
-    ``pairs`` the number of atom pairs (``None``: enough for any batch).
+    ``pairs`` the number of radius-graph pairs (0: no pair list).
     """
 
     nodes: int
     edges: int
     graphs: int
     atoms: int | None = None
-    pairs: int | None = None
+    pairs: int = 0
 
     @property
     def slots(self) -> int:
         """Atom slots per molecule, A."""
         return self.atoms or self.nodes - 1
-
-    @property
-    def pair_slots(self) -> int:
-        """Atom pairs per batch, P."""
-        return self.pairs or (self.nodes - 1) * (self.slots - 1)
 
     @classmethod
     def for_data(
@@ -119,66 +116,25 @@ class Budget:
     ) -> Budget:
         """Budgets for batches of ``batch_size`` molecules of these sizes [n].
 
-        ``n_pairs`` [n]: atom pairs per molecule (default: every ordered pair).
+        ``n_pairs`` [n]: radius-graph pairs per molecule (None: no pair list).
         """
         per_batch = max(1, min(batch_size, len(n_atoms)))
         mean_atoms = float(n_atoms.mean()) if len(n_atoms) else 1.0
         mean_edges = float(n_edges.mean()) if len(n_atoms) else 0.0
         biggest_atoms = int(n_atoms.max(initial=1))
         biggest_edges = int(n_edges.max(initial=0))
-        if n_pairs is None:
-            n_pairs = pair_counts(n_atoms)
-        mean_pairs = float(n_pairs.mean()) if len(n_atoms) else 0.0
         if per_batch == 1:
             headroom = 1.0
         nodes = max(np.ceil(per_batch * mean_atoms * headroom), biggest_atoms) + 1
         edges = max(np.ceil(per_batch * mean_edges * headroom), biggest_edges)
-        pairs = max(np.ceil(per_batch * mean_pairs * headroom), n_pairs.max(initial=0))
         atoms = min(ladder(biggest_atoms), ladder(nodes) - 1)
-        # small batches share one shape, as the node budget's minimum of 32 does
-        pairs = ladder(max(pairs, MIN_PAIRS))
+        pairs = 0
+        if n_pairs is not None and len(n_pairs):
+            mean_pairs = float(n_pairs.mean())
+            pairs = ladder(
+                max(np.ceil(per_batch * mean_pairs * headroom), n_pairs.max())
+            )
         return cls(ladder(nodes), ladder(edges), per_batch + 1, atoms, pairs)
-
-
-def pair_counts(n_atoms: np.ndarray) -> np.ndarray:
-    """Ordered pairs of distinct atoms in molecules of ``n_atoms`` atoms."""
-    n = n_atoms.astype(np.int64)
-    return n * (n - 1)
-
-
-def close_pair_counts(graphs: GraphSet, cutoff: float, chunk: int = 2048) -> np.ndarray:
-    """Ordered pairs of distinct atoms closer than ``cutoff`` (Å) per molecule [n]."""
-    counts = np.zeros(len(graphs), np.int64)
-    offsets = graphs.atom_offsets
-    for start in range(0, len(graphs), chunk):
-        idx = np.arange(start, min(start + chunk, len(graphs)))
-        i, j, mol = all_pairs(graphs.n_atoms[idx], offsets[idx])
-        close = pair_distances(graphs.positions, i, j) < cutoff
-        counts[idx] = np.bincount(mol[close], minlength=len(idx))
-    return counts
-
-
-def all_pairs(
-    n_atoms: np.ndarray, node_start: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every ordered pair of distinct atoms of each molecule, molecule by molecule.
-
-    Returns atom indices ``i``, ``j`` [P] (molecule ``m``'s atoms numbered from
-    ``node_start[m]``) and the molecule of each pair [P].
-    """
-    squares = n_atoms.astype(np.int64) ** 2
-    mol = np.repeat(np.arange(len(n_atoms)), squares)
-    local = np.arange(int(squares.sum())) - np.repeat(
-        np.cumsum(squares) - squares, squares
-    )
-    a, b = np.divmod(local, np.maximum(n_atoms[mol], 1))
-    keep = a != b
-    return (node_start[mol] + a)[keep], (node_start[mol] + b)[keep], mol[keep]
-
-
-def pair_distances(positions: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Distances [P] in Å between atoms ``i`` and ``j`` of ``positions`` [N, 3]."""
-    return np.linalg.norm(positions[i] - positions[j], axis=-1)
 
 
 def plan_batches(
@@ -189,12 +145,12 @@ def plan_batches(
 ) -> list[np.ndarray]:
     """Cut ``order`` into consecutive runs of molecules that fit ``budget``.
 
-    ``n_pairs`` [n_mols]: atom pairs per molecule (default: every ordered pair).
+    ``n_pairs`` [n_mols]: radius-graph pairs per molecule (None: no pair list).
     """
     atoms = np.concatenate([[0], np.cumsum(graphs.n_atoms[order], dtype=np.int64)])
     edges = np.concatenate([[0], np.cumsum(graphs.n_edges[order], dtype=np.int64)])
     if n_pairs is None:
-        n_pairs = pair_counts(graphs.n_atoms)
+        n_pairs = np.zeros(len(graphs.n_atoms), np.int64)
     pairs = np.concatenate([[0], np.cumsum(n_pairs[order], dtype=np.int64)])
     cap_graphs = budget.graphs - 1
     out, start = [], 0
@@ -203,7 +159,7 @@ def plan_batches(
             start + cap_graphs,
             np.searchsorted(atoms, atoms[start] + budget.nodes - 1, side="right") - 1,
             np.searchsorted(edges, edges[start] + budget.edges, side="right") - 1,
-            np.searchsorted(pairs, pairs[start] + budget.pair_slots, side="right") - 1,
+            np.searchsorted(pairs, pairs[start] + budget.pairs, side="right") - 1,
         )
         if end <= start:
             raise ValueError(
@@ -222,60 +178,72 @@ def size_classes(n_atoms: np.ndarray) -> np.ndarray:
     return np.maximum(np.ceil(np.log2(ratio)), 0).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class BatchingStrategy:
+    """How a model family batches molecules (chosen by the family, not its layers).
+
+    Attributes:
+        by_size: one budget per size class (:func:`size_classes`), batches
+            holding molecules of one class: for networks whose cost grows with
+            the atom pairs of a molecule (attention over all its atoms, pair
+            lists), which would otherwise pad every molecule to the largest.
+        radius: list the radius graph of each conformer (pairs closer than
+            this, Å) in ``pair_i``/``pair_j``; None: no pair list.
+    """
+
+    by_size: bool = False
+    radius: float | None = None
+
+    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
+        """Budgets (and radius graphs) for batches of ``batch_size`` molecules."""
+        return Batcher.for_data(graphs, batch_size, self)
+
+
 @dataclass(frozen=True, eq=False)
 class Batcher:
     """Cuts a data set into padded batches with static shapes.
 
-    One :class:`Budget` fits every molecule, or, ``by_size``, each size class
-    (:func:`size_classes`) gets its own budget and batches hold molecules of
-    one class. Networks whose cost grows with the atom pairs of a molecule
-    (attention over all its atoms, pair lists) need ``by_size``: with a single
-    budget every molecule would be padded to the data set's largest one. A
-    training run then compiles once per size class. With a ``pair_cutoff``
-    (Å) batches list only the atom pairs closer than it (SchNet's cutoff).
+    A training run compiles once per budget: one, or one per size class.
 
     Attributes:
         budgets: budget of each size class present (one, key 0, without
             ``by_size``).
         classes: [n] size class of each molecule (all 0 without ``by_size``).
-        n_pairs: [n] atom pairs of each molecule in a batch's pair list.
-        pair_cutoff: distance limit of listed pairs, or None (every pair).
+        pairs: the radius graphs ``(senders, receivers, n_pairs [n])`` of the
+            molecules (indices local to each molecule), or None.
     """
 
     budgets: dict[int, Budget]
     classes: np.ndarray
-    n_pairs: np.ndarray
-    pair_cutoff: float | None = None
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def for_data(
-        cls,
-        graphs: GraphSet,
-        batch_size: int,
-        by_size: bool = False,
-        pair_cutoff: float | None = None,
+        cls, graphs: GraphSet, batch_size: int, strategy: BatchingStrategy
     ) -> Batcher:
         """Budgets for batches of ``batch_size`` molecules of ``graphs``."""
+        by_size = strategy.by_size
         classes = (
             size_classes(graphs.n_atoms) if by_size else np.zeros(len(graphs), np.int64)
         )
-        if pair_cutoff is not None and graphs.positions is None:
-            raise ValueError("a pair cutoff needs atom positions (conformers)")
-        n_pairs = (
-            pair_counts(graphs.n_atoms)
-            if pair_cutoff is None
-            else close_pair_counts(graphs, pair_cutoff)
-        )
+        pairs, n_pairs = None, None
+        if strategy.radius is not None:
+            if graphs.positions is None:
+                raise ValueError("a radius graph needs atom positions (conformers)")
+            pairs = radius_graphs(
+                graphs.positions, graphs.atom_offsets, strategy.radius
+            )
+            n_pairs = pairs[2]
         budgets = {
             int(c): Budget.for_sizes(
                 graphs.n_atoms[classes == c],
                 graphs.n_edges[classes == c],
                 batch_size,
-                n_pairs=n_pairs[classes == c],
+                n_pairs=None if n_pairs is None else n_pairs[classes == c],
             )
             for c in np.unique(classes)
         } or {0: Budget.for_data(graphs, batch_size)}
-        return cls(budgets, classes, n_pairs, pair_cutoff)
+        return cls(budgets, classes, pairs)
 
     def plan(
         self, graphs: GraphSet, order: np.ndarray
@@ -288,11 +256,12 @@ class Batcher:
         """
         position = np.empty(len(graphs), np.int64)
         position[order] = np.arange(len(order))
+        n_pairs = None if self.pairs is None else self.pairs[2]
         batches = [
             (idx, budget)
             for c, budget in self.budgets.items()
             for idx in plan_batches(
-                graphs, order[self.classes[order] == c], budget, self.n_pairs
+                graphs, order[self.classes[order] == c], budget, n_pairs
             )
         ]
         batches.sort(key=lambda batch: position[batch[0][0]])
@@ -306,8 +275,8 @@ class Batcher:
         y: np.ndarray | None = None,
         n_targets: int = 0,
     ) -> GraphBatch:
-        """:func:`make_batch` with this batcher's pair cutoff."""
-        return make_batch(graphs, idx, budget, y, n_targets, self.pair_cutoff)
+        """:func:`make_batch` with this batcher's radius graphs."""
+        return make_batch(graphs, idx, budget, y, n_targets, self.pairs)
 
 
 def make_batch(
@@ -316,7 +285,7 @@ def make_batch(
     budget: Budget,
     y: np.ndarray | None = None,
     n_targets: int = 0,
-    pair_cutoff: float | None = None,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> GraphBatch:
     """Pad the molecules ``idx`` of ``graphs`` into one :class:`GraphBatch`.
 
@@ -326,7 +295,9 @@ def make_batch(
         budget: static shape.
         y: optional [n_mols, T] targets with NaN for missing labels.
         n_targets: T when ``y`` is None (targets all masked).
-        pair_cutoff: list only atom pairs closer than this (Å); None: all.
+        pairs: radius graphs of all molecules of ``graphs`` as
+            ``(senders, receivers, n_pairs)`` (see :class:`Batcher`), listed
+            in ``pair_i``/``pair_j``; None: no pair list.
     """
     n_atoms, n_edges = graphs.n_atoms[idx], graphs.n_edges[idx]
     n_real_nodes, n_real_edges, g = int(n_atoms.sum()), int(n_edges.sum()), len(idx)
@@ -358,9 +329,7 @@ def make_batch(
     positions = np.zeros((budget.nodes, 3), np.float32)
     if graphs.positions is not None:
         positions[:n_real_nodes] = graphs.positions[atom_rows]
-    pair_i, pair_j, n_real_pairs = _pairs(
-        n_atoms, node_start, budget, positions, pair_cutoff
-    )
+    pair_i, pair_j, n_real_pairs = _pairs(pairs, idx, node_start, budget)
 
     mol_x = np.zeros((budget.graphs, graphs.mol_x.shape[1]), np.float32)
     mol_x[:g] = graphs.mol_x[idx]
@@ -388,29 +357,29 @@ def make_batch(
         slot_mask=slot_mask,
         pair_i=pair_i,
         pair_j=pair_j,
-        pair_mask=np.arange(budget.pair_slots) < n_real_pairs,
+        pair_mask=np.arange(budget.pairs) < n_real_pairs,
     )
 
 
 def _pairs(
-    n_atoms: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    idx: np.ndarray,
     node_start: np.ndarray,
     budget: Budget,
-    positions: np.ndarray,
-    cutoff: float | None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Padded ``pair_i``, ``pair_j`` [P] of the intra-molecular pairs (closer
-    than ``cutoff`` when given), and their count."""
-    i, j, _ = all_pairs(n_atoms, node_start)
-    if cutoff is not None:
-        close = pair_distances(positions, i, j) < cutoff
-        i, j = i[close], j[close]
-    count = len(i)
-    if count > budget.pair_slots:
-        raise ValueError(f"{count} atom pairs do not fit the batch budget {budget}")
+    """Padded ``pair_i``, ``pair_j`` [P] of the molecules ``idx`` and their count."""
     pad = budget.nodes - 1
-    pair_i = np.full(budget.pair_slots, pad, np.int32)
-    pair_j = np.full(budget.pair_slots, pad, np.int32)
-    pair_i[:count] = i
-    pair_j[:count] = j
+    pair_i = np.full(budget.pairs, pad, np.int32)
+    pair_j = np.full(budget.pairs, pad, np.int32)
+    if pairs is None:
+        return pair_i, pair_j, 0
+    senders, receivers, n_pairs = pairs
+    offsets = np.concatenate([[0], np.cumsum(n_pairs)])
+    rows = concat_ranges(offsets, idx)
+    count = len(rows)
+    if count > budget.pairs:
+        raise ValueError(f"{count} atom pairs do not fit the batch budget {budget}")
+    shift = np.repeat(node_start, n_pairs[idx])
+    pair_i[:count] = senders[rows] + shift
+    pair_j[:count] = receivers[rows] + shift
     return pair_i, pair_j, count

@@ -1,7 +1,8 @@
 """Neighbour lists on the host and padded :class:`AtomsBatch` batches.
 
-Neighbour lists come from ``vesin`` (full lists, periodic images as integer
-cell shifts), computed once per structure and stored concatenated. Batches
+Neighbour lists come from ``vesin`` through :mod:`molmat.data.radius` (full
+lists, periodic images as integer cell shifts), computed once per structure
+and stored concatenated. Batches
 are padded to a :class:`~molmat.data.batching.Budget` rounded up on the
 batching ladder, so a training run compiles its step once per bucket.
 
@@ -17,29 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
-from vesin import NeighborList
 
 from molmat.data.atoms_batch import AtomsBatch
 from molmat.data.batching import Budget, plan_batches
 from molmat.data.graphs import concat_ranges
+from molmat.data.radius import neighbor_list
 from molmat.data.structures import Frame
-
-
-def neighbor_list(
-    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Full neighbour list within ``cutoff`` (Å).
-
-    Returns:
-        senders i [P], receivers j [P] and integer cell shifts S [P, 3] with
-        ``r_ij = positions[j] - positions[i] + S @ cell``.
-    """
-    pbc = np.asarray(pbc, bool)
-    box = np.asarray(cell, np.float64) if pbc.any() else np.zeros((3, 3))
-    i, j, shifts = NeighborList(cutoff=cutoff, full_list=True).compute(
-        np.asarray(positions, np.float64), box, pbc.tolist(), quantities="ijS"
-    )
-    return i.astype(np.int32), j.astype(np.int32), shifts.astype(np.float64)
 
 
 @dataclass

@@ -12,8 +12,6 @@ the 3D distance between the atoms (Gaussian bases up to 10 Å).
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -41,7 +39,6 @@ class GraphTransformerLayer(NodeLayer):
     atoms b of the molecule, returns ``a + MLP(a)`` [N, d].
     """
 
-    pairwise: ClassVar[bool] = True
     qkv: Dense
     out: Dense
     ffn: MLP

@@ -8,8 +8,6 @@ states on directed bonds and is a whole encoder.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -128,18 +126,10 @@ class NodeLayer(eqx.Module):
     """A message-passing layer on atom states: [N, d] -> [N, d].
 
     ``prepare(g)`` computes what all layers of a stack share (e.g. pair
-    distances) once per batch; the result is passed to every call.
-    ``pairwise`` layers cost work for every atom pair of a molecule, so their
-    molecules are batched by size (:class:`~molmat.data.batching.Batcher`);
-    a layer that ignores pairs farther apart than some distance names it as
-    ``pair_cutoff`` (Å), and batches then list only the closer pairs.
+    distances) once per batch; the result is passed to every call. How
+    molecules are batched for a layer is the model family's choice
+    (:class:`~molmat.data.batching.BatchingStrategy`), not the layer's.
     """
-
-    pairwise: ClassVar[bool] = False
-
-    @property
-    def pair_cutoff(self) -> float | None:
-        return None
 
     def prepare(self, g: GraphBatch):
         return None

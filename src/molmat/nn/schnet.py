@@ -1,21 +1,23 @@
-"""SchNet interaction block (Schütt et al. 2018) on 3D interatomic distances.
+"""SchNet interaction (Schütt et al. 2018) on interatomic distances.
 
-Continuous-filter convolution over the atom pairs of each molecule (the
-batch's ``pair_i``/``pair_j``) closer than ``cutoff``:
-``x'_a = sum_b x_b * W(r_ab) * fc(r_ab)``, where the filter ``W`` is an MLP of
-Gaussian radial basis functions of the distance and ``fc`` the smooth cosine
-cutoff. Only distances enter, so the output is invariant to rotations,
-translations and atom renumbering.
+One continuous-filter convolution, shared by the SchNet potential
+(:mod:`molmat.models.potentials.schnet`, neighbour-list edges with periodic
+images) and the SchNet property network (:class:`SchNetConv`, the radius graph
+of each conformer): ``m_i = sum_j (W x_j) * filter(r_ij) * fc(r_ij) / norm``,
+where the filter is an MLP of radial basis functions of the distance and
+``fc`` a smooth cutoff envelope, then an atom-wise MLP of ``m``. Only
+distances enter, so the result is invariant to rotations, translations and
+atom renumbering.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from molmat.data.batching import GraphBatch
 from molmat.nn.core import Dense
@@ -28,19 +30,65 @@ def shifted_softplus(x: Array) -> Array:
     return jax.nn.softplus(x) - jnp.log(2.0)
 
 
-class SchNetInteraction(NodeLayer):
-    """One interaction: atom-wise -> cfconv -> atom-wise -> ssp -> atom-wise.
+class SchNetInteraction(eqx.Module):
+    """cfconv -> atom-wise -> activation -> atom-wise; returns the update [N, F].
 
-    Returns the update ``v`` [N, d] (the stack adds it to ``h``).
+    Args:
+        channels: feature width F.
+        n_basis: radial basis functions per distance.
+        activation: ``shifted_softplus`` (SchNet) or e.g. ``jax.nn.silu``.
+        key: initialisation key.
     """
 
-    pairwise: ClassVar[bool] = True
-
-    atom_in: Dense
     filter_in: Dense
     filter_out: Dense
-    atom_out: Dense
-    update: Dense
+    into: Dense
+    out_hidden: Dense
+    out: Dense
+    activation: Callable = eqx.field(static=True)
+
+    def __init__(
+        self,
+        channels: int,
+        n_basis: int,
+        activation: Callable = shifted_softplus,
+        *,
+        key: PRNGKeyArray,
+    ):
+        k1, k2, k3, k4, k5 = jax.random.split(key, 5)
+        self.filter_in = Dense(n_basis, channels, key=k1)
+        self.filter_out = Dense(channels, channels, key=k2)
+        self.into = Dense(channels, channels, use_bias=False, key=k3)
+        self.out_hidden = Dense(channels, channels, key=k4)
+        self.out = Dense(channels, channels, key=k5)
+        self.activation = activation
+
+    def __call__(
+        self,
+        x: Float[Array, "N F"],
+        radial: Float[Array, "E B"],
+        envelope: Float[Array, " E"],
+        senders: Int[Array, " E"],
+        receivers: Int[Array, " E"],
+        norm: float = 1.0,
+    ) -> Float[Array, "N F"]:
+        """Update of each atom from the edges ``senders -> receivers``.
+
+        ``envelope`` is 0 on padded edges; ``norm`` divides the sum of
+        messages (e.g. the mean number of neighbours).
+        """
+        act = self.activation
+        w = self.filter_out(act(self.filter_in(radial))) * envelope[:, None]
+        m = segment_sum(self.into(x)[senders] * w, receivers, x.shape[0])
+        return self.out(act(self.out_hidden(m / norm)))
+
+
+class SchNetConv(NodeLayer):
+    """SchNet as a layer of the property networks, on each conformer's radius
+    graph (the batch's ``pair_i``/``pair_j``, see
+    :class:`~molmat.data.batching.BatchingStrategy`)."""
+
+    interaction: SchNetInteraction
     cutoff: float = eqx.field(static=True)
     n_rbf: int = eqx.field(static=True)
 
@@ -51,24 +99,16 @@ class SchNetInteraction(NodeLayer):
         cutoff: float = 5.0,
         n_rbf: int = 32,
         *,
-        key,
+        key: PRNGKeyArray,
     ):
         del bond_dim  # SchNet sees geometry, not bonds
-        k1, k2, k3, k4, k5 = jax.random.split(key, 5)
-        self.atom_in = Dense(hidden, hidden, use_bias=False, key=k1)
-        self.filter_in = Dense(n_rbf, hidden, key=k2)
-        self.filter_out = Dense(hidden, hidden, key=k3)
-        self.atom_out = Dense(hidden, hidden, key=k4)
-        self.update = Dense(hidden, hidden, key=k5)
+        self.interaction = SchNetInteraction(hidden, n_rbf, key=key)
         self.cutoff = cutoff
         self.n_rbf = n_rbf
 
-    @property
-    def pair_cutoff(self) -> float:
-        """Pairs at or beyond the cutoff get weight 0, so batches leave them out."""
-        return self.cutoff
-
-    def prepare(self, g) -> tuple[Float[Array, "P n_rbf"], Float[Array, " P"]]:
+    def prepare(
+        self, g: GraphBatch
+    ) -> tuple[Float[Array, "P n_rbf"], Float[Array, " P"]]:
         """Radial bases of the pair distances and pair weights ``fc(r)``.
 
         Padded pairs get weight 0.
@@ -79,10 +119,7 @@ class SchNetInteraction(NodeLayer):
 
     def __call__(self, h, g, shared, *, key=None, inference=False):
         rbf, weight = shared
-        filters = self.filter_out(shifted_softplus(self.filter_in(rbf)))
-        messages = filters * weight[:, None] * self.atom_in(h)[g.pair_j]
-        conv = segment_sum(messages, g.pair_i, h.shape[0])
-        return self.update(shifted_softplus(self.atom_out(conv)))
+        return self.interaction(h, rbf, weight, g.pair_j, g.pair_i)
 
 
 def pair_distances(g: GraphBatch) -> Float[Array, " P"]:

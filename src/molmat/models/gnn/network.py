@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from molmat.data.batching import Batcher, GraphBatch
+from molmat.data.batching import Batcher, BatchingStrategy, GraphBatch
 from molmat.data.graphs import GraphSet
 from molmat.models.gnn.config import LAYERS, check_architecture
 from molmat.nn.attention import GraphTransformerLayer
@@ -23,7 +23,7 @@ from molmat.nn.graph import (
 )
 from molmat.nn.norm import BatchNorm, collect_batch_stats, make_norm
 from molmat.nn.readout import make_readout, readout_dim
-from molmat.nn.schnet import SchNetInteraction
+from molmat.nn.schnet import SchNetConv
 
 # model name -> encoder layer; "mpnn" is a whole bond-state encoder
 ENCODERS = {
@@ -32,10 +32,12 @@ ENCODERS = {
     "gat": GATConv,
     "mpnn": DMPNNEncoder,
     "attentivefp": AttentiveGRULayer,
-    "schnet": SchNetInteraction,
+    "schnet": SchNetConv,
     "transformer": GraphTransformerLayer,
 }
 assert tuple(ENCODERS) == LAYERS
+# layers whose cost grows with the atom pairs of a molecule
+PAIRWISE_LAYERS = ("schnet", "transformer")
 
 
 class NodeEncoder(eqx.Module):
@@ -81,6 +83,7 @@ class PropertyNet(eqx.Module):
     encoder: eqx.Module
     readout: eqx.Module
     head: MLP
+    batching: BatchingStrategy = eqx.field(static=True, default=BatchingStrategy())
 
     def __call__(
         self, g: GraphBatch, *, key: PRNGKeyArray | None = None, inference: bool = False
@@ -91,16 +94,19 @@ class PropertyNet(eqx.Module):
         return self.head(pooled, key=hkey, inference=inference)
 
     def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
-        """How to batch ``graphs`` for this network: by size class when its
-        encoder has pairwise layers, with their pair cutoff."""
-        layers = getattr(self.encoder, "layers", ())
-        cutoffs = [c for c in (layer.pair_cutoff for layer in layers) if c is not None]
-        return Batcher.for_data(
-            graphs,
-            batch_size,
-            by_size=any(layer.pairwise for layer in layers),
-            pair_cutoff=max(cutoffs) if cutoffs else None,
-        )
+        """How to batch ``graphs`` for this network (its :attr:`batching`)."""
+        return self.batching.batcher(graphs, batch_size)
+
+
+def batching_strategy(arch: dict) -> BatchingStrategy:
+    """The family's batching for an architecture: SchNet reads the radius graph
+    of each conformer, and SchNet and the transformer (attention over all
+    atoms) batch molecules of one size class together."""
+    layer = arch["layer"]
+    return BatchingStrategy(
+        by_size=layer in PAIRWISE_LAYERS,
+        radius=float(arch["cutoff"]) if layer == "schnet" else None,
+    )
 
 
 def _legacy(config: dict) -> dict:
@@ -162,7 +168,9 @@ def build_model(config: dict, *, key: PRNGKeyArray) -> PropertyNet:
         dropout=arch["dropout"],
         key=hkey,
     )
-    return PropertyNet(encoder=encoder, readout=readout, head=head)
+    return PropertyNet(
+        encoder=encoder, readout=readout, head=head, batching=batching_strategy(arch)
+    )
 
 
 def build_encoder(arch: dict, dims: dict, *, key: PRNGKeyArray) -> eqx.Module:

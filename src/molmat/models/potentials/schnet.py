@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from molmat.data.atoms_batch import AtomsBatch
 from molmat.models.potentials.base import Potential
@@ -24,35 +24,8 @@ from molmat.models.potentials.common import (
     edge_geometry,
     species_embedding,
 )
-from molmat.nn.core import Dense
 from molmat.nn.radial import cosine_cutoff, gaussian_basis
-
-
-class SchNetInteraction(eqx.Module):
-    """Continuous-filter convolution followed by an atom-wise MLP (residual)."""
-
-    filter: SiLUMLP
-    into: Dense
-    out: SiLUMLP
-
-    def __init__(self, channels: int, n_basis: int, *, key: PRNGKeyArray):
-        k1, k2, k3 = jax.random.split(key, 3)
-        self.filter = SiLUMLP((n_basis, channels, channels), key=k1)
-        self.into = Dense(channels, channels, use_bias=False, key=k2)
-        self.out = SiLUMLP((channels, channels, channels), key=k3)
-
-    def __call__(
-        self,
-        x: Float[Array, "N F"],
-        radial: Float[Array, "E B"],
-        envelope: Float[Array, " E"],
-        senders: Int[Array, " E"],
-        receivers: Int[Array, " E"],
-        norm: float,
-    ) -> Float[Array, "N F"]:
-        w = self.filter(radial) * envelope[:, None]
-        m = jax.ops.segment_sum(self.into(x)[senders] * w, receivers, x.shape[0])
-        return x + self.out(m / norm)
+from molmat.nn.schnet import SchNetInteraction
 
 
 class SchNet(Potential):
@@ -88,7 +61,7 @@ class SchNet(Potential):
         self.scaling, self.cutoff, self.n_basis = scaling, float(cutoff), n_basis
         self.embedding = species_embedding(scaling.n_species, channels, keys[0])
         self.interactions = tuple(
-            SchNetInteraction(channels, n_basis, key=k) for k in keys[1:-1]
+            SchNetInteraction(channels, n_basis, jax.nn.silu, key=k) for k in keys[1:-1]
         )
         self.readout = SiLUMLP((channels, channels // 2, 1), key=keys[-1])
 
@@ -100,6 +73,6 @@ class SchNet(Potential):
         x = self.embedding[species].astype(lengths.dtype)
         norm = self.scaling.avg_num_neighbors
         for block in self.interactions:
-            x = block(x, radial, envelope, batch.senders, batch.receivers, norm)
+            x = x + block(x, radial, envelope, batch.senders, batch.receivers, norm)
         out = self.readout(x)[:, 0]
         return self.scaling.atomic_energies(out, batch.node_mask)
