@@ -21,7 +21,6 @@ from molmat.cli.main import main
 from molmat.data.csv import DataError
 from molmat.data.structures import read_structures
 from molmat.models.potentials.base import Potential
-from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.lennard_jones import LennardJones
 from molmat.models.potentials.registry import build_potential
 from molmat.simulate import (
@@ -33,6 +32,7 @@ from molmat.simulate import (
     run_md,
 )
 from molmat.testing.md import assert_energy_conserved, nve_energy_drift
+from tests.conftest import ethanol_scaling
 
 DATA = Path(__file__).parent / "data"
 CU_EMT = DATA / "cu_emt.extxyz"
@@ -539,13 +539,7 @@ def ethanol():
     """Ethanol (9 atoms) and a tiny untrained PaiNN with its isolated-atom
     energies: totals near -4.2 keV, where float32 steps are 0.49 meV."""
     frame = read_structures(DATA / "rmd17_ethanol_10.npz", format="rmd17").frames[0]
-    scaling = EnergyScaling(
-        species=(1, 6, 8),
-        e0s=(-13.568, -1025.277, -2035.571),
-        scale=1.07,
-        shift=-4.68,
-        avg_num_neighbors=8.0,
-    )
+    scaling = ethanol_scaling()
     potential = build_potential(
         "painn", scaling, {"cutoff": 4.0, "channels": 8, "layers": 1}
     )

@@ -13,14 +13,13 @@ from ase import Atoms
 
 import molmat
 from molmat.data.structures import read_structures
-from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.registry import build_potential
 from molmat.tasks.potential import PotentialModel
 from molmat.testing.potentials import (
     assert_calculator_forces_match_finite_differences,
     assert_float32_matches_float64,
 )
-from tests.conftest import DATA
+from tests.conftest import DATA, ethanol_scaling
 
 ENERGY_ATOL = 5e-5  # eV: float32 vs float64 energy of one ethanol
 FD_ATOL = 1e-4  # eV/Å: float64 forces vs central differences with h = 1e-3 Å
@@ -121,12 +120,6 @@ def test_predict_and_evaluate_honour_an_explicit_precision(loaded, ethanol):
     ],
 )
 def test_every_family_keeps_float32_totals_exact(name, sizes, ethanol):
-    scaling = EnergyScaling(
-        species=(1, 6, 8),
-        e0s=(-13.568, -1025.277, -2035.571),
-        scale=1.07,
-        shift=-4.68,
-        avg_num_neighbors=8.0,
-    )
+    scaling = ethanol_scaling()
     model = build_potential(name, scaling, {"cutoff": 4.0, **sizes})
     assert_float32_matches_float64(model, ethanol[0], atol=ENERGY_ATOL)
