@@ -15,19 +15,36 @@ from molmat.models.gnn import ENCODERS, LAYERS, ArchitectureError, build_model
 from molmat.models.gnn.config import resolve_architecture
 from molmat.tasks.archives import load
 from molmat.tasks.property import PropertyModel
+from molmat.testing import check_property_model
 from molmat.training.property import _forward, predict_graphs
 
 MOLS = ["CC(=O)Nc1ccc(O)cc1", "C[C@H](N)C(=O)O", "C", "[Na+].[Cl-]", "OCC1OC(O)CC1"]
 # every named model, plus the graph transformer with its 3D distance bias
 MODELS = [*LAYERS, "transformer3d"]
+TRANSFORMER3D = {"layer": "transformer", "positions": True}
+SLOW_TO_FIT = ("attentivefp", "transformer", "transformer3d")
+
+
+def fitted_params(layers):
+    """``layers`` as parameters of the ``fitted`` fixture, the slow ones marked."""
+    return [
+        pytest.param(k, marks=pytest.mark.slow) if k in SLOW_TO_FIT else k
+        for k in layers
+    ]
+
+
 TINY = dict(hidden=8, depth=2, ffn_hidden=8, batch_size=6, progress=False)
+
+
+def spec(layer: str) -> str | dict:
+    """The ``model`` argument of a name of :data:`MODELS`."""
+    return TRANSFORMER3D if layer == "transformer3d" else layer
 
 
 def network(layer: str, **arch):
     options = {"hidden": 8, "depth": 2, "dropout": 0.0, "head": [8], **arch}
-    model = {"layer": "transformer", "positions": True}
     config = {
-        **resolve_architecture(model if layer == "transformer3d" else layer, options),
+        **resolve_architecture(spec(layer), options),
         "atom_dim": ATOM_DIM,
         "atom_onehot": ELEMENT_ONEHOT,
         "bond_dim": BOND_DIM,
@@ -92,12 +109,18 @@ def test_prediction_alone_equals_prediction_in_any_padded_batch(layer, graphs):
 
 
 @pytest.mark.parametrize("layer", MODELS)
-def test_rotating_and_translating_molecules_does_not_change_prediction(layer, graphs):
+def test_rotating_reflecting_and_translating_molecules_does_not_change_prediction(
+    layer, graphs
+):
+    """Every model reads distances at most, so E(3) including mirrors leaves
+    its outputs unchanged."""
     net = network(layer)
     before = predict_graphs(net, graphs, 64, 2)
     rotation = Rotation.random(random_state=4).as_matrix()
-    moved = with_positions(graphs, graphs.positions @ rotation.T + [3.0, -7.0, 11.0])
-    np.testing.assert_allclose(predict_graphs(net, moved, 64, 2), before, atol=1e-5)
+    mirror = np.diag([1.0, -1.0, 1.0]) @ rotation
+    for matrix in (rotation, mirror):
+        moved = with_positions(graphs, graphs.positions @ matrix.T + [3.0, -7.0, 11.0])
+        np.testing.assert_allclose(predict_graphs(net, moved, 64, 2), before, atol=1e-5)
 
 
 @pytest.mark.parametrize("layer", [k for k in LAYERS if k != "mpnn"])
@@ -119,7 +142,7 @@ def test_3d_models_read_geometry(layer, graphs):
     assert np.abs(predict_graphs(net, stretched, 64, 2) - before)[:2].max() > 1e-4
 
 
-@pytest.mark.parametrize("layer", ["gin", "mpnn"])
+@pytest.mark.parametrize("layer", [pytest.param("gin", marks=pytest.mark.slow), "mpnn"])
 def test_batch_norm_keeps_padding_invariance_after_training(layer, esol_small):
     X, y = esol_small
     model = PropertyModel(
@@ -137,19 +160,39 @@ def esol_small(esol):
     return esol.smiles[:12], esol.y[:12]
 
 
-@pytest.mark.parametrize("layer", LAYERS)
-def test_named_models_train_compile_once_and_reload_identically(
-    layer, esol_small, tmp_path
-):
+@pytest.fixture(scope="module")
+def fitted(request, esol_small):
+    """Each model of :data:`MODELS` fitted for one epoch (shared, read-only)."""
     X, y = esol_small
-    model = PropertyModel(model=layer, epochs=1, val_fraction=0, **TINY).fit(X, y)
-    assert model.history_.compilations == 1
-    model.save(tmp_path / "m")
-    np.testing.assert_array_equal(load(tmp_path / "m").predict(X), model.predict(X))
+    return PropertyModel(
+        model=spec(request.param), epochs=1, val_fraction=0, **TINY
+    ).fit(X, y)
+
+
+@pytest.mark.parametrize("fitted", fitted_params(LAYERS), indirect=True)
+def test_named_models_train_compile_once_and_reload_identically(
+    fitted, esol_small, tmp_path
+):
+    X, _ = esol_small
+    assert fitted.history_.compilations == 1
+    fitted.save(tmp_path / "m")
+    np.testing.assert_array_equal(load(tmp_path / "m").predict(X), fitted.predict(X))
+
+
+@pytest.mark.parametrize("fitted", fitted_params(MODELS), indirect=True)
+def test_fitted_models_pass_the_property_checks(fitted):
+    """Atom order, batching and padding (with a second size class) never change
+    a prediction of a trained model, end to end from SMILES."""
+    check_property_model(fitted, MOLS)
 
 
 @pytest.mark.parametrize(
-    ("layer", "classes"), [("schnet", 2), ("transformer", 2), ("gin", 1)]
+    ("layer", "classes"),
+    [
+        pytest.param("schnet", 2, marks=pytest.mark.slow),
+        pytest.param("transformer", 2, marks=pytest.mark.slow),
+        ("gin", 1),
+    ],
 )
 def test_pairwise_models_batch_by_size_and_compile_once_per_size_class(
     layer, classes, esol_small
@@ -179,6 +222,7 @@ head: [16, 8]
 """
 
 
+@pytest.mark.slow
 def test_architecture_file_builds_trains_and_reloads(esol_small, tmp_path):
     path = tmp_path / "arch.yaml"
     path.write_text(ARCHITECTURE)
