@@ -8,7 +8,9 @@ Example:
 
 from molmat.testing.potentials import (
     assert_batch_consistent,
+    assert_calculator_forces_match_finite_differences,
     assert_e3_equivariant,
+    assert_float32_matches_float64,
     assert_forces_match_finite_differences,
     assert_stress_matches_finite_differences,
     assert_supercell_extensive,
@@ -25,7 +27,9 @@ __all__ = [
     "assert_atom_order_invariant",
     "assert_batch_consistent",
     "assert_batch_matches_single",
+    "assert_calculator_forces_match_finite_differences",
     "assert_e3_equivariant",
+    "assert_float32_matches_float64",
     "assert_forces_match_finite_differences",
     "assert_padding_invariant",
     "assert_stress_matches_finite_differences",
