@@ -165,7 +165,9 @@ class History:
     """Per-epoch records and what the loop decided.
 
     ``compilations`` counts traces of the train step (one per batch shape);
-    ``best_score`` is the best validation objective (lower is better).
+    ``best_score`` is the best validation objective (lower is better);
+    ``train_seconds`` counts training steps, ``wall_seconds`` whole epochs
+    (validation and callbacks included), both summed across resumes.
     """
 
     records: list[dict] = field(default_factory=list)
@@ -174,6 +176,7 @@ class History:
     compilations: int = 0
     size_classes: int = 1
     train_seconds: float = 0.0
+    wall_seconds: float = 0.0
     stopped_by: str = "epochs"
 
 
@@ -183,9 +186,13 @@ class History:
 class Callback:
     """Hooks into the epoch loop; state that must survive a resume is JSON.
 
-    ``on_epoch_end`` sees the finished epoch's record and the loop and
-    returns a reason to stop (a short string) or None.
+    ``on_train_start`` sees the history the run starts from (empty, or the
+    resumed one); ``on_epoch_end`` sees the finished epoch's record and the
+    loop and returns a reason to stop (a short string) or None.
     """
+
+    def on_train_start(self, history: History) -> None:
+        pass
 
     def on_epoch_end(self, loop: Loop, record: dict) -> str | None:
         return None
@@ -216,13 +223,14 @@ class EarlyStopping(Callback):
 
 
 class TimeLimit(Callback):
-    """Stop once training has taken ``minutes`` (counted across resumes)."""
+    """Stop once the epochs have taken ``minutes`` of wall time (validation
+    included, counted across resumes)."""
 
     def __init__(self, minutes: float):
         self.minutes = minutes
 
     def on_epoch_end(self, loop: Loop, record: dict) -> str | None:
-        if loop.history.train_seconds / 60 >= self.minutes:
+        if loop.history.wall_seconds / 60 >= self.minutes:
             log.info(
                 "time limit of %.1f min reached at epoch %d",
                 self.minutes,
@@ -275,7 +283,7 @@ class CosineBudget(Callback):
     def on_epoch_end(self, loop: Loop, record: dict) -> str | None:
         used = record["epoch"] / self.epochs
         if self.minutes is not None:
-            used = max(used, loop.history.train_seconds / 60 / self.minutes)
+            used = max(used, loop.history.wall_seconds / 60 / self.minutes)
         shape = 0.5 * (1.0 + math.cos(math.pi * min(used, 1.0)))
         loop.set_lr_scale(self.min_scale + (1.0 - self.min_scale) * shape)
         return None
@@ -287,8 +295,8 @@ class MetricsLog(Callback):
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def start(self, records: list[dict]) -> None:
-        text = "".join(json.dumps(r) + "\n" for r in records)
+    def on_train_start(self, history: History) -> None:
+        text = "".join(json.dumps(r) + "\n" for r in history.records)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.path, text.encode())
 
@@ -429,8 +437,7 @@ class Engine:
                 state, best, history = restored
                 log.info("resumed from checkpoint at epoch %d", len(history.records))
         for cb in self.callbacks:
-            if isinstance(cb, MetricsLog):
-                cb.start(history.records)
+            cb.on_train_start(history)
         loop = Loop(state, best, static, history)
         step_fn = self._make_step(static)
         traces_before = step_fn.traces
@@ -478,6 +485,7 @@ class Engine:
                 history.stopped_by = "non-finite loss"
                 log.warning("training loss is not finite at epoch %d", epoch + 1)
             history.records.append(record)
+            history.wall_seconds += time.perf_counter() - tick
             for cb in self.callbacks:
                 reason = cb.on_epoch_end(loop, record)
                 if reason and history.stopped_by == "epochs":
