@@ -234,3 +234,13 @@ def test_descriptor_mlp_resumes_exactly(tmp_path, monkeypatch):
     resumed = MLPClassifier(**settings).fit(X, y, checkpoint_dir=tmp_path, resume=True)
     assert resumed.n_epochs_ == reference.n_epochs_ == 6
     np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+
+
+def test_a_folder_that_is_not_a_run_folder_keeps_its_files(tmp_path, tiny_csv):
+    (tmp_path / "notes.png").write_bytes(b"mine")
+    (tmp_path / "metrics.json").write_text("{}")
+    settings = dict(model="mpnn", split="random", epochs=1, targets=["logS"], **SMALL)
+    with pytest.raises(ValueError):
+        train_run(tiny_csv, tmp_path, seed=0, smiles_col="no such column", **settings)
+    assert (tmp_path / "notes.png").read_bytes() == b"mine"
+    assert (tmp_path / "metrics.json").exists()

@@ -1,7 +1,9 @@
 """Run folders of every training command: fresh starts and resumes.
 
-A fresh run first removes what an earlier run left in its folder, so a run
-killed part-way never leaves an old model beside a new split. A resumed run
+A fresh run in the folder of an earlier run (one holding
+``data_report.json``) first removes that run's outputs, so a run killed
+part-way never leaves an old model beside a new split; a folder that is not
+a run folder keeps whatever else it holds. A resumed run
 writes nothing before its inputs are known to match: the files that define
 the run (split, data report) must equal the interrupted run's, and the
 checkpoint must have been made with the same settings
@@ -43,6 +45,8 @@ def start_run(out: Path, resume: bool) -> bool:
         if any(out.glob(f"**/checkpoint/{CHECKPOINT}")):
             return True
         log.warning("no checkpoint in %s; starting from scratch", out)
+    if not (out / "data_report.json").exists():  # not an earlier run's folder
+        return False
     for pattern in RUN_OUTPUTS:
         for path in out.glob(pattern):
             if path.is_dir():
