@@ -244,3 +244,18 @@ def test_a_folder_that_is_not_a_run_folder_keeps_its_files(tmp_path, tiny_csv):
         train_run(tiny_csv, tmp_path, seed=0, smiles_col="no such column", **settings)
     assert (tmp_path / "notes.png").read_bytes() == b"mine"
     assert (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "where", ["checkpoint", "checkpoint/member_1", "fold_2/checkpoint/target_0"]
+)
+def test_resume_finds_checkpoints_of_members_targets_and_folds(tmp_path, where):
+    from molmat.tasks.run_folder import start_run
+
+    (tmp_path / "data_report.json").write_text("{}")
+    (tmp_path / where).mkdir(parents=True)
+    (tmp_path / where / engine.CHECKPOINT).write_bytes(b"")
+    assert start_run(tmp_path, resume=True)
+    assert (tmp_path / where / engine.CHECKPOINT).exists()
+    assert not start_run(tmp_path, resume=False)
+    assert not (tmp_path / where.split("/")[0]).exists()

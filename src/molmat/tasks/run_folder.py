@@ -42,7 +42,8 @@ def start_run(out: Path, resume: bool) -> bool:
     """
     out.mkdir(parents=True, exist_ok=True)
     if resume:
-        if any(out.glob(f"**/checkpoint/{CHECKPOINT}")):
+        # one per run, ensemble member, target (MLP) or fold, at any depth
+        if any(out.glob(f"**/{CHECKPOINT}")):
             return True
         log.warning("no checkpoint in %s; starting from scratch", out)
     if not (out / "data_report.json").exists():  # not an earlier run's folder
