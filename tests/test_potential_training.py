@@ -225,10 +225,10 @@ def test_unknown_schedule_is_a_clear_error(ethanol):
 
 
 def test_energy_only_prediction_skips_forces(fitted, ethanol):
-    from molmat.models.potentials.inference import predict_graphs
+    from molmat.models.potentials.inference import predict_structures
 
     graphs = neighbor_graphs(ethanol[:4], fitted.potential_.cutoff)
-    full = predict_graphs(fitted.potential_, graphs)
-    energies = predict_graphs(fitted.potential_, graphs, forces=False)
+    full = predict_structures(fitted.potential_, graphs)
+    energies = predict_structures(fitted.potential_, graphs, forces=False)
     np.testing.assert_allclose(energies.energy, full.energy, rtol=1e-6)
     assert np.isnan(energies.forces).all() and np.isfinite(full.forces).all()

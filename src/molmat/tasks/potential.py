@@ -23,7 +23,7 @@ from molmat.data.neighbors import NeighborGraphs, neighbor_graphs
 from molmat.data.structures import Frame, as_frames, species_of
 from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.compilation import float_dtype, precision
-from molmat.models.potentials.inference import cast, predict_graphs
+from molmat.models.potentials.inference import cast, predict_structures
 from molmat.models.potentials.registry import POTENTIALS, build_potential
 from molmat.training import archive
 from molmat.training.engine import Callback, History, Loop, MetricsLog
@@ -290,7 +290,7 @@ class PotentialModel(BaseEstimator):
         """
         frames, graphs = self._graphs(frames)
         with self._precision(float64):
-            pred = predict_graphs(self._cast(float64), graphs, batch_size)
+            pred = predict_structures(self._cast(float64), graphs, batch_size)
         return _as_dict(graphs, pred)
 
     def evaluate(
@@ -313,7 +313,7 @@ class PotentialModel(BaseEstimator):
         """
         _, graphs = self._graphs(frames)
         with self._precision(float64):
-            pred = predict_graphs(
+            pred = predict_structures(
                 self._cast(float64), graphs, batch_size, graphs.has_derivative_labels
             )
         return potential_metrics(graphs, pred), _as_dict(graphs, pred)

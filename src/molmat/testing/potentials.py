@@ -23,7 +23,7 @@ from molmat.data.neighbors import neighbor_graphs
 from molmat.data.structures import Frame
 from molmat.models.potentials.base import Potential
 from molmat.models.potentials.compilation import precision
-from molmat.models.potentials.inference import Predictions, cast, predict_graphs
+from molmat.models.potentials.inference import Predictions, cast, predict_structures
 
 
 def predict_frames(
@@ -34,7 +34,7 @@ def predict_frames(
     One structure per batch by default: copies of one structure then share a
     padded shape, so each check compiles once per structure.
     """
-    return predict_graphs(model, neighbor_graphs(frames, model.cutoff), batch_size)
+    return predict_structures(model, neighbor_graphs(frames, model.cutoff), batch_size)
 
 
 def _moved(frame: Frame, positions: np.ndarray, cell: np.ndarray | None = None):

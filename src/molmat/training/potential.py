@@ -38,7 +38,7 @@ from molmat.models.potentials.compilation import compiler_options
 from molmat.models.potentials.inference import (
     Predictions,
     param_dtype,
-    predict_graphs,
+    predict_structures,
 )
 from molmat.training.engine import (
     Callback,
@@ -293,7 +293,7 @@ class PotentialTrainer:
                 yield make_atoms_batch(train, idx, budget, dtype)
 
         def validate(model) -> tuple[dict, float]:
-            pred = predict_graphs(model, val, forces=val.has_derivative_labels)
+            pred = predict_structures(model, val, forces=val.has_derivative_labels)
             scores = potential_metrics(val, pred)
             scores.pop("n_structures")
             scores["loss"] = validation_loss(cfg, scores, scale)

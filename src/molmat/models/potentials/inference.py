@@ -72,7 +72,7 @@ def _energy_only(model, batch):
     return energies, batch.forces * np.nan, batch.stress * np.nan
 
 
-def predict_graphs(
+def predict_structures(
     model: Potential, graphs: NeighborGraphs, batch_size: int = 32, forces: bool = True
 ) -> Predictions:
     """Energies, forces and stress of every structure, batch-size independent.
