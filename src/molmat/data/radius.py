@@ -54,3 +54,31 @@ def radius_graphs(
         np.concatenate([empty, *receivers]),
         np.asarray(counts, np.int64),
     )
+
+
+def close_pairs(
+    positions: np.ndarray, cell: np.ndarray | None, pbc, distance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of atoms closer than ``distance``, each pair once.
+
+    Args:
+        positions: [N, 3] positions in Å.
+        cell: [3, 3] cell vectors as rows in Å (ignored where not periodic).
+        pbc: periodicity, one flag or one per direction.
+        distance: Å.
+
+    Returns:
+        ``i`` [P] and ``j`` [P] (int) atoms of each pair (``i == j``: an atom
+        and its own periodic image) and ``d`` [P] their distances in Å.
+
+    Example:
+        >>> i, j, d = close_pairs([[0, 0, 0], [0, 0, 0.05]], None, False, 0.1)
+        >>> (int(i[0]), int(j[0]), round(float(d[0]), 2))
+        (0, 1, 0.05)
+    """
+    pbc = np.broadcast_to(np.asarray(pbc, bool), (3,))
+    box = np.asarray(cell, np.float64) if pbc.any() else np.zeros((3, 3))
+    i, j, d = NeighborList(cutoff=distance, full_list=False).compute(
+        np.asarray(positions, np.float64), box, pbc.tolist(), quantities="ijd"
+    )
+    return i.astype(int), j.astype(int), d

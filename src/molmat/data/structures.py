@@ -28,6 +28,7 @@ import numpy as np
 from ase import units
 
 from molmat.data.csv import DataError
+from molmat.data.radius import close_pairs
 
 log = logging.getLogger("molmat")
 
@@ -190,13 +191,9 @@ def frame_problem(frame: Frame, require_forces: bool = False) -> str:
 
 def closest_distance(frame: Frame) -> float:
     """Shortest interatomic distance in Å (periodic images included), inf if none."""
-    from vesin import NeighborList
-
     if frame.n_atoms < 2 and not frame.pbc.any():
         return float("inf")
-    (d,) = NeighborList(cutoff=1.0, full_list=False).compute(
-        frame.positions, frame.cell, frame.pbc, quantities="d"
-    )
+    _, _, d = close_pairs(frame.positions, frame.cell, frame.pbc, 1.0)
     return float(d.min()) if len(d) else float("inf")
 
 

@@ -37,17 +37,13 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from tqdm.auto import tqdm
 
 from molmat.data.csv import DataError
+from molmat.data.radius import close_pairs
 from molmat.data.structures import MIN_DISTANCE
 from molmat.models.potentials.base import Potential
 from molmat.models.potentials.compilation import float_dtype, precision
 from molmat.models.potentials.inference import cast
 from molmat.simulate import md
-from molmat.simulate.neighbors import (
-    NeighborList,
-    NeighborListFn,
-    allocate,
-    close_pairs,
-)
+from molmat.simulate.neighbors import NeighborList, NeighborListFn, allocate
 
 log = logging.getLogger("molmat")
 

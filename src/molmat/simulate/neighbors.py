@@ -353,36 +353,6 @@ def allocate(
     return fn, nbrs
 
 
-def close_pairs(
-    positions, cell, periodic: bool, distance: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of atoms closer than ``distance`` (host side, with vesin).
-
-    Args:
-        positions: [N, 3] positions in Å.
-        cell: [3, 3] cell vectors as rows in Å (ignored unless ``periodic``).
-        periodic: periodic in all three directions, or not at all.
-        distance: Å.
-
-    Returns:
-        ``i`` [P] and ``j`` [P] (int) atoms of each pair, each pair once
-        (``i == j``: an atom and its own periodic image), and ``d`` [P]
-        their distances in Å.
-
-    Example:
-        >>> i, j, d = close_pairs([[0, 0, 0], [0, 0, 0.05]], None, False, 0.1)
-        >>> (int(i[0]), int(j[0]), round(float(d[0]), 2))
-        (0, 1, 0.05)
-    """
-    from vesin import NeighborList as VesinList
-
-    cell = np.asarray(cell, np.float64) if periodic else np.zeros((3, 3))
-    i, j, d = VesinList(cutoff=distance, full_list=False).compute(
-        np.asarray(positions, np.float64), cell, periodic, quantities="ijd"
-    )
-    return i.astype(int), j.astype(int), d
-
-
 def _count_pairs(positions, cell, radius, periodic) -> int:
     """Pairs within ``radius`` (full list) counted on the host with vesin."""
     from vesin import NeighborList as VesinList
