@@ -17,10 +17,10 @@ from molmat.calculators import MolmatCalculator
 from molmat.data.batching import ladder
 from molmat.data.radius import neighbor_list
 from molmat.models.potentials.common import EnergyScaling
-from molmat.models.potentials.compilation import precision
 from molmat.models.potentials.inference import cast
 from molmat.models.potentials.lennard_jones import LennardJones
 from molmat.models.potentials.schnet import SchNet
+from molmat.nn.compilation import precision
 from molmat.simulate import md
 from molmat.simulate.neighbors import allocate
 

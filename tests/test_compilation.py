@@ -12,10 +12,10 @@ from ase.build import bulk
 from molmat.data.atoms_batch import AtomsBatch
 from molmat.data.neighbors import neighbor_list
 from molmat.data.structures import Frame, read_structures
-from molmat.models.potentials import compilation
 from molmat.models.potentials.base import energy_forces_stress
 from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.registry import build_potential
+from molmat.nn import compilation
 from molmat.testing.potentials import predict_frames
 from tests.conftest import DATA
 

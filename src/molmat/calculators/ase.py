@@ -34,8 +34,8 @@ from molmat.models.potentials.base import (
     atomic_energies_and_derivatives,
     reference_sums,
 )
-from molmat.models.potentials.compilation import float_dtype, potential_jit, precision
 from molmat.models.potentials.inference import cast
+from molmat.nn.compilation import float_dtype, potential_jit, precision
 
 EDGE_HEADROOM = 1.1  # spare edges, as a fraction, when the edge budget grows
 

@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from molmat.nn.compilation import precision
 from molmat.nn.core import MLP
 from molmat.training.engine import EarlyStopping, Engine, OptimizerConfig
 
@@ -133,9 +134,20 @@ class _MLPBase(BaseEstimator):
         return self
 
     def _raw(self, X) -> np.ndarray:
+        """Network outputs [n, n_outputs], computed in float64.
+
+        Double precision makes each row's output independent of the rows
+        beside it (float32 matrix kernels round a row differently by its
+        position in the batch), so predictions do not depend on row order.
+        """
         check_is_fitted(self, "weights_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return np.asarray(_apply(self._network(), jnp.asarray(X)))
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        with precision(True):
+            net = jax.tree.map(
+                lambda a: a.astype(jnp.float64) if eqx.is_array(a) else a,
+                self._network(),
+            )
+            return np.asarray(_apply(net, jnp.asarray(X)))
 
 
 def _regression_loss(net: MLP, data, key) -> tuple[jax.Array, jax.Array]:

@@ -40,8 +40,8 @@ from molmat.data.csv import DataError
 from molmat.data.radius import close_pairs
 from molmat.data.structures import MIN_DISTANCE
 from molmat.models.potentials.base import Potential
-from molmat.models.potentials.compilation import float_dtype, precision
 from molmat.models.potentials.inference import cast
+from molmat.nn.compilation import float_dtype, precision
 from molmat.simulate import md
 from molmat.simulate.neighbors import NeighborList, NeighborListFn, allocate
 
@@ -155,7 +155,7 @@ def prepare(
         seed: seed of the state's random key (Langevin noise).
         skin: neighbour-list buffer in Å.
         dtype: float dtype of the state (float64 only inside
-            :func:`~molmat.models.potentials.compilation.precision`).
+            :func:`~molmat.nn.compilation.precision`).
     """
     periodic = periodicity(atoms)
     potential.check_elements(atoms.numbers, "structure")

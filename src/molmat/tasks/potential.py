@@ -22,9 +22,9 @@ from molmat.data.csv import DataError
 from molmat.data.neighbors import NeighborGraphs, neighbor_graphs
 from molmat.data.structures import Frame, as_frames, species_of
 from molmat.models.potentials.common import EnergyScaling
-from molmat.models.potentials.compilation import float_dtype, precision
 from molmat.models.potentials.inference import cast, predict_structures
 from molmat.models.potentials.registry import POTENTIALS, build_potential
+from molmat.nn.compilation import float_dtype, precision
 from molmat.training import archive
 from molmat.training.engine import Callback, History, Loop, MetricsLog
 from molmat.training.potential import (

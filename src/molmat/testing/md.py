@@ -19,7 +19,7 @@ import ase
 import numpy as np
 
 from molmat.models.potentials.base import Potential
-from molmat.models.potentials.compilation import float_dtype, precision
+from molmat.nn.compilation import float_dtype, precision
 from molmat.simulate import md
 from molmat.simulate.driver import initial_momenta, prepare, raise_if_nonfinite
 

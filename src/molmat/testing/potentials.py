@@ -22,8 +22,8 @@ from scipy.spatial.transform import Rotation
 from molmat.data.neighbors import neighbor_graphs
 from molmat.data.structures import Frame
 from molmat.models.potentials.base import Potential
-from molmat.models.potentials.compilation import precision
 from molmat.models.potentials.inference import Predictions, cast, predict_structures
+from molmat.nn.compilation import precision
 
 
 def predict_frames(

@@ -34,12 +34,12 @@ from molmat.models.potentials.base import (
     energy_forces_stress,
     total_energy,
 )
-from molmat.models.potentials.compilation import compiler_options
 from molmat.models.potentials.inference import (
     Predictions,
     param_dtype,
     predict_structures,
 )
+from molmat.nn.compilation import compiler_options
 from molmat.training.engine import (
     Callback,
     CosineBudget,

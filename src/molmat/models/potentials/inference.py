@@ -23,7 +23,7 @@ from molmat.models.potentials.base import (
     atomic_energies_and_derivatives,
     reference_sums,
 )
-from molmat.models.potentials.compilation import potential_jit
+from molmat.nn.compilation import potential_jit
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""XLA compiler options and float precision of the potentials' jitted hot paths.
+"""XLA compiler options and float precision of jitted hot paths.
 
 On CPU, XLA's YNNPACK fusions of small matrix products make the energy+force
 computation of a message-passing potential several times slower (PaiNN on 8
@@ -8,7 +8,8 @@ calculator of potentials therefore compile with those fusions off. A jaxlib
 that does not know the option gets no options, so every version works.
 
 Double precision is one switch, :func:`precision`, which every float64 path
-(training, prediction, the ASE calculator, MD, the physics checks) enters.
+(training, prediction, the ASE calculator, MD, the physics checks, the
+classic MLP's predictions) enters.
 """
 
 from __future__ import annotations
