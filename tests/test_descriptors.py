@@ -4,9 +4,10 @@ from rdkit import Chem
 from rdkit.Chem import Crippen, Descriptors
 
 from molmat import PropertyModel, load
+from molmat.data.statistics import Standardizer
 from molmat.featurizers.descriptors import (
+    DESCRIPTOR_CLIP,
     PHYSCHEM,
-    DescriptorScaler,
     feature_names,
     molecule_descriptors,
     molecule_features_cached,
@@ -29,7 +30,7 @@ def test_descriptors_match_rdkit():
 
 def test_scaler_uses_training_statistics_only():
     train = np.array([[1.0, np.nan], [3.0, 2.0]], np.float32)
-    scaler = DescriptorScaler.fit(train)
+    scaler = Standardizer.fit(train, DESCRIPTOR_CLIP)
     np.testing.assert_allclose(scaler.mean, [2.0, 2.0])
     z = scaler.transform(np.array([[2.0, np.nan], [1e9, 2.0]], np.float32))
     assert z[0, 0] == 0 and z[0, 1] == 0  # mean, and NaN -> mean

@@ -151,7 +151,9 @@ def test_batch_norm_keeps_padding_invariance_after_training(layer, esol_small):
     single = np.array([model.predict([s])[0] for s in X[:4]])
     # compared in the network's standardised units, like the other padding tests
     np.testing.assert_allclose(
-        model.predict(X[:4]) / model.y_std_, single / model.y_std_, atol=1e-5
+        model.predict(X[:4]) / model.y_scaler_.std,
+        single / model.y_scaler_.std,
+        atol=1e-5,
     )
 
 
@@ -205,7 +207,7 @@ def test_pairwise_models_batch_by_size_and_compile_once_per_size_class(
     assert model.history_.compilations == classes
     single = np.array([model.predict([s])[0] for s in X])
     np.testing.assert_allclose(
-        model.predict(X) / model.y_std_, single / model.y_std_, atol=1e-5
+        model.predict(X) / model.y_scaler_.std, single / model.y_scaler_.std, atol=1e-5
     )
 
 

@@ -9,6 +9,7 @@ from molmat.data.atoms_batch import edge_vectors
 from molmat.data.batching import Budget
 from molmat.data.csv import DataError
 from molmat.data.neighbors import make_atoms_batch, neighbor_graphs
+from molmat.data.statistics import fit_e0s, reference_energies
 from molmat.data.structures import (
     Frame,
     LabelKeys,
@@ -17,7 +18,6 @@ from molmat.data.structures import (
     read_structures,
     species_of,
 )
-from molmat.training.statistics import fit_e0s, reference_energies
 from tests.conftest import DATA
 
 

@@ -40,10 +40,11 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from molmat.classic.estimators import DescriptorCleaner  # noqa: E402
 from molmat.classic.kernels import kernel_matrix  # noqa: E402
+from molmat.data.statistics import Standardizer  # noqa: E402
 from molmat.featurizers.descriptors import (  # noqa: E402
     BINARY_SETS,
     COUNT_SETS,
-    DescriptorScaler,
+    DESCRIPTOR_CLIP,
     progress_off,
 )
 
@@ -75,7 +76,7 @@ def prepare_features(x: np.ndarray, metric: str) -> np.ndarray:
     if metric != "euclidean":
         return np.asarray(x, np.float32)
     cleaned = DescriptorCleaner(scale=False).fit_transform(x)
-    return DescriptorScaler.fit(cleaned).transform(cleaned)
+    return Standardizer.fit(cleaned, DESCRIPTOR_CLIP).transform(cleaned)
 
 
 def reduce_dimensions(x: np.ndarray, seed: int = 0, dims: int = REDUCED_DIMS):

@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from molmat.data.statistics import Standardizer
 from molmat.nn.compilation import precision
 from molmat.nn.core import MLP
 from molmat.training.engine import EarlyStopping, Engine, OptimizerConfig
@@ -212,13 +213,13 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D; got shape {y.shape}")
         self.n_outputs_ = 1
-        self.y_mean_ = float(y.mean())
-        self.y_scale_ = float(y.std()) or 1.0
-        return ((y - self.y_mean_) / self.y_scale_).astype(np.float32)[:, None]
+        self.y_scaler_ = Standardizer.fit(y[:, None])
+        return self.y_scaler_.transform(y[:, None])
 
     def predict(self, X) -> np.ndarray:
         """Predicted values [n]."""
-        return self._raw(X)[:, 0] * self.y_scale_ + self.y_mean_
+        raw = self._raw(X)
+        return self.y_scaler_.inverse(raw)[:, 0]
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):

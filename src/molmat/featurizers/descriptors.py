@@ -13,14 +13,15 @@ Feature sets (``kind``):
   counts (the ``fr_*`` descriptors), a count vector for the MinMax kernel.
 - ``mordred``: Mordred 2D descriptors (``pip install molmat[mordred]``).
 
-A descriptor that fails for a molecule is NaN; :class:`DescriptorScaler`
-(and the classic models' cleaning step) deal with those.
+A descriptor that fails for a molecule is NaN; networks standardise
+descriptors with a :class:`~molmat.data.statistics.Standardizer` clipped to
+±``DESCRIPTOR_CLIP`` standard deviations, which sets missing values to the
+mean (the classic models' cleaning step imputes them).
 """
 
 from __future__ import annotations
 
 import contextlib
-import warnings
 from functools import cache
 
 import numpy as np
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 
 from molmat.featurizers.cache import cached_arrays
 
+DESCRIPTOR_CLIP = 6.0  # bound of standardised descriptors (standard deviations)
 PROGRESS_FROM = 2000  # featurising at least this many molecules shows a progress bar
 FEATURES_VERSION = "descriptors-v1"
 
@@ -178,29 +180,3 @@ def molecule_features_cached(
         use_cache,
     )
     return arrays["x"]
-
-
-class DescriptorScaler:
-    """Standardise descriptors with training statistics; NaN -> 0 (the mean).
-
-    Values are clipped to ±``clip`` standard deviations, so an unusual
-    molecule cannot push the network far outside what it was trained on.
-    """
-
-    def __init__(self, mean: np.ndarray, std: np.ndarray, clip: float = 6.0):
-        self.mean = np.asarray(mean, np.float32)
-        self.std = np.asarray(std, np.float32)
-        self.clip = clip
-
-    @classmethod
-    def fit(cls, x: np.ndarray) -> DescriptorScaler:
-        with warnings.catch_warnings():  # all-NaN columns: mean 0, std 1
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nan_to_num(np.nanmean(x, axis=0))
-            std = np.nan_to_num(np.nanstd(x, axis=0), nan=1.0)
-        std[std < 1e-8] = 1.0
-        return cls(mean, std)
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        z = (x - self.mean) / self.std
-        return np.clip(np.nan_to_num(z), -self.clip, self.clip).astype(np.float32)

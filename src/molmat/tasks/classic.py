@@ -49,6 +49,7 @@ TRUSTED_TYPES = frozenset(
         "molmat.classic.estimators.TanimotoSVR",
         "molmat.classic.mlp.MLPClassifier",
         "molmat.classic.mlp.MLPRegressor",
+        "molmat.data.statistics.Standardizer",
         "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace",
         "sklearn.gaussian_process.kernels.ConstantKernel",
         "sklearn.gaussian_process.kernels.Product",

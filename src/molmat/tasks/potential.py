@@ -20,6 +20,12 @@ from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError
 from molmat.data.neighbors import NeighborGraphs, neighbor_graphs
+from molmat.data.statistics import (
+    element_table,
+    energy_scale_shift,
+    reference_energies,
+    structure_sums,
+)
 from molmat.data.structures import Frame, as_frames, species_of
 from molmat.models.potentials.common import EnergyScaling
 from molmat.models.potentials.inference import cast, predict_structures
@@ -32,7 +38,6 @@ from molmat.training.potential import (
     PotentialTrainer,
     potential_metrics,
 )
-from molmat.training.statistics import e0_sums, energy_scaling, reference_energies
 
 log = logging.getLogger("molmat")
 
@@ -227,14 +232,28 @@ class PotentialModel(BaseEstimator):
         )
         train_graphs = neighbor_graphs(frames, self.cutoff, self.progress)
         val_graphs = neighbor_graphs(val, self.cutoff) if val else None
-        self.scaling_ = energy_scaling(train_graphs, species, e0s)
-        self.e0_method_ = how
         # Train on energies minus their E0 sums (taken in float64 here), so
         # float32 never has to resolve meV on totals of thousands of eV; the
         # E0s are static fields, added back to the trained weights at the end.
         for graphs in (train_graphs, val_graphs):
             if graphs is not None:
-                graphs.energy = graphs.energy - e0_sums(graphs, self.scaling_)
+                graphs.energy = graphs.energy - structure_sums(
+                    element_table(e0s), graphs.numbers, graphs.n_atoms
+                )
+        scale, shift = energy_scale_shift(
+            train_graphs.energy,
+            train_graphs.n_atoms,
+            train_graphs.forces,
+            np.repeat(train_graphs.has_forces, train_graphs.n_atoms),
+        )
+        self.scaling_ = EnergyScaling(
+            species,
+            tuple(e0s[z] for z in species),
+            scale=scale,
+            shift=shift,
+            avg_num_neighbors=max(train_graphs.avg_num_neighbors, 1.0),
+        )
+        self.e0_method_ = how
         residual = dataclasses.replace(self.scaling_, e0s=None)
         callbacks, checkpoint_dir = [], None
         if run_dir is not None:

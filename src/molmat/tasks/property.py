@@ -28,9 +28,10 @@ from molmat.data.molecules import (
     molecules,
     valid_molecules,
 )
+from molmat.data.statistics import Standardizer
 from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import ConformerOptions
-from molmat.featurizers.descriptors import DescriptorScaler, check_kind, feature_names
+from molmat.featurizers.descriptors import DESCRIPTOR_CLIP, check_kind, feature_names
 from molmat.featurizers.graph import (
     ATOM_DIM,
     BOND_DIM,
@@ -234,18 +235,13 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
                 f"{len(self.target_names_)} target names for {y.shape[1]} targets"
             )
         if self.task_ == "regression":
-            self.y_mean_ = np.nanmean(y, axis=0).astype(np.float32)
-            self.y_std_ = np.nan_to_num(np.nanstd(y, axis=0), nan=1.0).astype(
-                np.float32
-            )
-            self.y_std_[self.y_std_ == 0] = 1.0
+            self.y_scaler_ = Standardizer.fit(y)
         else:
             if not np.isin(y[~np.isnan(y)], (0, 1)).all():
                 raise DataError("classification labels must be 0 or 1")
-            self.y_mean_ = np.zeros(self.n_targets_, np.float32)
-            self.y_std_ = np.ones(self.n_targets_, np.float32)
+            self.y_scaler_ = Standardizer.identity(self.n_targets_)
         pos_weight = self._pos_weight(y)
-        self.mol_scaler_ = DescriptorScaler.fit(train_graphs.mol_x)
+        self.mol_scaler_ = Standardizer.fit(train_graphs.mol_x, DESCRIPTOR_CLIP)
         train_graphs = self._scaled(train_graphs)
         if val_graphs is not None:
             val_graphs = self._scaled(val_graphs)
@@ -265,7 +261,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         net, self.history_ = trainer.fit(
             net,
             train_graphs,
-            (y - self.y_mean_) / self.y_std_,
+            self.y_scaler_.transform(y),
             val_graphs,
             resume=resume,
         )
@@ -363,7 +359,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
     def _from_raw(self, raw: np.ndarray) -> np.ndarray:
         """Network outputs -> original units (regression) or probabilities."""
         if self.task_ == "regression":
-            return raw * self.y_std_ + self.y_mean_
+            return self.y_scaler_.inverse(raw)
         return expit(raw)  # no overflow warning for large negative logits
 
     def predict_values(self, X: Sequence) -> np.ndarray:
@@ -404,11 +400,8 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
             "params": self.get_params(),
             "task": self.task_,
             "target_names": self.target_names_,
-            "scaler": {"mean": self.y_mean_.tolist(), "std": self.y_std_.tolist()},
-            "descriptor_scaler": {
-                "mean": self.mol_scaler_.mean.tolist(),
-                "std": self.mol_scaler_.std.tolist(),
-            },
+            "scaler": self.y_scaler_.to_dict(),
+            "descriptor_scaler": self.mol_scaler_.to_dict(),
             "history": {
                 "best_epoch": self.history_.best_epoch,
                 "epochs_run": len(self.history_.records),
@@ -434,11 +427,10 @@ def load_property(folder: Path, config: dict) -> PropertyModel:
         model.task_ = config["task"]
         model.target_names_ = list(config["target_names"])
         model.n_targets_ = len(model.target_names_)
-        model.y_mean_ = np.asarray(config["scaler"]["mean"], np.float32)
-        model.y_std_ = np.asarray(config["scaler"]["std"], np.float32)
+        model.y_scaler_ = Standardizer.from_dict(config["scaler"])
         model.architecture_ = architecture_of(config["network"])
-        model.mol_scaler_ = DescriptorScaler(
-            config["descriptor_scaler"]["mean"], config["descriptor_scaler"]["std"]
+        model.mol_scaler_ = Standardizer.from_dict(
+            config["descriptor_scaler"], DESCRIPTOR_CLIP
         )
         model.history_ = History(
             best_epoch=config["history"]["best_epoch"],

@@ -41,7 +41,7 @@ def _name(molecule: str | Chem.Mol) -> str:
 def _scale(model) -> np.ndarray:
     """Unit of the deviations, [T]: the targets' std (regression) or 1."""
     if getattr(model, "task_", "regression") == "regression":
-        return np.asarray(model.y_std_, np.float64)
+        return np.asarray(model.y_scaler_.std, np.float64)
     return np.ones(model.n_targets_)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from molmat.data.atoms_batch import AtomsBatch
-from molmat.models.potentials.common import N_ELEMENTS
+from molmat.data.statistics import N_ELEMENTS, structure_sums
 
 
 class Potential(eqx.Module):
@@ -73,9 +73,7 @@ def reference_sums(
     Returns:
         [S] float64 eV.
     """
-    structure = np.repeat(np.arange(len(n_atoms)), n_atoms)
-    weights = model.reference_energies()[np.asarray(numbers)]
-    return np.bincount(structure, weights, minlength=len(n_atoms))
+    return structure_sums(model.reference_energies(), numbers, n_atoms)
 
 
 def atomic_energies(

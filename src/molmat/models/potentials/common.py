@@ -26,9 +26,8 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from molmat.data.atoms_batch import AtomsBatch, edge_vectors
 from molmat.data.csv import DataError
+from molmat.data.statistics import N_ELEMENTS, element_table
 from molmat.nn.core import Dense
-
-N_ELEMENTS = 119
 
 
 @dataclass(frozen=True)
@@ -100,9 +99,10 @@ class EnergyScaling:
             [119] float64: ``E0[Z] + shift`` (``E0[Z]`` without ``shift``) for
             the known species, 0 for every other element.
         """
-        table = np.zeros(N_ELEMENTS)
-        table[list(self.species)] = np.asarray(self.e0s) + (self.shift if shift else 0)
-        return table
+        offset = self.shift if shift else 0.0
+        return element_table(
+            {z: e + offset for z, e in zip(self.species, self.e0s, strict=True)}
+        )
 
     def atomic_energies(
         self, out: Float[Array, " N"], mask: Bool[Array, " N"]
