@@ -103,7 +103,7 @@ def test_radius_graph_lists_exactly_the_close_pairs():
     graphs = featurize(mols, conformers=ConformerOptions(n=1))
     cutoff = 4.0
     batcher = BatchingStrategy(radius=cutoff).batcher(graphs, batch_size=8)
-    counts = batcher.pairs[2]
+    counts = batcher.pairs.n_pairs
     ((idx, budget),) = batcher.plan(graphs, np.arange(len(graphs)))
     batch = batcher.batch(graphs, idx, budget)
     pairs = set()

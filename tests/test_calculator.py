@@ -105,7 +105,7 @@ def test_calculator_equals_in_jit_neighbour_list_path(make_potential):
         args = [jnp.asarray(a) for a in (atoms.numbers, atoms.positions, atoms.cell[:])]
         batch = md.structure_batch(fn, *args, nbrs)
         energy, forces, stress = md.evaluate(potential64, fn, *args, nbrs)
-    assert int(batch.edge_mask.sum()) < int(nbrs.edge_mask.sum())  # skin pairs exist
+    assert int(batch.pair_mask.sum()) < int(nbrs.edge_mask.sum())  # skin pairs exist
     assert atoms.get_potential_energy() == pytest.approx(float(energy), abs=1e-10)
     np.testing.assert_allclose(atoms.get_forces(), forces, atol=1e-10)
     assert np.abs(atoms.get_forces()).max() > 1e-6

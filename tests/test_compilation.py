@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from molmat.data.atoms_batch import AtomsBatch
-from molmat.data.neighbors import neighbor_list
+from molmat.data.batching import GraphBatch, one_structure_batch
+from molmat.data.radius import neighbor_list
 from molmat.data.structures import Frame, read_structures
 from molmat.models.potentials.base import energy_forces_stress
 from molmat.models.potentials.common import EnergyScaling
@@ -46,33 +46,27 @@ def frames():
     """An ethanol frame, a five-atom piece of another, and a periodic copper cell."""
     ethanol = read_structures(DATA / "rmd17_ethanol_10.npz", format="rmd17").frames
     piece = dataclasses.replace(
-        ethanol[2], numbers=ethanol[2].numbers[:5], positions=ethanol[2].positions[:5]
+        ethanol[2],
+        numbers=ethanol[2].numbers[:5],
+        positions=ethanol[2].positions[:5],
+        forces=ethanol[2].forces[:5],
     )
     copper = bulk("Cu", "fcc", a=3.6) * (2, 1, 1)
     copper.rattle(0.1, seed=0)
     return [ethanol[0], piece, Frame.from_atoms(copper)]
 
 
-def unpadded(frame: Frame, cutoff: float) -> AtomsBatch:
+def unpadded(frame: Frame, cutoff: float) -> GraphBatch:
     """One structure as a batch with no padding at all."""
     i, j, shifts = neighbor_list(frame.positions, frame.cell, frame.pbc, cutoff)
-    n = frame.n_atoms
-    return AtomsBatch(
-        species=frame.numbers.astype(np.int32),
-        positions=frame.positions.astype(np.float32),
-        cell=frame.cell[None].astype(np.float32),
-        senders=i,
-        receivers=j,
-        cell_shifts=shifts.astype(np.float32),
-        node_graph=np.zeros(n, np.int32),
-        node_mask=np.ones(n, bool),
-        edge_mask=np.ones(len(i), bool),
-        graph_mask=np.ones(1, bool),
-        energy=np.zeros(1, np.float32),
-        forces=np.zeros((n, 3), np.float32),
-        stress=np.zeros((1, 3, 3), np.float32),
-        has_forces=np.zeros(1, bool),
-        has_stress=np.zeros(1, bool),
+    return one_structure_batch(
+        frame.numbers.astype(np.int32),
+        frame.positions.astype(np.float32),
+        frame.cell.astype(np.float32),
+        i,
+        j,
+        shifts,
+        np.ones(len(i), bool),
     )
 
 

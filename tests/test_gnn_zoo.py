@@ -92,7 +92,7 @@ def test_prediction_alone_equals_prediction_in_any_padded_batch(layer, graphs):
     np.testing.assert_allclose(predict_graphs(net, graphs, 64, 2), single, atol=1e-5)
     order = np.random.default_rng(1).permutation(len(MOLS))
     pairs = net.batcher(graphs, 64).pairs  # SchNet's radius graphs, else None
-    n_pairs = 0 if pairs is None else int(pairs[2].sum())
+    n_pairs = 0 if pairs is None else int(pairs.n_pairs.sum())
     budget = Budget(nodes=128, edges=160, graphs=9, atoms=40, pairs=n_pairs + 7)
     batch = make_batch(graphs, order, budget, n_targets=2, pairs=pairs)
     noisy = batch._replace(  # garbage in padded rows must not reach real molecules

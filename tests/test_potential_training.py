@@ -6,8 +6,7 @@ import pytest
 import molmat
 from molmat.cli.main import main
 from molmat.data.csv import DataError
-from molmat.data.neighbors import neighbor_graphs
-from molmat.data.structures import LabelKeys, read_structures
+from molmat.data.structures import LabelKeys, read_structures, structure_graphs
 from molmat.models.potentials.inference import Predictions
 from molmat.tasks.potential import ArchiveBest, PotentialModel
 from molmat.training.potential import potential_metrics
@@ -134,7 +133,7 @@ def test_interrupted_fit_keeps_no_half_built_model(ethanol, tmp_path, monkeypatc
 
 
 def test_metrics_match_numpy(ethanol):
-    graphs = neighbor_graphs(ethanol[:3], 5.0)
+    graphs = structure_graphs(ethanol[:3])
     rng = np.random.default_rng(0)
     de, df = rng.normal(size=3) * 0.01, rng.normal(size=graphs.forces.shape) * 0.1
     pred = Predictions(graphs.energy + de, graphs.forces + df, graphs.stress)
@@ -227,7 +226,7 @@ def test_unknown_schedule_is_a_clear_error(ethanol):
 def test_energy_only_prediction_skips_forces(fitted, ethanol):
     from molmat.models.potentials.inference import predict_structures
 
-    graphs = neighbor_graphs(ethanol[:4], fitted.potential_.cutoff)
+    graphs = structure_graphs(ethanol[:4])
     full = predict_structures(fitted.potential_, graphs)
     energies = predict_structures(fitted.potential_, graphs, forces=False)
     np.testing.assert_allclose(energies.energy, full.energy, rtol=1e-6)

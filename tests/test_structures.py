@@ -5,10 +5,8 @@ from ase import units
 from ase.build import bulk
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 
-from molmat.data.atoms_batch import edge_vectors
-from molmat.data.batching import Budget
+from molmat.data.batching import BatchingStrategy, pair_vectors
 from molmat.data.csv import DataError
-from molmat.data.neighbors import make_atoms_batch, neighbor_graphs
 from molmat.data.statistics import fit_e0s, reference_energies
 from molmat.data.structures import (
     Frame,
@@ -17,6 +15,7 @@ from molmat.data.structures import (
     read_split,
     read_structures,
     species_of,
+    structure_graphs,
 )
 from tests.conftest import DATA
 
@@ -112,17 +111,21 @@ def test_neighbors_match_ase_and_batch_layout():
     atoms.rattle(0.05, seed=1)
     crystal = Frame.from_atoms(atoms)
     molecule = read_structures(DATA / "rmd17_ethanol_10.npz", format="rmd17").frames[0]
-    graphs = neighbor_graphs([molecule, crystal], cutoff=4.0)
+    graphs = structure_graphs([molecule, crystal])
+    batcher = BatchingStrategy(radius=4.0).batcher(graphs, batch_size=2)
     i, d = ase_neighbor_list("id", atoms, 4.0)
-    assert graphs.n_edges[1] == len(i)
-    budget = Budget.for_data(graphs, batch_size=2)
-    batch = make_atoms_batch(graphs, np.arange(2), budget)
-    lengths = np.linalg.norm(edge_vectors(batch), axis=-1)[batch.edge_mask]
-    crystal_edges = batch.node_graph[batch.senders[batch.edge_mask]] == 1
-    np.testing.assert_allclose(np.sort(lengths[crystal_edges]), np.sort(d), atol=1e-5)
+    assert batcher.pairs.n_pairs[1] == len(i)
+    [(idx, budget)] = batcher.plan(graphs, np.arange(2))
+    batch = batcher.batch(graphs, idx, budget, graphs.energy[:, None])
+    lengths = np.linalg.norm(pair_vectors(batch), axis=-1)[batch.pair_mask]
+    crystal_pairs = batch.node_graph[batch.pair_i[batch.pair_mask]] == 1
+    np.testing.assert_allclose(np.sort(lengths[crystal_pairs]), np.sort(d), atol=1e-5)
     assert lengths.max() <= 4.0 + 1e-5 and lengths.min() > 0.5
     assert batch.node_mask.sum() == molecule.n_atoms + 4
     assert not batch.node_mask[-1] and not batch.graph_mask[-1]
     assert (batch.node_graph[~batch.node_mask] == budget.graphs - 1).all()
-    assert (batch.senders[~batch.edge_mask] == budget.nodes - 1).all()
+    assert (batch.pair_i[~batch.pair_mask] == budget.nodes - 1).all()
     assert batch.cell[0].sum() == 0 and batch.has_forces[0] and not batch.has_forces[1]
+    np.testing.assert_array_equal(batch.species[: molecule.n_atoms], molecule.numbers)
+    assert batch.y_mask[0, 0] and not batch.y_mask[1, 0]  # the crystal has no energy
+    assert batch.y[0, 0] == np.float32(molecule.energy)

@@ -1,7 +1,7 @@
 """ASE calculator over any :class:`~molmat.models.potentials.base.Potential`.
 
-Each call builds a one-structure :class:`~molmat.data.atoms_batch.AtomsBatch`
-on the host (vesin neighbour list, :mod:`molmat.data.neighbors`), padded to
+Each call builds a one-structure :class:`~molmat.data.batching.GraphBatch`
+on the host (vesin neighbour list, :mod:`molmat.data.radius`), padded to
 sizes on the batching ladder, and evaluates energy, forces and stress in one
 jitted function. Repeated calls on structures of similar size (optimiser
 steps, MD with ASE integrators, vibration displacements) therefore reuse one
@@ -26,9 +26,9 @@ from ase.calculators.calculator import (
 )
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from molmat.data.batching import Budget, ladder
-from molmat.data.neighbors import make_atoms_batch, neighbor_graphs
-from molmat.data.structures import Frame
+from molmat.data.batching import Budget, ladder, make_batch
+from molmat.data.radius import radius_graphs
+from molmat.data.structures import Frame, structure_graphs
 from molmat.models.potentials.base import (
     Potential,
     atomic_energies_and_derivatives,
@@ -37,7 +37,7 @@ from molmat.models.potentials.base import (
 from molmat.models.potentials.inference import cast
 from molmat.nn.compilation import float_dtype, potential_jit, precision
 
-EDGE_HEADROOM = 1.1  # spare edges, as a fraction, when the edge budget grows
+PAIR_HEADROOM = 1.1  # spare pairs, as a fraction, when the pair budget grows
 
 
 class MolmatCalculator(Calculator):
@@ -72,7 +72,7 @@ class MolmatCalculator(Calculator):
         with precision(float64):
             self.potential = cast(potential, self.dtype)
         self.n_compiles = 0
-        self._edge_budgets: dict[int, int] = {}  # node budget -> edge budget
+        self._pair_budgets: dict[int, int] = {}  # node budget -> pair budget
 
         def evaluate(potential, batch, stress: bool):
             self.n_compiles += 1  # runs only while tracing a new shape
@@ -114,20 +114,27 @@ class MolmatCalculator(Calculator):
         """The padded one-structure batch for ``atoms`` (host arrays).
 
         Atoms are padded to ``ladder(n + 1)`` (one padding atom at least, in
-        a second, padding structure) and edges to :meth:`_edge_budget`.
+        a second, padding structure) and pairs to :meth:`_pair_budget`.
         """
-        graphs = neighbor_graphs([Frame.from_atoms(atoms)], self.potential.cutoff)
+        graphs = structure_graphs([Frame.from_atoms(atoms)])
+        pairs = radius_graphs(
+            graphs.positions,
+            graphs.atom_offsets,
+            self.potential.cutoff,
+            graphs.cell,
+            graphs.pbc,
+        )
         nodes = ladder(len(atoms) + 1)
-        edges = self._edge_budget(nodes, int(graphs.n_edges[0]))
-        budget = Budget(nodes=nodes, edges=edges, graphs=2)
-        return make_atoms_batch(graphs, np.array([0]), budget, self.dtype)
+        pair_budget = self._pair_budget(nodes, int(pairs.n_pairs[0]))
+        budget = Budget(nodes=nodes, edges=0, graphs=2, pairs=pair_budget)
+        return make_batch(graphs, np.array([0]), budget, pairs=pairs, dtype=self.dtype)
 
-    def _edge_budget(self, nodes: int, n_edges: int) -> int:
-        """Padded edge count for ``nodes``: it only grows, with headroom when it
+    def _pair_budget(self, nodes: int, n_pairs: int) -> int:
+        """Padded pair count for ``nodes``: it only grows, with headroom when it
         does, so the pair count of a moving structure (MD, relaxation) does not
         recompile the model each time it crosses a padding size."""
-        known = self._edge_budgets.get(nodes, 0)
-        if ladder(n_edges) > known:
-            known = ladder(math.ceil(EDGE_HEADROOM * n_edges))
-            self._edge_budgets[nodes] = known
+        known = self._pair_budgets.get(nodes, 0)
+        if ladder(n_pairs) > known:
+            known = ladder(math.ceil(PAIR_HEADROOM * n_pairs))
+            self._pair_budgets[nodes] = known
         return known

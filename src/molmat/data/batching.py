@@ -1,6 +1,8 @@
 """Padded graph batches with static shapes (Decision 1).
 
-Molecules are packed greedily, in the given order, into batches of at most
+One batch type, :class:`GraphBatch`, for 2D molecules, conformers and
+(periodic) structures: property networks, potentials and molecular dynamics
+read it. Molecules are packed greedily, in the given order, into batches of at most
 ``batch_size`` graphs whose total atoms and edges fit fixed budgets. Budgets
 are rounded up on a coarse ladder (sixteen steps per power of two), so a
 whole training run uses one shape and prediction on any data set reuses a
@@ -17,9 +19,15 @@ last node. Masks mark real entries. Edges keep the pairing of
 :mod:`molmat.featurizers.graph`: the reverse of edge ``e`` is ``e ^ 1``.
 
 Atom pairs (for 3D models): ``pair_i``/``pair_j`` list the radius graph, the
-ordered pairs of distinct atoms of the same molecule closer than the
-strategy's cutoff (none without one); padded pairs join the last node to
-itself.
+ordered atom pairs of the same graph closer than the strategy's cutoff (none
+without one), with the integer image offsets ``pair_shift`` of periodic
+structures, so that::
+
+    r_ij = positions[pair_j] - positions[pair_i] + pair_shift @ cell[graph of i]
+
+(:func:`pair_vectors`); periodic images need no copied atoms, and a strain
+applied to ``positions`` and ``cell`` together gives the stress. An atom may
+pair with its own image. Padded pairs join the last node to itself.
 
 Dense per-molecule layout: node ``i`` is slot ``node_slot[i]`` of its graph,
 so ``blocks[node_graph, node_slot]`` places atoms into ``[G, A, ...]`` blocks
@@ -36,17 +44,20 @@ from typing import NamedTuple
 import numpy as np
 
 from molmat.data.graphs import GraphSet, concat_ranges
-from molmat.data.radius import radius_graphs
+from molmat.data.radius import RadiusGraphs, radius_graphs
 
 
 class GraphBatch(NamedTuple):
-    """A padded batch of molecular graphs (a pytree of arrays).
+    """A padded batch of graphs (a pytree of arrays).
 
-    Shapes use N = node budget, E = edge budget, G = graph budget, T = targets.
+    Shapes use N = node budget, E = edge (bond) budget, P = pair budget,
+    G = graph budget, A = atom slots, T = targets. Units: Å, eV, eV/Å,
+    eV/Å^3. Fields a kind of graph lacks are zeros (``atom_x`` of a crystal
+    has 0 columns; a 2D molecule has no pairs).
     """
 
-    atom_x: np.ndarray  # [N, ATOM_DIM] float32
-    bond_x: np.ndarray  # [E, BOND_DIM] float32
+    atom_x: np.ndarray  # [N, F] float32 atom features (F may be 0)
+    bond_x: np.ndarray  # [E, B] float32
     senders: np.ndarray  # [E] int32, batch-global node index
     receivers: np.ndarray  # [E] int32
     node_graph: np.ndarray  # [N] int32, graph of each node
@@ -62,6 +73,13 @@ class GraphBatch(NamedTuple):
     pair_i: np.ndarray  # [P] int32, atom of each intra-molecular pair
     pair_j: np.ndarray  # [P] int32, its partner (pair_i != pair_j)
     pair_mask: np.ndarray  # [P] bool
+    pair_shift: np.ndarray  # [P, 3] float, integer image offsets of pair_j
+    species: np.ndarray  # [N] int32 atomic numbers, 0 for padding or unknown
+    cell: np.ndarray  # [G, 3, 3] float, rows are lattice vectors; 0 if not periodic
+    forces: np.ndarray  # [N, 3] float, eV/Å, 0 where unknown
+    stress: np.ndarray  # [G, 3, 3] float, eV/Å^3, 0 where unknown
+    has_forces: np.ndarray  # [G] bool
+    has_stress: np.ndarray  # [G] bool
 
     @property
     def n_graphs(self) -> int:
@@ -187,16 +205,19 @@ class BatchingStrategy:
             holding molecules of one class: for networks whose cost grows with
             the atom pairs of a molecule (attention over all its atoms, pair
             lists), which would otherwise pad every molecule to the largest.
-        radius: list the radius graph of each conformer (pairs closer than
-            this, Å) in ``pair_i``/``pair_j``; None: no pair list.
+        radius: list the radius graph of each conformer or structure (pairs
+            closer than this, Å, periodic images included) in
+            ``pair_i``/``pair_j``/``pair_shift``; None: no pair list.
     """
 
     by_size: bool = False
     radius: float | None = None
 
-    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
-        """Budgets (and radius graphs) for batches of ``batch_size`` molecules."""
-        return Batcher.for_data(graphs, batch_size, self)
+    def batcher(
+        self, graphs: GraphSet, batch_size: int, progress: bool = False
+    ) -> Batcher:
+        """Budgets (and radius graphs) for batches of ``batch_size`` graphs."""
+        return Batcher.for_data(graphs, batch_size, self, progress)
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,19 +230,22 @@ class Batcher:
         budgets: budget of each size class present (one, key 0, without
             ``by_size``).
         classes: [n] size class of each molecule (all 0 without ``by_size``).
-        pairs: the radius graphs ``(senders, receivers, n_pairs [n])`` of the
-            molecules (indices local to each molecule), or None.
+        pairs: the radius graphs of the graphs, or None.
     """
 
     budgets: dict[int, Budget]
     classes: np.ndarray
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    pairs: RadiusGraphs | None = None
 
     @classmethod
     def for_data(
-        cls, graphs: GraphSet, batch_size: int, strategy: BatchingStrategy
+        cls,
+        graphs: GraphSet,
+        batch_size: int,
+        strategy: BatchingStrategy,
+        progress: bool = False,
     ) -> Batcher:
-        """Budgets for batches of ``batch_size`` molecules of ``graphs``."""
+        """Budgets for batches of ``batch_size`` graphs of ``graphs``."""
         by_size = strategy.by_size
         classes = (
             size_classes(graphs.n_atoms) if by_size else np.zeros(len(graphs), np.int64)
@@ -231,9 +255,14 @@ class Batcher:
             if graphs.positions is None:
                 raise ValueError("a radius graph needs atom positions (conformers)")
             pairs = radius_graphs(
-                graphs.positions, graphs.atom_offsets, strategy.radius
+                graphs.positions,
+                graphs.atom_offsets,
+                strategy.radius,
+                graphs.cell,
+                graphs.pbc,
+                progress,
             )
-            n_pairs = pairs[2]
+            n_pairs = pairs.n_pairs
         budgets = {
             int(c): Budget.for_sizes(
                 graphs.n_atoms[classes == c],
@@ -256,7 +285,7 @@ class Batcher:
         """
         position = np.empty(len(graphs), np.int64)
         position[order] = np.arange(len(order))
-        n_pairs = None if self.pairs is None else self.pairs[2]
+        n_pairs = None if self.pairs is None else self.pairs.n_pairs
         batches = [
             (idx, budget)
             for c, budget in self.budgets.items()
@@ -274,9 +303,10 @@ class Batcher:
         budget: Budget,
         y: np.ndarray | None = None,
         n_targets: int = 0,
+        dtype=np.float32,
     ) -> GraphBatch:
         """:func:`make_batch` with this batcher's radius graphs."""
-        return make_batch(graphs, idx, budget, y, n_targets, self.pairs)
+        return make_batch(graphs, idx, budget, y, n_targets, self.pairs, dtype)
 
 
 def make_batch(
@@ -285,19 +315,21 @@ def make_batch(
     budget: Budget,
     y: np.ndarray | None = None,
     n_targets: int = 0,
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    pairs: RadiusGraphs | None = None,
+    dtype=np.float32,
 ) -> GraphBatch:
-    """Pad the molecules ``idx`` of ``graphs`` into one :class:`GraphBatch`.
+    """Pad the graphs ``idx`` of ``graphs`` into one :class:`GraphBatch`.
 
     Args:
-        graphs: featurised molecules.
-        idx: [g] molecules in this batch, g < budget.graphs.
+        graphs: featurised molecules or structures.
+        idx: [g] graphs in this batch, g < budget.graphs.
         budget: static shape.
-        y: optional [n_mols, T] targets with NaN for missing labels.
+        y: optional [n_graphs, T] targets with NaN for missing labels.
         n_targets: T when ``y`` is None (targets all masked).
-        pairs: radius graphs of all molecules of ``graphs`` as
-            ``(senders, receivers, n_pairs)`` (see :class:`Batcher`), listed
-            in ``pair_i``/``pair_j``; None: no pair list.
+        pairs: radius graphs of all graphs of ``graphs``, listed in
+            ``pair_i``/``pair_j``/``pair_shift``; None: no pairs.
+        dtype: float type of positions, cells, shifts, forces and stresses
+            (float64 for double-precision potentials).
     """
     n_atoms, n_edges = graphs.n_atoms[idx], graphs.n_edges[idx]
     n_real_nodes, n_real_edges, g = int(n_atoms.sum()), int(n_edges.sum()), len(idx)
@@ -326,15 +358,30 @@ def make_batch(
     node_slot[:n_real_nodes] = np.arange(n_real_nodes) - np.repeat(node_start, n_atoms)
     slot_mask = np.zeros((budget.graphs, budget.slots), bool)
     slot_mask[:g] = np.arange(budget.slots) < n_atoms[:, None]
-    positions = np.zeros((budget.nodes, 3), np.float32)
-    if graphs.positions is not None:
-        positions[:n_real_nodes] = graphs.positions[atom_rows]
-    pair_i, pair_j, n_real_pairs = _pairs(pairs, idx, node_start, budget)
+
+    def per_node(values, width=()):
+        out = np.zeros((budget.nodes, *width), dtype)
+        if values is not None:
+            out[:n_real_nodes] = values[atom_rows]
+        return out
+
+    def per_graph(values, width=()):
+        out = np.zeros((budget.graphs, *width), dtype)
+        if values is not None:
+            out[:g] = values[idx]
+        return out
+
+    species = np.zeros(budget.nodes, np.int32)
+    if graphs.numbers is not None:
+        species[:n_real_nodes] = graphs.numbers[atom_rows]
+    pair_i, pair_j, pair_shift, n_real_pairs = _pairs(
+        pairs, idx, node_start, budget, dtype
+    )
 
     mol_x = np.zeros((budget.graphs, graphs.mol_x.shape[1]), np.float32)
     mol_x[:g] = graphs.mol_x[idx]
     t = y.shape[1] if y is not None else n_targets
-    targets = np.zeros((budget.graphs, t), np.float32)
+    targets = np.zeros((budget.graphs, t), dtype)
     y_mask = np.zeros((budget.graphs, t), bool)
     if y is not None:
         labels = y[idx]
@@ -352,28 +399,45 @@ def make_batch(
         mol_x=mol_x,
         y=targets,
         y_mask=y_mask,
-        positions=positions,
+        positions=per_node(graphs.positions, (3,)),
         node_slot=node_slot,
         slot_mask=slot_mask,
         pair_i=pair_i,
         pair_j=pair_j,
         pair_mask=np.arange(budget.pairs) < n_real_pairs,
+        pair_shift=pair_shift,
+        species=species,
+        cell=per_graph(graphs.cell, (3, 3)),
+        forces=np.nan_to_num(per_node(graphs.forces, (3,))),
+        stress=np.nan_to_num(per_graph(graphs.stress, (3, 3))),
+        has_forces=_flags(graphs.has_forces, idx, budget),
+        has_stress=_flags(graphs.has_stress, idx, budget),
     )
 
 
+def _flags(values: np.ndarray, idx: np.ndarray, budget: Budget) -> np.ndarray:
+    """Per-graph flags [G] of the graphs ``idx``, False for padding."""
+    out = np.zeros(budget.graphs, bool)
+    out[: len(idx)] = values[idx]
+    return out
+
+
 def _pairs(
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    pairs: RadiusGraphs | None,
     idx: np.ndarray,
     node_start: np.ndarray,
     budget: Budget,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Padded ``pair_i``, ``pair_j`` [P] of the molecules ``idx`` and their count."""
+    dtype,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Padded ``pair_i``, ``pair_j`` [P], ``pair_shift`` [P, 3] of the graphs
+    ``idx`` and their count."""
     pad = budget.nodes - 1
     pair_i = np.full(budget.pairs, pad, np.int32)
     pair_j = np.full(budget.pairs, pad, np.int32)
+    pair_shift = np.zeros((budget.pairs, 3), dtype)
     if pairs is None:
-        return pair_i, pair_j, 0
-    senders, receivers, n_pairs = pairs
+        return pair_i, pair_j, pair_shift, 0
+    senders, receivers, shifts, n_pairs = pairs
     offsets = np.concatenate([[0], np.cumsum(n_pairs)])
     rows = concat_ranges(offsets, idx)
     count = len(rows)
@@ -382,4 +446,59 @@ def _pairs(
     shift = np.repeat(node_start, n_pairs[idx])
     pair_i[:count] = senders[rows] + shift
     pair_j[:count] = receivers[rows] + shift
-    return pair_i, pair_j, count
+    pair_shift[:count] = shifts[rows]
+    return pair_i, pair_j, pair_shift, count
+
+
+def pair_vectors(batch: GraphBatch):
+    """Pair vectors ``r_ij`` [P, 3] in Å (works on numpy and JAX arrays)."""
+    cell = batch.cell[batch.node_graph[batch.pair_i]]  # [P, 3, 3]
+    shift = (batch.pair_shift[:, :, None] * cell).sum(axis=1)  # [P, 3]
+    return batch.positions[batch.pair_j] - batch.positions[batch.pair_i] + shift
+
+
+def one_structure_batch(
+    species, positions, cell, pair_i, pair_j, pair_shift, pair_mask
+) -> GraphBatch:
+    """One structure as an unpadded :class:`GraphBatch` over the given pairs.
+
+    No bonds, features or labels. The constant fields are numpy arrays;
+    inside jit (molecular dynamics builds its batch this way every step),
+    map ``jnp.asarray`` over the result.
+
+    Args:
+        species: [N] atomic numbers.
+        positions: [N, 3] Å (its dtype is the batch's float type).
+        cell: [3, 3] Å, rows (0 if not periodic).
+        pair_i, pair_j: [P] atoms of each radius-graph pair.
+        pair_shift: [P, 3] integer image offsets of ``pair_j``.
+        pair_mask: [P] real pairs.
+    """
+    n, dtype = positions.shape[0], positions.dtype
+    no_edges = np.zeros(0, np.int32)
+    return GraphBatch(
+        atom_x=np.zeros((n, 0), dtype),
+        bond_x=np.zeros((0, 0), dtype),
+        senders=no_edges,
+        receivers=no_edges,
+        node_graph=np.zeros(n, np.int32),
+        node_mask=np.ones(n, bool),
+        edge_mask=np.zeros(0, bool),
+        graph_mask=np.ones(1, bool),
+        mol_x=np.zeros((1, 0), dtype),
+        y=np.zeros((1, 0), dtype),
+        y_mask=np.zeros((1, 0), bool),
+        positions=positions,
+        node_slot=np.arange(n, dtype=np.int32),
+        slot_mask=np.ones((1, n), bool),
+        pair_i=pair_i,
+        pair_j=pair_j,
+        pair_mask=pair_mask,
+        pair_shift=pair_shift.astype(dtype),
+        species=species,
+        cell=cell[None],
+        forces=np.zeros((n, 3), dtype),
+        stress=np.zeros((1, 3, 3), dtype),
+        has_forces=np.zeros(1, bool),
+        has_stress=np.zeros(1, bool),
+    )

@@ -1,12 +1,16 @@
 """Radius graphs: every atom pair closer than a cutoff, by ``vesin``.
 
-The one neighbour-list code of molmat: potentials use it on periodic
-structures (with image shifts), 3D molecular networks on conformers.
+The one neighbour-list code of molmat on the host: the batching strategies
+of potentials (periodic structures, with image shifts) and of 3D molecular
+networks (conformers) list their pairs with it.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from tqdm.auto import tqdm
 from vesin import NeighborList
 
 
@@ -27,32 +31,61 @@ def neighbor_list(
     return i.astype(np.int32), j.astype(np.int32), shifts.astype(np.float64)
 
 
+class RadiusGraphs(NamedTuple):
+    """Radius graphs of many graphs, concatenated (indices local to each graph).
+
+    ``r_ij = positions[j] - positions[i] + shifts @ cell`` for each pair.
+    """
+
+    senders: np.ndarray  # [P] int32, atom i
+    receivers: np.ndarray  # [P] int32, atom j
+    shifts: np.ndarray  # [P, 3] float64 integer image offsets of j
+    n_pairs: np.ndarray  # [G] int64 pairs of each graph
+
+
 def radius_graphs(
-    positions: np.ndarray, atom_offsets: np.ndarray, cutoff: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Radius graphs of many non-periodic molecules, concatenated.
+    positions: np.ndarray,
+    atom_offsets: np.ndarray,
+    cutoff: float,
+    cell: np.ndarray | None = None,
+    pbc: np.ndarray | None = None,
+    progress: bool = False,
+) -> RadiusGraphs:
+    """Radius graphs of many molecules or periodic structures, concatenated.
 
     Args:
-        positions: [A, 3] atom positions in Å, molecule after molecule.
-        atom_offsets: [M + 1] start of each molecule's atoms.
+        positions: [A, 3] atom positions in Å, graph after graph.
+        atom_offsets: [G + 1] start of each graph's atoms.
         cutoff: pair distance limit (Å).
+        cell: [G, 3, 3] lattice vectors as rows (Å), or None (none periodic).
+        pbc: [G, 3] periodic directions, or None (none periodic).
+        progress: show a progress bar.
 
     Returns:
-        senders [P], receivers [P] (indices local to their molecule) and the
-        pairs of each molecule [M].
+        Every pair within ``cutoff``, periodic images included.
     """
-    senders, receivers, counts = [], [], []
+    n_graphs = len(atom_offsets) - 1
     no_cell, open_box = np.zeros((3, 3)), np.zeros(3, bool)
-    for start, stop in zip(atom_offsets[:-1], atom_offsets[1:], strict=True):
-        i, j, _ = neighbor_list(positions[start:stop], no_cell, open_box, cutoff)
+    senders, receivers, shifts = [], [], []
+    for g in tqdm(
+        range(n_graphs), desc="neighbour lists", disable=not progress or None
+    ):
+        start, stop = atom_offsets[g], atom_offsets[g + 1]
+        i, j, s = neighbor_list(
+            positions[start:stop],
+            no_cell if cell is None else cell[g],
+            open_box if pbc is None else pbc[g],
+            cutoff,
+        )
         senders.append(i)
         receivers.append(j)
-        counts.append(len(i))
+        shifts.append(s)
     empty = np.zeros(0, np.int32)
-    return (
+    return RadiusGraphs(
         np.concatenate([empty, *senders]),
         np.concatenate([empty, *receivers]),
-        np.asarray(counts, np.int64),
+        np.concatenate([np.zeros((0, 3)), *shifts]),
+        np.array([len(i) for i in senders], np.int64).reshape(n_graphs),
     )
 
 

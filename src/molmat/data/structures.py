@@ -28,6 +28,7 @@ import numpy as np
 from ase import units
 
 from molmat.data.csv import DataError
+from molmat.data.graphs import GraphSet
 from molmat.data.radius import close_pairs
 
 log = logging.getLogger("molmat")
@@ -109,6 +110,42 @@ class Frame:
             pbc=pbc,
             index=index,
         )
+
+
+def structure_graphs(frames: list[Frame]) -> GraphSet:
+    """Frames as a :class:`~molmat.data.graphs.GraphSet`, labels included.
+
+    Atoms carry atomic numbers and positions but no feature columns and no
+    bonds; a model's batching strategy lists their radius graphs. Missing
+    forces and stresses become NaN.
+    """
+    n = len(frames)
+    n_atoms = np.array([f.n_atoms for f in frames], np.int32)
+    nan3 = np.full((3, 3), np.nan)
+    return GraphSet(
+        atom_x=np.zeros((int(n_atoms.sum()), 0), np.float32),
+        bond_x=np.zeros((0, 0), np.float32),
+        senders=np.zeros(0, np.int32),
+        receivers=np.zeros(0, np.int32),
+        n_atoms=n_atoms,
+        n_edges=np.zeros(n, np.int32),
+        mol_x=np.zeros((n, 0), np.float32),
+        positions=np.concatenate([f.positions for f in frames] or [np.zeros((0, 3))]),
+        numbers=np.concatenate([f.numbers for f in frames] or [[]]).astype(np.int32),
+        cell=np.array([f.cell for f in frames], np.float64).reshape(n, 3, 3),
+        pbc=np.array([f.pbc for f in frames], bool).reshape(n, 3),
+        energy=np.array([f.energy for f in frames], np.float64),
+        forces=np.concatenate(
+            [
+                np.full((f.n_atoms, 3), np.nan) if f.forces is None else f.forces
+                for f in frames
+            ]
+            or [np.zeros((0, 3))]
+        ),
+        stress=np.array(
+            [nan3 if f.stress is None else f.stress for f in frames], np.float64
+        ).reshape(n, 3, 3),
+    )
 
 
 @dataclass(frozen=True)

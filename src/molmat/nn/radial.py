@@ -1,6 +1,7 @@
-"""Radial bases and smooth cutoffs for distance-based message passing.
+"""Radial bases, smooth cutoffs and pair geometry for distance-based message passing.
 
-All functions take distances ``r`` in Å of any shape and return ``[..., n]``
+:func:`pair_geometry` gives the radius-graph vectors and lengths of a batch;
+the other functions take distances ``r`` in Å of any shape and return ``[..., n]``
 bases or ``[...]`` envelopes; values and first derivatives vanish smoothly at
 the cutoff, so energies built from them give continuous forces.
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 from jaxtyping import Array, Float
+
+from molmat.data.batching import GraphBatch, pair_vectors
 
 
 def bessel_basis(r: Float[Array, ...], n: int, cutoff: float) -> Float[Array, "... n"]:
@@ -58,3 +61,17 @@ def gaussian_basis(
 def cosine_cutoff(r: Float[Array, ...], cutoff: float) -> Float[Array, ...]:
     """``0.5 (cos(pi r / c) + 1)`` inside the cutoff, 0 beyond (SchNet, PaiNN)."""
     return jnp.where(r < cutoff, 0.5 * (jnp.cos(jnp.pi * r / cutoff) + 1.0), 0.0)
+
+
+def pair_geometry(
+    batch: GraphBatch, cutoff: float
+) -> tuple[Float[Array, "P 3"], Float[Array, " P"]]:
+    """Radius-graph pair vectors [P, 3] and lengths [P] (Å), safe to differentiate.
+
+    Padded pairs get a vector of length ``2 * cutoff`` (outside every
+    envelope), so no NaN reaches gradients through zero-length vectors.
+    """
+    vectors = pair_vectors(batch)
+    far = jnp.zeros_like(vectors).at[:, 0].set(2.0 * cutoff)
+    vectors = jnp.where(batch.pair_mask[:, None], vectors, far)
+    return vectors, jnp.sqrt(jnp.sum(vectors**2, axis=-1))

@@ -22,7 +22,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from molmat.data.batching import GraphBatch
 from molmat.nn.core import Dense
 from molmat.nn.graph import NodeLayer, segment_sum
-from molmat.nn.radial import cosine_cutoff, gaussian_basis
+from molmat.nn.radial import cosine_cutoff, gaussian_basis, pair_geometry
 
 
 def shifted_softplus(x: Array) -> Array:
@@ -113,20 +113,10 @@ class SchNetConv(NodeLayer):
 
         Padded pairs get weight 0.
         """
-        r = pair_distances(g)
+        _, r = pair_geometry(g, self.cutoff)
         weight = cosine_cutoff(r, self.cutoff) * g.pair_mask
         return gaussian_basis(r, self.n_rbf, self.cutoff), weight
 
     def __call__(self, h, g, shared, *, key=None, inference=False):
         rbf, weight = shared
         return self.interaction(h, rbf, weight, g.pair_j, g.pair_i)
-
-
-def pair_distances(g: GraphBatch) -> Float[Array, " P"]:
-    """Distances in Å of the batch's atom pairs; 1 for padded pairs.
-
-    Real pairs are distinct atoms; the guard keeps gradients finite anyway.
-    """
-    diff = g.positions[g.pair_i] - g.positions[g.pair_j]
-    d2 = jnp.where(g.pair_mask, jnp.sum(diff * diff, axis=-1), 1.0)
-    return jnp.sqrt(jnp.maximum(d2, 1e-12))

@@ -36,7 +36,7 @@ import numpy as np
 from ase import units
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from molmat.data.atoms_batch import AtomsBatch, edge_vectors
+from molmat.data.batching import GraphBatch, one_structure_batch, pair_vectors
 from molmat.models.potentials.base import (
     Potential,
     atomic_energies_and_derivatives,
@@ -169,32 +169,25 @@ def structure_batch(
     positions: Float[Array, "N 3"],
     cell: Float[Array, "3 3"],
     nbrs: NeighborList,
-) -> AtomsBatch:
-    """A one-structure :class:`AtomsBatch` over the neighbour list.
+) -> GraphBatch:
+    """A one-structure :class:`~molmat.data.batching.GraphBatch` over the
+    neighbour list (its pairs; no bonds, no features, no labels).
 
     Listed pairs beyond the cutoff (inside the skin) are masked out, so a
     potential sees exactly the pairs within its cutoff.
     """
-    n, dtype = positions.shape[0], positions.dtype
-    batch = AtomsBatch(
-        species=species,
-        positions=positions,
-        cell=(cell if fn.periodic else jnp.zeros_like(cell))[None],
-        senders=nbrs.senders,
-        receivers=nbrs.receivers,
-        cell_shifts=nbrs.cell_shifts.astype(dtype),
-        node_graph=jnp.zeros(n, jnp.int32),
-        node_mask=jnp.ones(n, bool),
-        edge_mask=nbrs.edge_mask,
-        graph_mask=jnp.ones(1, bool),
-        energy=jnp.zeros(1, dtype),
-        forces=jnp.zeros((n, 3), dtype),
-        stress=jnp.zeros((1, 3, 3), dtype),
-        has_forces=jnp.zeros(1, bool),
-        has_stress=jnp.zeros(1, bool),
+    batch = one_structure_batch(
+        species,
+        positions,
+        cell if fn.periodic else jnp.zeros_like(cell),
+        nbrs.senders,
+        nbrs.receivers,
+        nbrs.cell_shifts,
+        nbrs.edge_mask,
     )
-    r2 = jnp.sum(jax.lax.stop_gradient(edge_vectors(batch)) ** 2, axis=-1)
-    return batch._replace(edge_mask=nbrs.edge_mask & (r2 < fn.cutoff**2))
+    batch = jax.tree.map(jnp.asarray, batch)  # its numpy constants too
+    r2 = jnp.sum(jax.lax.stop_gradient(pair_vectors(batch)) ** 2, axis=-1)
+    return batch._replace(pair_mask=nbrs.edge_mask & (r2 < fn.cutoff**2))
 
 
 def reference_energy(potential: Potential, species: Int[np.ndarray, " N"]) -> float:

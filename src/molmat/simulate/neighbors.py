@@ -10,7 +10,7 @@ were allocated, the list sets ``overflow``; the caller checks it *outside*
 jit, calls :meth:`NeighborListFn.reallocate` and reruns its work. A list is
 never truncated silently.
 
-Edges follow :class:`~molmat.data.atoms_batch.AtomsBatch`:
+Edges are the radius-graph pairs of :class:`~molmat.data.batching.GraphBatch`:
 ``r_ij = positions[j] - positions[i] + cell_shifts @ cell`` holds for the
 positions as given, wrapped into the cell or not.
 

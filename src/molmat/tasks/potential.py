@@ -19,16 +19,20 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError
-from molmat.data.neighbors import NeighborGraphs, neighbor_graphs
+from molmat.data.graphs import GraphSet
 from molmat.data.statistics import (
     element_table,
     energy_scale_shift,
     reference_energies,
     structure_sums,
 )
-from molmat.data.structures import Frame, as_frames, species_of
+from molmat.data.structures import Frame, as_frames, species_of, structure_graphs
 from molmat.models.potentials.common import EnergyScaling
-from molmat.models.potentials.inference import cast, predict_structures
+from molmat.models.potentials.inference import (
+    cast,
+    potential_batching,
+    predict_structures,
+)
 from molmat.models.potentials.registry import POTENTIALS, build_potential
 from molmat.nn.compilation import float_dtype, precision
 from molmat.training import archive
@@ -230,16 +234,15 @@ class PotentialModel(BaseEstimator):
             how,
             {z: round(e, 4) for z, e in e0s.items()},
         )
-        train_graphs = neighbor_graphs(frames, self.cutoff, self.progress)
-        val_graphs = neighbor_graphs(val, self.cutoff) if val else None
         # Train on energies minus their E0 sums (taken in float64 here), so
         # float32 never has to resolve meV on totals of thousands of eV; the
         # E0s are static fields, added back to the trained weights at the end.
-        for graphs in (train_graphs, val_graphs):
-            if graphs is not None:
-                graphs.energy = graphs.energy - structure_sums(
-                    element_table(e0s), graphs.numbers, graphs.n_atoms
-                )
+        train_graphs = _relative_to(structure_graphs(frames), e0s)
+        val_graphs = _relative_to(structure_graphs(val), e0s) if val else None
+        batcher = potential_batching(self.cutoff).batcher(
+            train_graphs, self.batch_size, self.progress
+        )
+        neighbours = batcher.pairs.n_pairs.sum() / max(train_graphs.n_atoms.sum(), 1)
         scale, shift = energy_scale_shift(
             train_graphs.energy,
             train_graphs.n_atoms,
@@ -251,7 +254,7 @@ class PotentialModel(BaseEstimator):
             tuple(e0s[z] for z in species),
             scale=scale,
             shift=shift,
-            avg_num_neighbors=max(train_graphs.avg_num_neighbors, 1.0),
+            avg_num_neighbors=max(float(neighbours), 1.0),
         )
         self.e0_method_ = how
         residual = dataclasses.replace(self.scaling_, e0s=None)
@@ -277,7 +280,7 @@ class PotentialModel(BaseEstimator):
                 train_config, callbacks, checkpoint_dir, self.progress
             )
             trained, self.history_ = trainer.fit(
-                net, train_graphs, val_graphs, resume=resume
+                net, train_graphs, val_graphs, resume, batcher
             )
             self.potential_ = self._network(jax.tree_util.tree_leaves(trained))
         return self
@@ -291,12 +294,12 @@ class PotentialModel(BaseEstimator):
         return jax.tree_util.tree_unflatten(treedef, leaves)
 
     # -- prediction ----------------------------------------------------------
-    def _graphs(self, frames) -> tuple[list[Frame], NeighborGraphs]:
+    def _graphs(self, frames) -> tuple[list[Frame], GraphSet]:
         self._check_fitted()
         frames = as_frames(frames)
         for f in frames:
             self.potential_.check_elements(f.numbers, f"frame {f.index}")
-        return frames, neighbor_graphs(frames, self.potential_.cutoff)
+        return frames, structure_graphs(frames)
 
     def predict(
         self, frames, batch_size: int = 32, float64: bool | None = None
@@ -333,7 +336,10 @@ class PotentialModel(BaseEstimator):
         _, graphs = self._graphs(frames)
         with self._precision(float64):
             pred = predict_structures(
-                self._cast(float64), graphs, batch_size, graphs.has_derivative_labels
+                self._cast(float64),
+                graphs,
+                batch_size,
+                bool(graphs.has_forces.any() or graphs.has_stress.any()),
             )
         return potential_metrics(graphs, pred), _as_dict(graphs, pred)
 
@@ -425,7 +431,13 @@ def load_potential(folder: Path, config: dict) -> PotentialModel:
     return pot
 
 
-def _as_dict(graphs: NeighborGraphs, pred) -> dict:
+def _relative_to(graphs: GraphSet, e0s: dict[int, float]) -> GraphSet:
+    """``graphs`` with energies minus their atoms' E0s (float64, eV)."""
+    e0_sums = structure_sums(element_table(e0s), graphs.numbers, graphs.n_atoms)
+    return dataclasses.replace(graphs, energy=graphs.energy - e0_sums)
+
+
+def _as_dict(graphs: GraphSet, pred) -> dict:
     """:class:`Predictions` as :meth:`PotentialModel.predict` returns them."""
     forces = np.split(pred.forces, graphs.atom_offsets[1:-1])
     return {"energy": pred.energy, "forces": forces, "stress": pred.stress}

@@ -19,8 +19,7 @@ import numpy as np
 from ase.calculators.fd import calculate_numerical_forces
 from scipy.spatial.transform import Rotation
 
-from molmat.data.neighbors import neighbor_graphs
-from molmat.data.structures import Frame
+from molmat.data.structures import Frame, structure_graphs
 from molmat.models.potentials.base import Potential
 from molmat.models.potentials.inference import Predictions, cast, predict_structures
 from molmat.nn.compilation import precision
@@ -34,7 +33,7 @@ def predict_frames(
     One structure per batch by default: copies of one structure then share a
     padded shape, so each check compiles once per structure.
     """
-    return predict_structures(model, neighbor_graphs(frames, model.cutoff), batch_size)
+    return predict_structures(model, structure_graphs(frames), batch_size)
 
 
 def _moved(frame: Frame, positions: np.ndarray, cell: np.ndarray | None = None):

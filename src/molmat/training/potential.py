@@ -25,9 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from molmat.data.atoms_batch import AtomsBatch
-from molmat.data.batching import Budget, plan_batches
-from molmat.data.neighbors import NeighborGraphs, make_atoms_batch
+from molmat.data.batching import Batcher, GraphBatch
+from molmat.data.graphs import GraphSet
 from molmat.models.potentials.base import (
     Potential,
     energy_and_forces,
@@ -35,8 +34,10 @@ from molmat.models.potentials.base import (
     total_energy,
 )
 from molmat.models.potentials.inference import (
+    PREDICT_BATCH,
     Predictions,
     param_dtype,
+    potential_batching,
     predict_structures,
 )
 from molmat.nn.compilation import compiler_options
@@ -113,7 +114,7 @@ class PotentialTrainConfig:
 
 def loss_terms(
     model: Potential,
-    batch: AtomsBatch,
+    batch: GraphBatch,
     scale: float,
     stress: bool = True,
     forces: bool = True,
@@ -134,8 +135,9 @@ def loss_terms(
         batch.node_mask.astype(energy.dtype), batch.node_graph, batch.n_graphs
     )
     graphs = batch.graph_mask
-    e_err = (energy - batch.energy) / jnp.maximum(n_atoms, 1.0) / scale
-    e_mse = jnp.sum(jnp.where(graphs, e_err**2, 0.0)) / jnp.maximum(graphs.sum(), 1)
+    has_e = batch.y_mask[:, 0] & graphs
+    e_err = (energy - batch.y[:, 0]) / jnp.maximum(n_atoms, 1.0) / scale
+    e_mse = jnp.sum(jnp.where(has_e, e_err**2, 0.0)) / jnp.maximum(has_e.sum(), 1)
     atom_has_f = batch.has_forces[batch.node_graph] & batch.node_mask
     f_err = jnp.where(atom_has_f[:, None], (forces - batch.forces) / scale, 0.0)
     f_mse = jnp.sum(f_err**2) / jnp.maximum(3 * atom_has_f.sum(), 1)
@@ -153,7 +155,7 @@ def weighted_loss(cfg: PotentialTrainConfig, e_mse, f_mse, s_mse):
     )
 
 
-def potential_metrics(graphs: NeighborGraphs, pred: Predictions) -> dict:
+def potential_metrics(graphs: GraphSet, pred: Predictions) -> dict:
     """Energy (meV, meV/atom), force (meV/Å) and stress (meV/Å^3) MAE and RMSE.
 
     Only structures that carry a label enter its metric.
@@ -267,19 +269,27 @@ class PotentialTrainer:
     def fit(
         self,
         model: Potential,
-        train: NeighborGraphs,
-        val: NeighborGraphs | None,
+        train: GraphSet,
+        val: GraphSet | None,
         resume: bool = False,
+        train_batcher: Batcher | None = None,
     ) -> tuple[Potential, History]:
         """Train on ``train``; choose the best EMA model on ``val``.
 
-        Without validation data the last EMA model is returned. ``resume``
-        continues from the checkpoint in ``checkpoint_dir``.
+        Structures carry their labels (``energy`` relative to anything
+        constant per element, ``forces``, ``stress``). Without validation
+        data the last EMA model is returned. ``resume`` continues from the
+        checkpoint in ``checkpoint_dir``. ``train_batcher``: the batcher of
+        ``train`` if already built (its radius graphs are the model's).
         """
         cfg = self.cfg
         scale = float(model.scaling.scale)
         dtype = param_dtype(model)
-        budget = Budget.for_data(train, cfg.batch_size)
+        strategy = potential_batching(model.cutoff)
+        batcher = train_batcher or strategy.batcher(
+            train, cfg.batch_size, self.progress
+        )
+        energy = train.energy[:, None]
         stress = cfg.stress_weight > 0 and bool(train.has_stress.any())
         forces = cfg.forces_weight > 0 and bool(train.has_forces.any())
 
@@ -289,11 +299,18 @@ class PotentialTrainer:
 
         def batches(epoch: int):
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
-            for idx in plan_batches(train, order, budget):
-                yield make_atoms_batch(train, idx, budget, dtype)
+            for idx, budget in batcher.plan(train, order):
+                yield batcher.batch(train, idx, budget, energy, dtype=dtype)
+
+        has_val = val is not None and len(val) > 0
+        if has_val:
+            val_batcher = strategy.batcher(val, PREDICT_BATCH)
+            val_derivatives = bool(val.has_forces.any() or val.has_stress.any())
 
         def validate(model) -> tuple[dict, float]:
-            pred = predict_structures(model, val, forces=val.has_derivative_labels)
+            pred = predict_structures(
+                model, val, forces=val_derivatives, batcher=val_batcher
+            )
             scores = potential_metrics(val, pred)
             scores.pop("n_structures")
             scores["loss"] = validation_loss(cfg, scores, scale)
@@ -316,7 +333,7 @@ class PotentialTrainer:
             seed=cfg.seed,
             ema_decay=cfg.ema_decay,
             callbacks=own + self.callbacks,
-            validate=validate if val is not None and len(val) else None,
+            validate=validate if has_val else None,
             checkpoint_dir=self.checkpoint_dir,
             fingerprint={
                 k: v

@@ -1,1 +1,1 @@
-"""Interatomic potentials: energy networks over :class:`AtomsBatch`."""
+"""Interatomic potentials: energy networks over :class:`GraphBatch`."""

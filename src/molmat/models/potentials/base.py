@@ -1,6 +1,6 @@
 """What every potential is, and forces and stress from its energy (Decision 3).
 
-A potential maps an :class:`~molmat.data.atoms_batch.AtomsBatch` to per-atom
+A potential maps an :class:`~molmat.data.batching.GraphBatch` to per-atom
 energies relative to a constant energy of each element
 (:meth:`Potential.reference_energies`); the structure energy is their sum plus
 the atoms' reference energies. Forces are ``-dE/dpositions`` and the stress
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from molmat.data.atoms_batch import AtomsBatch
+from molmat.data.batching import GraphBatch
 from molmat.data.statistics import N_ELEMENTS, structure_sums
 
 
@@ -38,7 +38,7 @@ class Potential(eqx.Module):
     cutoff: eqx.AbstractVar[float]
 
     @abc.abstractmethod
-    def atomic_energies(self, batch: AtomsBatch) -> Float[Array, " N"]:
+    def atomic_energies(self, batch: GraphBatch) -> Float[Array, " N"]:
         """Energy of each atom [N] in eV relative to its element's
         :meth:`reference_energies`; padded atoms must give 0."""
 
@@ -77,7 +77,7 @@ def reference_sums(
 
 
 def atomic_energies(
-    model: Potential, batch: AtomsBatch, reference: bool = True
+    model: Potential, batch: GraphBatch, reference: bool = True
 ) -> Float[Array, " N"]:
     """Energy of each atom [N] in eV, 0 on padding.
 
@@ -95,14 +95,14 @@ def atomic_energies(
     return energies * batch.node_mask
 
 
-def total_energy(model: Potential, batch: AtomsBatch) -> Float[Array, " G"]:
+def total_energy(model: Potential, batch: GraphBatch) -> Float[Array, " G"]:
     """Energy of each structure [G] in eV (summed on the device)."""
     per_atom = atomic_energies(model, batch)
     return jax.ops.segment_sum(per_atom, batch.node_graph, batch.n_graphs)
 
 
 def atomic_energies_and_derivatives(
-    model: Potential, batch: AtomsBatch, stress: bool, reference: bool = False
+    model: Potential, batch: GraphBatch, stress: bool, reference: bool = False
 ) -> tuple[Float[Array, " N"], Float[Array, "N 3"], Float[Array, "G 3 3"]]:
     """Per-atom energies with the forces and stress of their structures.
 
@@ -153,7 +153,7 @@ def atomic_energies_and_derivatives(
 
 
 def energy_and_forces(
-    model: Potential, batch: AtomsBatch
+    model: Potential, batch: GraphBatch
 ) -> tuple[Float[Array, " G"], Float[Array, "N 3"]]:
     """Energies [G] (eV, summed on the device) and forces [N, 3] (eV/Å)."""
     energies, forces, _ = atomic_energies_and_derivatives(
@@ -163,7 +163,7 @@ def energy_and_forces(
 
 
 def energy_forces_stress(
-    model: Potential, batch: AtomsBatch
+    model: Potential, batch: GraphBatch
 ) -> tuple[Float[Array, " G"], Float[Array, "N 3"], Float[Array, "G 3 3"]]:
     """Energies [G] (eV, summed on the device), forces [N, 3] (eV/Å) and
     stress [G, 3, 3] (eV/Å^3); see :func:`atomic_energies_and_derivatives`."""

@@ -24,7 +24,6 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from molmat.data.atoms_batch import AtomsBatch, edge_vectors
 from molmat.data.csv import DataError
 from molmat.data.statistics import N_ELEMENTS, element_table
 from molmat.nn.core import Dense
@@ -112,20 +111,6 @@ class EnergyScaling:
         The energy of each atom relative to :meth:`reference_table`.
         """
         return jnp.where(mask, self.scale * out, 0.0)
-
-
-def edge_geometry(
-    batch: AtomsBatch, cutoff: float
-) -> tuple[Float[Array, "E 3"], Float[Array, " E"]]:
-    """Edge vectors [E, 3] and lengths [E] (Å), safe to differentiate.
-
-    Padded edges get a vector of length ``2 * cutoff`` (outside every
-    envelope), so no NaN reaches gradients through zero-length vectors.
-    """
-    vectors = edge_vectors(batch)
-    far = jnp.zeros_like(vectors).at[:, 0].set(2.0 * cutoff)
-    vectors = jnp.where(batch.edge_mask[:, None], vectors, far)
-    return vectors, jnp.sqrt(jnp.sum(vectors**2, axis=-1))
 
 
 class SiLUMLP(eqx.Module):

@@ -14,9 +14,8 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from molmat.data.batching import Budget
-from molmat.data.graphs import concat_ranges
-from molmat.data.neighbors import NeighborGraphs, atoms_batches
+from molmat.data.batching import Batcher, BatchingStrategy
+from molmat.data.graphs import GraphSet, concat_ranges
 from molmat.models.potentials.base import (
     Potential,
     atomic_energies,
@@ -25,10 +24,12 @@ from molmat.models.potentials.base import (
 )
 from molmat.nn.compilation import potential_jit
 
+PREDICT_BATCH = 32  # structures per prediction batch
+
 
 @dataclass
 class Predictions:
-    """Model outputs for the structures of a :class:`NeighborGraphs`.
+    """Model outputs for the structures of a :class:`GraphSet`.
 
     Attributes:
         energy: [S] eV (float64 sums on the host).
@@ -56,6 +57,12 @@ def cast(model: eqx.Module, dtype) -> eqx.Module:
     )
 
 
+def potential_batching(cutoff: float) -> BatchingStrategy:
+    """How potentials batch: each structure's radius graph within ``cutoff``
+    (Å), structures of any size together."""
+    return BatchingStrategy(radius=cutoff)
+
+
 @potential_jit
 def _energy_forces(model, batch):
     return atomic_energies_and_derivatives(model, batch, stress=False)
@@ -73,11 +80,19 @@ def _energy_only(model, batch):
 
 
 def predict_structures(
-    model: Potential, graphs: NeighborGraphs, batch_size: int = 32, forces: bool = True
+    model: Potential,
+    graphs: GraphSet,
+    batch_size: int = PREDICT_BATCH,
+    forces: bool = True,
+    progress: bool = False,
+    batcher: Batcher | None = None,
 ) -> Predictions:
     """Energies, forces and stress of every structure, batch-size independent.
 
-    ``forces=False`` skips every derivative (forces and stress come back NaN).
+    ``forces=False`` skips every derivative (forces and stress come back NaN);
+    ``progress`` shows a bar while neighbour lists are built; ``batcher``:
+    the batcher of ``graphs`` if already built (:func:`potential_batching`
+    with the model's cutoff), e.g. for validation after every epoch.
     """
     dtype = param_dtype(model)
     periodic = np.abs(np.linalg.det(graphs.cell)) > 0
@@ -90,8 +105,10 @@ def predict_structures(
         fn = _energy_only
     else:
         fn = _energy_forces_stress if periodic.any() else _energy_forces
-    budget = Budget.for_data(graphs, batch_size)
-    for idx, batch in atoms_batches(graphs, batch_size, budget=budget, dtype=dtype):
+    if batcher is None:
+        batcher = potential_batching(model.cutoff).batcher(graphs, batch_size, progress)
+    for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
+        batch = batcher.batch(graphs, idx, budget, dtype=dtype)
         e, f, s = (np.asarray(a, np.float64) for a in fn(model, batch))
         g, n = len(idx), int(graphs.n_atoms[idx].sum())
         energy[idx] += np.bincount(batch.node_graph[:n], e[:n], minlength=g)

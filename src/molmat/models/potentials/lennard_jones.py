@@ -11,7 +11,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from molmat.data.atoms_batch import AtomsBatch, edge_vectors
+from molmat.data.batching import GraphBatch, pair_vectors
 from molmat.models.potentials.base import Potential
 
 
@@ -40,14 +40,14 @@ class LennardJones(Potential):
         self.epsilon = float(epsilon)
         self.cutoff = float(3.0 * sigma if cutoff is None else cutoff)
 
-    def atomic_energies(self, batch: AtomsBatch) -> Float[Array, " N"]:
-        r2 = jnp.sum(edge_vectors(batch) ** 2, axis=-1)  # [E]
-        inside = batch.edge_mask & (r2 < self.cutoff**2)
+    def atomic_energies(self, batch: GraphBatch) -> Float[Array, " N"]:
+        r2 = jnp.sum(pair_vectors(batch) ** 2, axis=-1)  # [E]
+        inside = batch.pair_mask & (r2 < self.cutoff**2)
         safe_r2 = jnp.where(inside, r2, self.cutoff**2)  # finite gradients on padding
         c6 = (self.sigma**2 / safe_r2) ** 3
         shift = (self.sigma / self.cutoff) ** 12 - (self.sigma / self.cutoff) ** 6
         pair = 4.0 * self.epsilon * (c6**2 - c6 - shift)
         pair = jnp.where(inside, pair, 0.0)
         n_atoms = batch.positions.shape[0]
-        energies = 0.5 * jnp.zeros(n_atoms, pair.dtype).at[batch.senders].add(pair)
+        energies = 0.5 * jnp.zeros(n_atoms, pair.dtype).at[batch.pair_i].add(pair)
         return energies * batch.node_mask

@@ -29,16 +29,15 @@ import jax.numpy as jnp
 from e3nn_jax.equinox import Linear
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from molmat.data.atoms_batch import AtomsBatch
+from molmat.data.batching import GraphBatch
 from molmat.models.potentials.base import Potential
 from molmat.models.potentials.common import (
     EnergyScaling,
     SiLUMLP,
-    edge_geometry,
     species_embedding,
 )
 from molmat.nn.equivariant import channel_layout, product_plan
-from molmat.nn.radial import bessel_basis, polynomial_envelope
+from molmat.nn.radial import bessel_basis, pair_geometry, polynomial_envelope
 
 
 def hidden_irreps(channels: int, lmax: int) -> e3nn.Irreps:
@@ -198,20 +197,20 @@ class NequIP(Potential):
     def sh_irreps(self) -> e3nn.Irreps:
         return e3nn.Irreps.spherical_harmonics(self.lmax)
 
-    def atomic_energies(self, batch: AtomsBatch) -> Float[Array, " N"]:
+    def atomic_energies(self, batch: GraphBatch) -> Float[Array, " N"]:
         species = self.scaling.species_index(batch.species)
-        vectors, lengths = edge_geometry(batch, self.cutoff)
+        vectors, lengths = pair_geometry(batch, self.cutoff)
         sh = e3nn.spherical_harmonics(
             self.sh_irreps, vectors, normalize=True, normalization="component"
         )
         radial = bessel_basis(lengths, self.n_basis, self.cutoff)
         envelope = polynomial_envelope(lengths, self.cutoff, self.envelope_p)
-        envelope = envelope * batch.edge_mask
+        envelope = envelope * batch.pair_mask
         x = e3nn.IrrepsArray(
             f"{self.embedding.shape[1]}x0e",
             self.embedding[species].astype(lengths.dtype),
         )
         for block in self.blocks:
-            x = block(x, species, sh, radial, envelope, batch.senders, batch.receivers)
+            x = block(x, species, sh, radial, envelope, batch.pair_i, batch.pair_j)
         out = self.readout(x.filter(keep="0e").array)[:, 0]
         return self.scaling.atomic_energies(out, batch.node_mask)

@@ -19,16 +19,15 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from molmat.data.atoms_batch import AtomsBatch
+from molmat.data.batching import GraphBatch
 from molmat.models.potentials.base import Potential
 from molmat.models.potentials.common import (
     EnergyScaling,
     SiLUMLP,
-    edge_geometry,
     species_embedding,
 )
 from molmat.nn.core import Dense
-from molmat.nn.radial import bessel_basis, cosine_cutoff
+from molmat.nn.radial import bessel_basis, cosine_cutoff, pair_geometry
 
 EPS = 1e-8
 
@@ -132,18 +131,18 @@ class PaiNN(Potential):
         )
         self.readout = SiLUMLP((channels, channels // 2, 1), key=keys[-1])
 
-    def atomic_energies(self, batch: AtomsBatch) -> Float[Array, " N"]:
+    def atomic_energies(self, batch: GraphBatch) -> Float[Array, " N"]:
         species = self.scaling.species_index(batch.species)
-        vectors, lengths = edge_geometry(batch, self.cutoff)
+        vectors, lengths = pair_geometry(batch, self.cutoff)
         unit = vectors / lengths[:, None]
         radial = bessel_basis(lengths, self.n_basis, self.cutoff)
-        envelope = cosine_cutoff(lengths, self.cutoff) * batch.edge_mask
+        envelope = cosine_cutoff(lengths, self.cutoff) * batch.pair_mask
         s = self.embedding[species].astype(lengths.dtype)
         v = jnp.zeros((s.shape[0], 3, s.shape[1]), s.dtype)
         norm = self.scaling.avg_num_neighbors
         for message, update in zip(self.messages, self.updates, strict=True):
             s, v = message(
-                s, v, radial, envelope, unit, batch.senders, batch.receivers, norm
+                s, v, radial, envelope, unit, batch.pair_i, batch.pair_j, norm
             )
             s, v = update(s, v)
         out = self.readout(s)[:, 0]

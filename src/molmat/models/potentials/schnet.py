@@ -16,15 +16,14 @@ import equinox as eqx
 import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from molmat.data.atoms_batch import AtomsBatch
+from molmat.data.batching import GraphBatch
 from molmat.models.potentials.base import Potential
 from molmat.models.potentials.common import (
     EnergyScaling,
     SiLUMLP,
-    edge_geometry,
     species_embedding,
 )
-from molmat.nn.radial import cosine_cutoff, gaussian_basis
+from molmat.nn.radial import cosine_cutoff, gaussian_basis, pair_geometry
 from molmat.nn.schnet import SchNetInteraction
 
 
@@ -65,14 +64,14 @@ class SchNet(Potential):
         )
         self.readout = SiLUMLP((channels, channels // 2, 1), key=keys[-1])
 
-    def atomic_energies(self, batch: AtomsBatch) -> Float[Array, " N"]:
+    def atomic_energies(self, batch: GraphBatch) -> Float[Array, " N"]:
         species = self.scaling.species_index(batch.species)
-        _, lengths = edge_geometry(batch, self.cutoff)
+        _, lengths = pair_geometry(batch, self.cutoff)
         radial = gaussian_basis(lengths, self.n_basis, self.cutoff)
-        envelope = cosine_cutoff(lengths, self.cutoff) * batch.edge_mask
+        envelope = cosine_cutoff(lengths, self.cutoff) * batch.pair_mask
         x = self.embedding[species].astype(lengths.dtype)
         norm = self.scaling.avg_num_neighbors
         for block in self.interactions:
-            x = x + block(x, radial, envelope, batch.senders, batch.receivers, norm)
+            x = x + block(x, radial, envelope, batch.pair_i, batch.pair_j, norm)
         out = self.readout(x)[:, 0]
         return self.scaling.atomic_energies(out, batch.node_mask)
