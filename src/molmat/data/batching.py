@@ -70,8 +70,8 @@ class GraphBatch(NamedTuple):
     positions: np.ndarray  # [N, 3] float32 atom positions in Å, 0 without 3D
     node_slot: np.ndarray  # [N] int32, index of each node inside its molecule
     slot_mask: np.ndarray  # [G, A] bool, True for slots holding a real atom
-    pair_i: np.ndarray  # [P] int32, atom of each intra-molecular pair
-    pair_j: np.ndarray  # [P] int32, its partner (pair_i != pair_j)
+    pair_i: np.ndarray  # [P] int32, atom i of each radius-graph pair
+    pair_j: np.ndarray  # [P] int32, its partner j (or j's periodic image)
     pair_mask: np.ndarray  # [P] bool
     pair_shift: np.ndarray  # [P, 3] float, integer image offsets of pair_j
     species: np.ndarray  # [N] int32 atomic numbers, 0 for padding or unknown

@@ -67,8 +67,8 @@ class Standardizer:
         return cls(np.zeros(n_columns), np.ones(n_columns))
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        """Standardised ``x`` [n, D], float32."""
-        z = (np.asarray(x, np.float64) - self.mean) / self.std
+        """Standardised ``x`` [n, D], float32 (computed in ``x``'s precision)."""
+        z = (np.asarray(x) - self.mean) / self.std
         if self.clip is not None:
             z = np.clip(np.nan_to_num(z), -self.clip, self.clip)
         return z.astype(np.float32)
