@@ -125,6 +125,43 @@ def test_evaluate_prints_and_saves_metrics(run_dir, tmp_path, tiny_csv, capsys):
     assert metrics["n"] == 15 and (out / "parity.png").exists()
 
 
+def folder_state(folder):
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_evaluate_leaves_the_model_folder_untouched(run_dir, tiny_csv, capsys):
+    before = folder_state(run_dir)
+    argv = ["evaluate", "--model", str(run_dir), "--data", str(tiny_csv)]
+    assert main(argv) == 0
+    assert folder_state(run_dir) == before
+    out = run_dir.parent / f"{run_dir.name}_evaluation_tiny"
+    assert json.loads((out / "metrics.json").read_text())["n"] == 15
+    assert (out / "predictions.csv").exists()
+    capsys.readouterr()
+    assert main([*argv, "--out", str(run_dir / "eval")]) == 2
+    assert "inside the model folder" in capsys.readouterr().err
+    assert folder_state(run_dir) == before
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--target", "a", "b"],
+        ["--target", "a", "--target", "b"],
+        ["--target", "a", "b", "--split", "random"],
+    ],
+)
+def test_several_targets_after_one_flag_or_repeated(flags):
+    from molmat.cli.main import build_parser
+
+    for command in ("train", "compare"):
+        argv = [command, "--data", "x.csv", "--out", "o", *flags]
+        if command == "compare":
+            argv += ["--models", "mpnn"]
+        args = build_parser([command]).parse_args(argv)
+        assert args.targets == ["a", "b"], command
+
+
 def test_datasets_lists_bundled_sets(capsys):
     assert main(["datasets"]) == 0
     text = capsys.readouterr().out
@@ -214,6 +251,10 @@ def test_kfold_reports_mean_and_std(tiny_csv, tmp_path, capsys):
         split = json.loads((out / f"fold_{k}" / "split.json").read_text())
         tests += split["test"]
     assert sorted(tests) == sorted(set(tests)) and len(tests) == 15
+    for k in range(3):  # trains on the other two folds, 10% of them validate
+        split = json.loads((out / f"fold_{k}" / "split.json").read_text())
+        assert len(split["train"]) + len(split["val"]) == 15 - len(split["test"])
+        assert len(split["val"]) == 1 and len(split["train"]) == 9
     summary = json.loads((out / "metrics.json").read_text())["summary"]
     assert len(summary["rmse"]) == 2  # mean, std
 

@@ -231,3 +231,78 @@ def test_energy_only_prediction_skips_forces(fitted, ethanol):
     energies = predict_structures(fitted.potential_, graphs, forces=False)
     np.testing.assert_allclose(energies.energy, full.energy, rtol=1e-6)
     assert np.isnan(energies.forces).all() and np.isfinite(full.forces).all()
+
+
+def test_e0s_average_isolated_or_given(tmp_path):
+    from molmat.data.statistics import fit_e0s
+
+    frames = read_structures(DATA / "ethanol_botnet.extxyz").frames
+    isolated = [f for f in frames if f.is_isolated_atom]
+    train = [f for f in frames if not f.is_isolated_atom]
+    species = (1, 6, 8)
+    atoms = {int(f.numbers[0]): f.energy for f in isolated}
+
+    def e0s(choice, isolated=isolated):
+        return PotentialModel(e0s=choice).reference_energies(train, species, isolated)
+
+    assert e0s("isolated") == (atoms, "isolated atoms")
+    assert e0s("average") == (fit_e0s(train, species), "least squares")
+    assert e0s("average")[0] != atoms
+    path = tmp_path / "e0s.json"
+    path.write_text(json.dumps({"1": -13.6, "6": -1025.0, "8": -2035.0, "29": 1.0}))
+    assert e0s(str(path)) == ({1: -13.6, 6: -1025.0, 8: -2035.0}, f"given in {path}")
+    with pytest.raises(DataError, match=r"isolated-atom frames give no .* \[8\]"):
+        e0s("isolated", isolated[:2])
+    path.write_text(json.dumps({"1": -13.6}))
+    with pytest.raises(DataError, match=rf"{path} give no .* \[6, 8\]"):
+        e0s(str(path))
+    with pytest.raises(DataError, match="neither auto, average, isolated nor"):
+        e0s("mean")
+
+
+def test_cli_valid_and_test_files_and_per_frame_predictions(tmp_path):
+    import ase.io
+    import pandas as pd
+
+    images = ase.io.read(DATA / "ethanol_botnet.extxyz", index=":9")
+    ase.io.write(tmp_path / "valid.extxyz", images[3:5])
+    ase.io.write(tmp_path / "test.extxyz", images[5:8])
+    out = tmp_path / "run"
+    args = ["potential", "train", "--data", str(DATA / "ethanol_botnet.extxyz")]
+    args += ["--valid-file", str(tmp_path / "valid.extxyz")]
+    args += ["--test-file", str(tmp_path / "test.extxyz"), "--E0s", "average"]
+    args += ["--model", "schnet", "--channels", "8", "--layers", "1", "--epochs", "1"]
+    args += ["--cutoff", "4", "--out", str(out), "-q"]
+    assert main(args) == 0
+    report = json.loads((out / "data_report.json").read_text())
+    assert (report["n_valid"], report["n_test"]) == (2, 3)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["n_structures"] == 3
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["e0_method"] == "least squares"
+    assert "E0s: average" in (out / "config.yaml").read_text()
+
+    ev = tmp_path / "ev"
+    args = ["potential", "evaluate", "--model", str(out), "--data"]
+    assert main([*args, str(tmp_path / "test.extxyz"), "--out", str(ev)]) == 0
+    frames = read_structures(tmp_path / "test.extxyz").frames
+    pred = molmat.load(out).predict(frames)
+    written = ase.io.read(ev / "predictions.extxyz", index=":")
+    assert len(written) == 3
+    for atoms, frame, forces in zip(written, frames, pred["forces"], strict=True):
+        np.testing.assert_allclose(atoms.positions, frame.positions, atol=1e-7)
+        assert atoms.info["REF_energy"] == pytest.approx(frame.energy, abs=1e-6)
+        np.testing.assert_allclose(atoms.arrays["REF_forces"], frame.forces, atol=1e-7)
+        np.testing.assert_allclose(atoms.arrays["MM_forces"], forces, atol=1e-5)
+    energies = [a.info["MM_energy"] for a in written]
+    np.testing.assert_allclose(energies, pred["energy"], rtol=1e-9)
+    table = pd.read_csv(ev / "predictions.csv")
+    assert list(table["frame"]) == [0, 1, 2]
+    errors = 1000 * (pred["energy"] - np.array([f.energy for f in frames]))
+    np.testing.assert_allclose(table["energy_error_meV"], errors, rtol=1e-6)
+    np.testing.assert_allclose(
+        table["energy_error_meV_per_atom"], errors / 9, rtol=1e-6
+    )
+    assert (table["forces_rmse_meV_per_A"] > 0).all()
+    summary = json.loads((ev / "metrics.json").read_text())
+    assert summary["energy_mae_meV"] == pytest.approx(np.abs(errors).mean(), rel=1e-5)

@@ -18,7 +18,8 @@ def add_parser(sub):
         "compare",
         formatter_class=HelpFormatter,
         description="Train every model with every seed on the same splits (a seed "
-        "fixes a random split; scaffold splits are fixed) and write OUT/<model>/"
+        "fixes a random, scaffold or k-fold split; scaffold-deterministic splits "
+        "do not depend on it) and write OUT/<model>/"
         "seed_<s>/ run folders, comparison.csv/.json (test metrics mean ± std) "
         "and comparison.png (bar plot). Takes every option of `molmat train`.",
     )

@@ -17,7 +17,9 @@ def add_parser(sub):
     p.add_argument("--data", required=True, help="labelled CSV or bundled dataset name")
     p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
     p.add_argument(
-        "--out", help="output folder (default: MODEL/evaluation_<data name>)"
+        "--out",
+        help="output folder (default: <MODEL>_evaluation_<data name> beside the "
+        "model folder; never inside it)",
     )
     add_no_cache(p)
     return p

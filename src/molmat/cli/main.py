@@ -14,6 +14,7 @@ from functools import partial
 from types import SimpleNamespace
 
 from molmat._version import __version__
+from molmat.cli.config import parse_args
 from molmat.cli.output import setup_logging
 
 # name -> one-line help; each command lives in ``molmat.cli.<name>``
@@ -76,7 +77,7 @@ def _command(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command(argv)).parse_args(argv)
+    args = parse_args(build_parser(_command(argv)), argv)
     setup_logging(-1 if args.quiet else args.verbose)
     try:
         return args.handler(args) or 0

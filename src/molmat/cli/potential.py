@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from molmat.cli.config import add_config_option, write_config
 from molmat.cli.output import HelpFormatter, table
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.data.structures import FORMATS, LabelKeys
@@ -70,7 +71,10 @@ NOT_FOR_QM9 = [
     ("--split-index", "split_index"),
     ("--test-index", "test_index"),
     ("--rmd17-split", "rmd17_split"),
+    ("--valid-file", "valid_file"),
+    ("--test-file", "test_file"),
     ("--val-frames", "val_frames"),
+    ("--E0s", "e0s"),
     ("--resume", "resume"),
 ]
 
@@ -142,6 +146,16 @@ def _data_options(p, with_split: bool) -> None:
             metavar="K",
             help="use upstream split K (1-5) stored in an rMD17 .npz instead of "
             "index files",
+        )
+        data.add_argument(
+            "--valid-file",
+            help="frames to validate on (same --format and keys; as MACE's "
+            "--valid_file), instead of holding --val-frames out of --data",
+        )
+        data.add_argument(
+            "--test-file",
+            help="frames to test on (same --format and keys; as MACE's "
+            "--test_file), instead of --test-index",
         )
     data.add_argument("--test-index", help="file of test frame indices, one per line")
 
@@ -216,6 +230,17 @@ def add_parser(sub):
     training = train.add_argument_group("training")
     _settings(training, TRAINING_OPTIONS, defaults)
     training.add_argument(
+        "--E0s",
+        dest="e0s",
+        metavar="average|isolated|FILE",
+        help="per-element reference energies taken off the energies (as MACE's "
+        "--E0s): average (least squares of the training energies on their "
+        "compositions), isolated (from the isolated-atom frames of --data; every "
+        'element needs one), or a JSON file {"1": -13.6, ...} (eV by atomic '
+        "number). Default: isolated when the isolated atoms cover every element, "
+        "else average",
+    )
+    training.add_argument(
         "--float64", action="store_true", help="train in double precision"
     )
     training.add_argument(
@@ -225,14 +250,18 @@ def add_parser(sub):
         "and settings; it ends as if it had never stopped",
     )
     train.add_argument("--out", required=True, help="run folder to write")
-    train.set_defaults(action_run=run_train)
+    add_config_option(train)
+    train.set_defaults(action_run=run_train, command_parser=train)
 
     evaluate = actions.add_parser(
         "evaluate",
         help="energy/force errors of a trained potential",
         description="Energy MAE/RMSE (meV per structure and per atom), force "
         "MAE/RMSE (meV/Å) and, when known, stress errors of a trained potential "
-        "on frames; parity PNGs and metrics.json go to --out.",
+        "on frames. --out gets metrics.json, parity PNGs, predictions.extxyz (each "
+        "frame with REF_energy/REF_forces and the predicted MM_energy/MM_forces) "
+        "and predictions.csv (per-frame energies, energy error in meV and meV/atom, "
+        "force RMSE in meV/Å).",
         formatter_class=HelpFormatter,
     )
     evaluate.add_argument("--model", required=True, help="run folder or archive")
@@ -243,7 +272,11 @@ def add_parser(sub):
         action="store_true",
         help="evaluate in double precision (default: the model's own)",
     )
-    evaluate.add_argument("--out", help="folder for metrics.json and parity PNGs")
+    evaluate.add_argument(
+        "--out",
+        help="folder for metrics.json, parity PNGs and per-frame predictions "
+        "(default: print the metrics only)",
+    )
     evaluate.set_defaults(action_run=run_evaluate)
     return p
 
@@ -268,6 +301,8 @@ def run_train(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None
     }
     params.update(model=args.model, float64=args.float64, progress=not args.quiet)
+    if args.e0s is not None:
+        params["e0s"] = args.e0s
     if args.data == QM9:
         unused = [flag for flag, name in NOT_FOR_QM9 if getattr(args, name)]
         if unused:
@@ -275,7 +310,9 @@ def run_train(args: argparse.Namespace) -> int:
                 f"{', '.join(unused)}: not for --data {QM9}, which splits the "
                 "molecules by --train-size, --val-size and --test-size"
             )
-        return train_qm9(args.out, **qm9_data(args, args.target), **params)
+        train_qm9(args.out, **qm9_data(args, args.target), **params)
+        write_config(args.command_parser, args, args.out)
+        return 0
     metrics = train_potential_run(
         args.data,
         args.out,
@@ -284,10 +321,13 @@ def run_train(args: argparse.Namespace) -> int:
         split_index=args.split_index,
         test_index=args.test_index,
         rmd17_split=args.rmd17_split,
+        valid_file=args.valid_file,
+        test_file=args.test_file,
         strict=args.strict,
         resume=args.resume,
         **params,
     )
+    write_config(args.command_parser, args, args.out)
     for part in ("validation", "test"):
         if metrics.get(part):
             print(f"\n{part} (best epoch {metrics['best_epoch']})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molmat.classic.intervals import INTERVAL_METHODS
+from molmat.cli.config import ExtendAction, add_config_option, write_config
 from molmat.cli.output import (
     HelpFormatter,
     add_no_cache,
@@ -56,8 +57,9 @@ TRAINING_OPTIONS = [
         "--patience",
         "patience",
         int,
-        "stop after this many epochs without a better validation metric; "
-        "without it all epochs run (the best epoch is kept either way)",
+        "graph networks and the MLP stop after this many epochs without a better "
+        "validation metric (the best epoch is kept either way); 0 runs all epochs "
+        "(MLP default: 30)",
     ),
 ]
 
@@ -119,6 +121,8 @@ def add_parser(sub):
     add_run_arguments(p)
     add_qm9_arguments(p)
     p.add_argument("--out", required=True, help="run folder to write")
+    add_config_option(p)
+    p.set_defaults(command_parser=p)
     return p
 
 
@@ -157,11 +161,13 @@ def add_run_arguments(p) -> None:
     data.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
     data.add_argument(
         "--target",
-        action="append",
+        action=ExtendAction,
+        nargs="+",
         dest="targets",
         metavar="COLUMN",
-        help="target column; repeat for a multitask model (missing labels are "
-        "masked). Default: the dataset's target, or the only numeric column",
+        help="target column(s) (--target a b, or --target a --target b); several "
+        "train one multitask model (missing labels are masked). Default: the "
+        "dataset's target, or the only numeric column",
     )
     data.add_argument(
         "--task",
@@ -179,14 +185,21 @@ def add_run_arguments(p) -> None:
         "--split",
         choices=SPLITS,
         default="scaffold",
-        help="80/10/10 random or Bemis-Murcko scaffold split (largest scaffolds "
-        "to train), or k-fold cross-validation",
+        help="80/10/10 random split; Bemis-Murcko scaffold split, seeded and "
+        "balanced as chemprop's scaffold_balanced (scaffold groups larger than half "
+        "the validation or test set go to train first, then the others, each in "
+        "seeded random order); "
+        "scaffold-deterministic (largest scaffold groups to train, whatever the "
+        "seed); or kfold: k-fold cross-validation as scikit-learn's (each fold tests "
+        "on one fold and trains on the other k-1, 10%% of which are held out, seeded, "
+        "for validation)",
     )
     split.add_argument("--folds", type=int, default=5, help="folds for --split kfold")
     split.add_argument(
         "--split-file",
         help='JSON with "train", "val", "test" lists of 0-based CSV rows (header '
-        "excluded); overrides --split",
+        "excluded), as molmat's split.json, or chemprop's list of such objects "
+        "(one per replicate; each trains a model, as folds); overrides --split",
     )
     model = p.add_argument_group("model")
     model.add_argument(
@@ -334,6 +347,13 @@ def run_qm9(args) -> int:
 
 
 def run(args) -> int:
+    """Train, then write the options of the finished run to OUT/config.yaml."""
+    code = train_command(args)
+    write_config(args.command_parser, args, args.out)
+    return code
+
+
+def train_command(args) -> int:
     if args.data == "qm9":
         return run_qm9(args)
     unusable = [m for m in args.model if m in POTENTIALS and m not in MODELS]

@@ -2,7 +2,9 @@
 
 A split is a dict with ``"train"``, ``"val"`` and ``"test"`` lists of 0-based
 row positions in the input CSV (header excluded), the JSON layout of split
-files, so splits made by other tools can be used as they are.
+files, so splits made by other tools can be used as they are: molmat's own
+``{"train", "val", "test"}`` object, or chemprop's list of such objects (one
+per replicate).
 """
 
 from __future__ import annotations
@@ -34,28 +36,53 @@ def murcko_scaffold(mol: Chem.Mol) -> str:
     return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
 
 
-def scaffold_split(
-    mols: list[Chem.Mol], sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic scaffold split: largest scaffold groups go to train.
-
-    Groups are sorted by (size, first index), descending, as DeepChem and
-    chemprop do; each group goes
-    to train while train stays within ``sizes[0]``, else to validation while
-    train + validation stay within ``sizes[0] + sizes[1]``, else to test. No
-    scaffold is shared between parts.
-    """
+def scaffold_groups(mols: list[Chem.Mol]) -> list[list[int]]:
+    """Indices of the molecules of each Bemis-Murcko scaffold, in first-seen order."""
     groups: dict[str, list[int]] = {}
     for i, mol in enumerate(mols):
         groups.setdefault(murcko_scaffold(mol), []).append(i)
-    ordered = sorted(groups.values(), key=lambda g: (len(g), g[0]), reverse=True)
+    return list(groups.values())
+
+
+def scaffold_split(
+    mols: list[Chem.Mol],
+    sizes: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    balanced: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scaffold split: whole scaffold groups go to train, validation or test.
+
+    ``balanced`` (chemprop's ``scaffold_balanced``): groups larger than half
+    the validation or test size come first, so they land in train; both the
+    large and the small groups are shuffled with ``seed``, so seeds give
+    different splits. Otherwise (deterministic, as DeepChem) groups are sorted
+    by (size, first index), descending, and ``seed`` is unused.
+
+    Each group in turn goes to train while train stays within
+    ``sizes[0] * n`` molecules, else to validation while it stays within
+    ``sizes[1] * n`` (deterministic: train + validation within
+    ``(sizes[0] + sizes[1]) * n``), else to test. No scaffold is shared
+    between parts.
+    """
+    groups = scaffold_groups(mols)
     n = len(mols)
-    train_cut, val_cut = sizes[0] * n, (sizes[0] + sizes[1]) * n
+    train_cut, val_cut = sizes[0] * n, sizes[1] * n
+    if balanced:
+        half = min(val_cut, n - train_cut - val_cut) / 2
+        rng = np.random.default_rng(seed)
+        big = [g for g in groups if len(g) > half]
+        small = [g for g in groups if len(g) <= half]
+        ordered = [big[i] for i in rng.permutation(len(big))]
+        ordered += [small[i] for i in rng.permutation(len(small))]
+    else:
+        ordered = sorted(groups, key=lambda g: (len(g), g[0]), reverse=True)
     parts: tuple[list[int], list[int], list[int]] = ([], [], [])
     for group in ordered:
+        # deterministic: validation may take what train left of its share too
+        val_room = val_cut + (0 if balanced else train_cut - len(parts[0]))
         if len(parts[0]) + len(group) <= train_cut:
             parts[0].extend(group)
-        elif len(parts[0]) + len(parts[1]) + len(group) <= val_cut:
+        elif len(parts[1]) + len(group) <= val_room:
             parts[1].extend(group)
         else:
             parts[2].extend(group)
@@ -63,19 +90,20 @@ def scaffold_split(
 
 
 def kfold_splits(
-    n: int, k: int, seed: int
+    n: int, k: int, seed: int, val_fraction: float = 0.1
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """k seeded folds: fold i is the test set, fold i+1 (mod k) the validation set."""
-    if k < 3:
-        raise ValueError(f"k-fold needs at least 3 folds (test, val, train); got {k}")
+    """k seeded folds, as scikit-learn's ``KFold``: fold i is the test set and
+    the other k-1 folds are for training, of which ``val_fraction`` (at least
+    one molecule) is held out for validation, drawn with ``(seed, i)``."""
+    if not 2 <= k <= n:
+        raise ValueError(f"k-fold needs 2 to {n} folds (one per molecule); got {k}")
     folds = np.array_split(np.random.default_rng(seed).permutation(n), k)
     out = []
     for i in range(k):
-        val_fold = (i + 1) % k
-        train = np.concatenate(
-            [f for j, f in enumerate(folds) if j not in (i, val_fold)]
-        )
-        out.append((np.sort(train), np.sort(folds[val_fold]), np.sort(folds[i])))
+        rest = np.concatenate([f for j, f in enumerate(folds) if j != i])
+        rest = np.random.default_rng((seed, i)).permutation(rest)
+        n_val = max(1, round(val_fraction * len(rest))) if val_fraction > 0 else 0
+        out.append((np.sort(rest[n_val:]), np.sort(rest[:n_val]), np.sort(folds[i])))
     return out
 
 
@@ -89,46 +117,71 @@ def split_json(split: Split) -> str:
     return json.dumps({k: split[k] for k in PARTS})
 
 
-def load_split(
+def load_splits(
     path: str | Path, rows: np.ndarray, n_rows: int
-) -> tuple[np.ndarray, ...]:
-    """Read a split file and map its CSV rows to positions among parsed molecules.
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Read a split file; map its CSV rows to positions among parsed molecules.
 
-    Rows that were skipped as bad input (already reported) are left out.
+    The file holds molmat's ``{"train": [...], "val": [...], "test": [...]}``
+    or chemprop's list of such objects, one per replicate (each replicate is
+    one split, as a fold). Rows that were skipped as bad input (already
+    reported) are left out.
 
     Raises:
-        DataError: missing keys, non-integer rows, rows out of range, or a row
-            in two parts.
+        DataError: another layout, missing keys, non-integer rows, rows out of
+            range, or a row in two parts; the message names the file.
     """
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"split file {path}: cannot read JSON ({err})") from err
-    if not isinstance(data, dict) or any(k not in data for k in PARTS):
-        raise DataError(f"split file {path}: needs 'train', 'val' and 'test' lists")
+    replicates = data if isinstance(data, list) else [data]
+    layout = (
+        "needs 'train', 'val' and 'test' lists, as an object or (chemprop) a "
+        "list of objects, one per replicate"
+    )
+    if not replicates or not all(
+        isinstance(r, dict) and all(k in r for k in PARTS) for r in replicates
+    ):
+        raise DataError(f"split file {path}: {layout}")
     position = np.full(n_rows, -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
+    return [
+        _replicate(
+            f"{path}" + (f" (replicate {i})" if len(replicates) > 1 else ""),
+            r,
+            position,
+            n_rows,
+        )
+        for i, r in enumerate(replicates)
+    ]
+
+
+def _replicate(
+    name: str, data: dict, position: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of one ``{"train", "val", "test"}`` object's rows."""
     seen: set[int] = set()
     parts = []
-    for name in PARTS:
-        values = data[name]
+    for part in PARTS:
+        values = data[part]
         if not isinstance(values, list) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in values
         ):
-            raise DataError(f"split file {path}: {name!r} must be a list of integers")
+            raise DataError(f"split file {name}: {part!r} must be a list of integers")
         bad = [v for v in values if not 0 <= v < n_rows]
         if bad:
             raise DataError(
-                f"split file {path}: {name!r} rows {bad[:5]} outside 0..{n_rows - 1}"
+                f"split file {name}: {part!r} rows {bad[:5]} outside 0..{n_rows - 1}"
             )
         overlap = seen.intersection(values)
         if overlap:
             raise DataError(
-                f"split file {path}: rows {sorted(overlap)[:5]} are in two parts"
+                f"split file {name}: rows {sorted(overlap)[:5]} are in two parts"
             )
         seen.update(values)
         pos = position[np.asarray(values, dtype=np.int64)]
         parts.append(pos[pos >= 0])
     if len(parts[0]) == 0:
-        raise DataError(f"split file {path}: no usable training rows")
+        raise DataError(f"split file {name}: no usable training rows")
     return tuple(parts)

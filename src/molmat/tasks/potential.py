@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from molmat.data.graphs import GraphSet
 from molmat.data.statistics import (
     element_table,
     energy_scale_shift,
+    fit_e0s,
+    isolated_atom_e0s,
     reference_energies,
     structure_sums,
 )
@@ -71,6 +74,13 @@ class PotentialModel(BaseEstimator):
             (``time_limit`` in minutes).
         val_frames: structures held out of the training frames for validation
             when ``fit`` gets no validation frames (0: none).
+        e0s: per-element reference energies (eV) taken off the energies
+            before training: ``"average"`` (least squares of the training
+            energies on their compositions, MACE's ``average``),
+            ``"isolated"`` (the isolated-atom frames; every element needs
+            one), ``"auto"`` (isolated when they cover every element, else
+            average), a ``{Z: eV}`` dict or a JSON file of one
+            (``{"1": -13.6, ...}``, by atomic number).
         float64: train and predict in double precision.
         seed: initialisation, shuffling and hold-out seed.
         progress: show progress bars.
@@ -99,6 +109,7 @@ class PotentialModel(BaseEstimator):
         ema_decay: float = 0.99,
         plateau_patience: int = 10,
         val_frames: int = 50,
+        e0s: str | dict = "auto",
         float64: bool = False,
         seed: int = 0,
         progress: bool = True,
@@ -119,6 +130,7 @@ class PotentialModel(BaseEstimator):
         self.ema_decay = ema_decay
         self.plateau_patience = plateau_patience
         self.val_frames = val_frames
+        self.e0s = e0s
         self.float64 = float64
         self.seed = seed
         self.progress = progress
@@ -176,8 +188,8 @@ class PotentialModel(BaseEstimator):
     ) -> PotentialModel:
         """Train on ``frames`` (Frames, ase.Atoms or StructureData).
 
-        Isolated-atom frames give the reference energies (E0s) and are not
-        trained on; without them E0s are fitted by least squares.
+        Isolated-atom frames are not trained on; they give the reference
+        energies (E0s) as :attr:`e0s` says.
 
         Args:
             frames: training structures with energies (and forces/stress).
@@ -226,7 +238,7 @@ class PotentialModel(BaseEstimator):
                 f"validation frames hold elements {unseen} that no training frame "
                 "has; their reference energies cannot be fitted"
             )
-        e0s, how = reference_energies(frames, species, isolated)
+        e0s, how = self.reference_energies(frames, species, isolated)
         log.info(
             "%d training, %d validation frames; E0s by %s: %s",
             len(frames),
@@ -284,6 +296,33 @@ class PotentialModel(BaseEstimator):
             )
             self.potential_ = self._network(jax.tree_util.tree_leaves(trained))
         return self
+
+    def reference_energies(
+        self, frames: list[Frame], species: tuple[int, ...], isolated: list[Frame]
+    ) -> tuple[dict[int, float], str]:
+        """E0s (eV) of ``species`` chosen by :attr:`e0s`, and how they were found.
+
+        Raises:
+            DataError: an element without an isolated-atom frame or a given
+                E0; an unreadable E0 file (named).
+        """
+        if self.e0s == "auto":
+            return reference_energies(frames, species, isolated)
+        if self.e0s == "average":
+            return fit_e0s(frames, species), "least squares"
+        if self.e0s == "isolated":
+            given, how = isolated_atom_e0s(isolated), "isolated atoms"
+            source = "the isolated-atom frames"
+        else:
+            given, source = _given_e0s(self.e0s), str(self.e0s)
+            how = "given" if isinstance(self.e0s, dict) else f"given in {self.e0s}"
+        missing = [z for z in species if z not in given]
+        if missing:
+            raise DataError(
+                f"E0s: {source} give no reference energy for elements {missing} "
+                f"(atomic numbers) of the training frames"
+            )
+        return {z: given[z] for z in species}, how
 
     def _network(self, leaves: list):
         """The network with :attr:`scaling_` around the parameter ``leaves``."""
@@ -429,6 +468,29 @@ def load_potential(folder: Path, config: dict) -> PotentialModel:
     with pot._precision():
         pot.potential_ = archive.load_params(folder, template)
     return pot
+
+
+def _given_e0s(e0s: dict | str | Path) -> dict[int, float]:
+    """``{Z: eV}`` of a dict or a JSON file of one (keys atomic numbers)."""
+    name = "e0s"
+    if not isinstance(e0s, dict):
+        name = str(e0s)
+        if not Path(e0s).is_file():
+            raise DataError(
+                f"E0s {e0s!r}: neither auto, average, isolated nor an existing "
+                'JSON file of {"Z": eV}'
+            )
+        try:
+            e0s = json.loads(Path(e0s).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"E0 file {name}: cannot read JSON ({err})") from err
+    try:
+        return {int(z): float(e) for z, e in e0s.items()}
+    except (AttributeError, TypeError, ValueError) as err:
+        raise DataError(
+            f"E0s {name}: needs {{atomic number: energy in eV}}, e.g. "
+            f'{{"1": -13.6}} ({err})'
+        ) from err
 
 
 def _relative_to(graphs: GraphSet, e0s: dict[int, float]) -> GraphSet:

@@ -116,7 +116,8 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
             (linear warm-up to ``max_lr``, exponential decay to ``final_lr``).
         weight_decay: AdamW weight decay.
         patience: stop after this many epochs without a better validation
-            metric (``None``: train all epochs, keep the best).
+            metric (the one that picks the best epoch, e.g. RMSE); the best
+            epoch is kept either way (0 or ``None``: train all epochs).
         val_fraction: share of the training data held out for validation when
             ``fit`` gets no ``X_val`` (0: no validation, keep the last epoch).
         class_weight: ``"balanced"`` weights positives by n_negative/n_positive
@@ -147,7 +148,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         final_lr: float = 1e-4,
         warmup_epochs: float = 2.0,
         weight_decay: float = 0.0,
-        patience: int | None = None,
+        patience: int | None = 10,
         val_fraction: float = 0.1,
         class_weight: str | None = None,
         seed: int = 0,
@@ -314,7 +315,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
             final_lr=self.final_lr,
             warmup_epochs=self.warmup_epochs,
             weight_decay=self.weight_decay,
-            patience=self.patience,
+            patience=self.patience or None,
             seed=self.seed,
         )
 

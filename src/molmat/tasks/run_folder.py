@@ -29,6 +29,7 @@ RUN_OUTPUTS = (
     "metrics.jsonl",
     "split.json",
     "data_report.json",
+    "config.yaml",
     "*_predictions.csv",
     "*.png",
 )

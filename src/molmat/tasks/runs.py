@@ -38,7 +38,7 @@ from molmat.training.metrics import choose_threshold, score, selection_metric
 
 log = logging.getLogger("molmat")
 
-SPLITS = ("random", "scaffold", "kfold")
+SPLITS = ("random", "scaffold", "scaffold-deterministic", "kfold")
 MODELS = (*ENCODERS, *CLASSIC_MODELS)
 
 
@@ -92,13 +92,20 @@ def make_splits(
     split_file: str | Path | None = None,
     folds: int = 5,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Positions (among parsed molecules) of train/val/test, one tuple per fold."""
+    """Positions (among parsed molecules) of train/val/test, one tuple per fold.
+
+    ``scaffold`` is seeded and balanced (chemprop's ``scaffold_balanced``);
+    ``scaffold-deterministic`` puts the largest scaffold groups in train
+    whatever the seed. A split file with several replicates gives one tuple
+    each.
+    """
     if split_file is not None:
-        return [splitting.load_split(split_file, table.rows, table.report.n_rows)]
+        return splitting.load_splits(split_file, table.rows, table.report.n_rows)
     if split == "random":
         return [splitting.random_split(len(table), seed)]
-    if split == "scaffold":
-        return [splitting.scaffold_split(table.mols)]
+    if split in ("scaffold", "scaffold-deterministic"):
+        balanced = split == "scaffold"
+        return [splitting.scaffold_split(table.mols, seed=seed, balanced=balanced)]
     if split == "kfold":
         return splitting.kfold_splits(len(table), folds, seed)
     raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
@@ -126,8 +133,12 @@ def train_run(
         data: CSV path or bundled dataset name.
         out: run folder (one sub-folder per fold for ``split="kfold"``).
         smiles_col, targets, strict: see :func:`read_molecules`.
-        split: ``random``, ``scaffold`` or ``kfold`` (80/10/10 for the first two).
-        split_file: JSON split to use instead (``train``/``val``/``test`` rows).
+        split: ``random``, ``scaffold`` (seeded, balanced),
+            ``scaffold-deterministic`` (largest scaffolds to train), 80/10/10,
+            or ``kfold`` (each fold tests on one fold and trains on the rest,
+            10% of which validate).
+        split_file: JSON split to use instead (``train``/``val``/``test`` rows,
+            or chemprop's list of them, one per replicate).
         folds: number of folds for ``kfold``.
         seed: seed of the split and of the model.
         resume: continue an interrupted run from its checkpoint.
@@ -511,14 +522,24 @@ def evaluate_file(
 ) -> tuple[dict, Path]:
     """Metrics and plots of a model on a labelled CSV; written to ``out``.
 
-    ``use_cache=False``: no feature cache or conformer store is read or written.
+    ``out`` defaults to ``<model>_evaluation_<data name>`` beside the model
+    folder; nothing is written inside the model folder (an ``out`` there is
+    refused). ``use_cache=False``: no feature cache or conformer store is read
+    or written.
     """
+    folder = Path(model_path).resolve()
+    if out is None:
+        name = Path(str(data)).name.split(".")[0]
+        out = folder.parent / f"{folder.name}_evaluation_{name}"
+    out = Path(out)
+    if out.resolve().is_relative_to(folder):
+        raise ValueError(
+            f"--out {out} is inside the model folder {model_path}; evaluations "
+            "go beside it, so the model stays as it was trained"
+        )
     model = load_for_prediction(model_path, use_cache)
     table = read_molecules(data, smiles_col, targets=model.target_names_)
     report_data(table.report)
-    if out is None:
-        out = Path(model_path) / f"evaluation_{Path(str(data)).name.split('.')[0]}"
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pred = model.predict_values(table.mols)
     thresholds = saved_thresholds(model_path)
