@@ -286,3 +286,30 @@ def test_every_command_has_help_and_options(capsys):
         with pytest.raises(SystemExit):
             parser.parse_args([name, "--help"])
         assert "--verbose" in capsys.readouterr().out, name
+
+
+@pytest.mark.parametrize(("patience", "epochs_run"), [(None, 11), (0, 12)])
+def test_early_stopping_by_default(tiny_csv, tmp_path, patience, epochs_run):
+    """Graph networks stop 10 epochs after the best validation epoch unless
+    patience is 0. A learning rate of 1e-12 leaves float32 weights as they
+    are, so epoch 1 stays the best."""
+    from molmat.tasks.runs import train_run
+
+    settings = dict(max_lr=1e-12, init_lr=1e-12, final_lr=1e-12, epochs=12)
+    if patience is not None:
+        settings["patience"] = patience
+    result = train_run(
+        tiny_csv,
+        tmp_path,
+        model="mpnn",
+        targets=["logS"],
+        split="random",
+        hidden=16,
+        ffn_hidden=16,
+        batch_size=8,
+        progress=False,
+        **settings,
+    )
+    (run,) = result["runs"]
+    assert (run["best_epoch"], run["epochs_run"]) == (1, epochs_run)
+    assert "test" in run

@@ -409,7 +409,12 @@ def train_command(args) -> int:
                 f"coverage {iv['coverage']:.3f}, mean width {iv['mean_width']:.3f}"
             )
     elif result["summary"]:
-        print(f"{len(runs)}-fold cross-validation, test metrics mean ± std")
+        parts = (
+            f"{len(runs)} split-file replicates"
+            if args.split_file
+            else f"{len(runs)}-fold cross-validation"
+        )
+        print(f"{parts}, test metrics mean ± std")
         print(
             table(["metric", "value"], [[k, v] for k, v in result["summary"].items()])
         )
