@@ -57,9 +57,9 @@ TRAINING_OPTIONS = [
         "--patience",
         "patience",
         int,
-        "graph networks and the MLP stop after this many epochs without a better "
-        "validation metric (the best epoch is kept either way); 0 runs all epochs "
-        "(MLP default: 30)",
+        "stop after this many epochs without a better validation metric, keeping "
+        "the best epoch: graph networks (0 runs all epochs) and the MLP (its "
+        "default: 30)",
     ),
 ]
 
