@@ -24,28 +24,26 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from rdkit import Chem
+from rdkit.Chem import Draw
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE, Isomap
+from sklearn.metrics import silhouette_score
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
-from rdkit import Chem  # noqa: E402
-from rdkit.Chem import Draw  # noqa: E402
-from sklearn.cluster import KMeans  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.manifold import TSNE, Isomap  # noqa: E402
-from sklearn.metrics import silhouette_score  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from molmat.classic.estimators import DescriptorCleaner  # noqa: E402
-from molmat.classic.kernels import kernel_matrix  # noqa: E402
-from molmat.data.statistics import Standardizer  # noqa: E402
-from molmat.featurizers.descriptors import (  # noqa: E402
+from molmat.classic.estimators import DescriptorCleaner
+from molmat.classic.kernels import kernel_matrix
+from molmat.data.console import progress_bar, reported_warnings
+from molmat.data.statistics import Standardizer
+from molmat.featurizers.descriptors import (
     BINARY_SETS,
     COUNT_SETS,
     DESCRIPTOR_CLIP,
-    progress_off,
+    PROGRESS_FROM,
 )
 
 log = logging.getLogger("molmat")
@@ -55,6 +53,10 @@ METRICS = ("euclidean", "tanimoto", "minmax")
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "isomap": "Isomap"}
 REDUCED_DIMS = 50  # t-SNE/Isomap on descriptors and k-means work in this PCA space
 SILHOUETTE_SAMPLE = 2000  # silhouettes are estimated on at most this many molecules
+DUPLICATE_POINTS = (
+    "the molecules have fewer distinct feature vectors than clusters, so some "
+    "clusters are empty or repeat others"
+)
 
 
 def metric_for(features: str) -> str:
@@ -236,8 +238,9 @@ def kmeans(
     k_max = min(max(2 * k, 10) if k_max is None else max(k_max, k), n)
     ks = np.arange(1, k_max + 1)
     inertias, silhouettes, chosen = [], [], None
-    for kk in tqdm(ks, desc="k-means", unit="k", disable=progress_off(n)):
-        model = KMeans(int(kk), n_init=n_init, random_state=seed).fit(x)
+    for kk in progress_bar(ks, "k-means", enabled=n >= PROGRESS_FROM, unit="k"):
+        with reported_warnings(f"k-means with k = {kk}", DUPLICATE_POINTS):
+            model = KMeans(int(kk), n_init=n_init, random_state=seed).fit(x)
         inertias.append(model.inertia_)
         silhouettes.append(_silhouette(x, model.labels_, seed))
         if kk == k:
@@ -318,7 +321,8 @@ def map_plot(
     order = np.random.default_rng(seed).permutation(n)
     size = float(np.clip(4000 / max(n, 1), 3, 40))
     style = dict(s=size, alpha=0.75, edgecolors="none")
-    fig, ax = plt.subplots(figsize=(7.5, 6), dpi=120)
+    fig = Figure(figsize=(7.5, 6), dpi=120)
+    ax = fig.subplots()
     if values is None:
         ax.scatter(coords[order, 0], coords[order, 1], color="C0", **style)
     elif categorical:
@@ -372,7 +376,6 @@ def map_plot(
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return Path(path)
 
 
@@ -384,7 +387,7 @@ def _categorical_scatter(ax, coords, order, values, label, style) -> None:
     shown = ranked if len(ranked) <= MAX_CATEGORIES else ranked[: MAX_CATEGORIES - 1]
     shown = sorted(shown, key=_natural_order)  # "2" before "10"
     text = np.where(missing, "", values.astype(str))
-    palette = plt.get_cmap("tab10" if len(shown) <= 10 else "tab20")
+    palette = colormaps["tab10" if len(shown) <= 10 else "tab20"]
     groups = [(name, text == name, palette(j)) for j, name in enumerate(shown)]
     if len(shown) < len(ranked):
         groups.append(("other", ~missing & ~np.isin(text, shown), MISSING_COLOUR))
@@ -429,7 +432,8 @@ def _is_missing(value) -> bool:
 
 def elbow_plot(clusters: Clusters, path: str | Path) -> Path:
     """Inertia (and silhouette) against k, the chosen k marked."""
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig = Figure(figsize=(6, 4), dpi=120)
+    ax = fig.subplots()
     ax.plot(clusters.ks, clusters.inertias, "o-", color="C0", label="inertia")
     chosen = clusters.ks == clusters.k
     ax.plot(
@@ -457,7 +461,6 @@ def elbow_plot(clusters: Clusters, path: str | Path) -> Path:
     ax.set_title(f"k-means elbow (chosen k = {clusters.k})")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return Path(path)
 
 

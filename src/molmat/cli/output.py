@@ -6,11 +6,17 @@ import argparse
 import logging
 import math
 
+from molmat.data.console import ProgressLogHandler
+
 
 def setup_logging(verbosity: int) -> None:
-    """INFO by default, DEBUG with -v, WARNING with -q."""
+    """INFO by default, DEBUG with -v, WARNING with -q.
+
+    Lines go to stderr through ``tqdm.write``: a progress bar that is running
+    stays in one piece below them.
+    """
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    handler = logging.StreamHandler()
+    handler = ProgressLogHandler()
     handler.setFormatter(logging.Formatter("%(levelname).1s %(message)s"))
     logger = logging.getLogger("molmat")
     logger.handlers[:] = [handler]
@@ -62,15 +68,32 @@ def metrics_table(metrics: dict) -> str:
 
 
 def comparison_table(summary: dict) -> str:
-    """One row per model of a :func:`~molmat.tasks.compare.compare_models` summary."""
+    """One row per model of a :func:`~molmat.tasks.compare.compare_models` summary.
+
+    A model with several runs shows mean ± std; with one run, its value alone.
+    """
     metrics = summary["metrics"]
     rows = [
-        [r["model"], r["runs"], *(r[m] for m in metrics), r["fit_seconds"]]
+        [
+            r["model"],
+            r["runs"],
+            *(_estimate(r[k], r["runs"]) for k in (*metrics, "fit_seconds")),
+        ]
         for r in summary["rows"]
     ]
     seeds = ",".join(map(str, summary["seeds"]))
-    title = f"test metrics, mean ± std over seeds {seeds}"
+    if all(r["runs"] == 1 for r in summary["rows"]):
+        title = f"test metrics, seed {seeds}"
+    elif len(summary["seeds"]) > 1:
+        title = f"test metrics, mean ± std over seeds {seeds}"
+    else:
+        title = f"test metrics, mean ± std over the folds of seed {seeds}"
     return title + "\n" + table(["model", "runs", *metrics, "fit s"], rows)
+
+
+def _estimate(mean_std: tuple[float, float], runs: int):
+    """``(mean, std)`` over several runs; the mean alone for one run."""
+    return tuple(mean_std) if runs > 1 else mean_std[0]
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
 from vesin import NeighborList
+
+from molmat.data.console import progress_bar
 
 
 def neighbor_list(
@@ -67,9 +68,7 @@ def radius_graphs(
     n_graphs = len(atom_offsets) - 1
     no_cell, open_box = np.zeros((3, 3)), np.zeros(3, bool)
     senders, receivers, shifts = [], [], []
-    for g in tqdm(
-        range(n_graphs), desc="neighbour lists", disable=not progress or None
-    ):
+    for g in progress_bar(range(n_graphs), "neighbour lists", enabled=progress):
         start, stop = atom_offsets[g], atom_offsets[g + 1]
         i, j, s = neighbor_list(
             positions[start:stop],

@@ -35,11 +35,11 @@ import numpy as np
 import rdkit
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdDistGeom
-from tqdm.auto import tqdm
 
+from molmat.data.console import progress_bar
 from molmat.data.rdkit_log import silence_rdkit
 from molmat.featurizers.conformer_store import ConformerStore, Embedding
-from molmat.featurizers.descriptors import progress_off
+from molmat.featurizers.descriptors import PROGRESS_FROM
 
 STORE_BATCH = 256  # embeddings written to the store at a time
 
@@ -258,12 +258,12 @@ def embed_all(
     fresh: dict[str, Embedding] = {}
     with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
         results = pool.map(partial(embed_canonical, options=options), todo.values())
-        bar = tqdm(
+        bar = progress_bar(
             zip(todo, results, strict=True),
             total=len(todo),
             desc="embedding conformers",
             unit="mol",
-            disable=progress_off(len(todo)),
+            enabled=len(todo) >= PROGRESS_FROM,
         )
         for smiles, result in bar:
             done[smiles] = fresh[smiles] = result

@@ -22,18 +22,21 @@ mean (the classic models' cleaning step imputes them).
 from __future__ import annotations
 
 import contextlib
+import logging
 from functools import cache
 
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import Descriptors, MACCSkeys, rdFingerprintGenerator
-from tqdm.auto import tqdm
 
+from molmat.data.console import progress_bar, reported_warnings
 from molmat.featurizers.cache import cached_arrays
+
+log = logging.getLogger("molmat")
 
 DESCRIPTOR_CLIP = 6.0  # bound of standardised descriptors (standard deviations)
 PROGRESS_FROM = 2000  # featurising at least this many molecules shows a progress bar
-FEATURES_VERSION = "descriptors-v1"
+FEATURES_VERSION = "descriptors-v2"  # v2: values beyond float32 are NaN, not inf
 
 PHYSCHEM = (
     "MolWt",
@@ -66,11 +69,6 @@ FEATURE_SETS = (
 BINARY_SETS = ("morgan", "maccs")  # 0/1 vectors: Tanimoto kernel
 COUNT_SETS = ("morgan-counts", "fragprints")  # integer counts: MinMax kernel
 FRAGMENTS = tuple(name for name, _ in Descriptors._descList if name.startswith("fr_"))
-
-
-def progress_off(n_items: int) -> bool | None:
-    """tqdm's ``disable``: off for small jobs, else on when writing to a terminal."""
-    return True if n_items < PROGRESS_FROM else None
 
 
 def check_kind(kind: str | None) -> None:
@@ -117,13 +115,24 @@ def molecule_descriptors(
     out = np.full((len(mols), len(names)), np.nan, dtype=np.float64)
     if not names:
         return out.astype(np.float32)
-    bar = tqdm(
-        mols, desc=f"{kind} features", unit="mol", disable=progress_off(len(mols))
+    bar = progress_bar(
+        mols, f"{kind} features", enabled=len(mols) >= PROGRESS_FROM, unit="mol"
     )
     row_of = _row_function(kind, names, radius, n_bits)
-    for i, mol in enumerate(bar):
-        out[i] = row_of(mol)
-    out[~np.isfinite(out)] = np.nan
+    with reported_warnings(f"{kind} features"):
+        for i, mol in enumerate(bar):
+            out[i] = row_of(mol)
+    too_large = np.isfinite(out) & (np.abs(out) > np.finfo(np.float32).max)
+    if too_large.any():  # e.g. Ipc of large molecules
+        columns = sorted({names[j] for j in np.nonzero(too_large)[1]})
+        log.warning(
+            "%s features: %d value(s) of %s exceed the float32 range and are "
+            "treated as missing",
+            kind,
+            too_large.sum(),
+            ", ".join(columns),
+        )
+    out[~np.isfinite(out) | too_large] = np.nan
     return out.astype(np.float32)
 
 

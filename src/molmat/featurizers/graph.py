@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 from rdkit import Chem
-from tqdm.auto import tqdm
 
+from molmat.data.console import progress_bar
 from molmat.data.graphs import GraphSet
 from molmat.featurizers.cache import cached_arrays
 from molmat.featurizers.conformer_store import ConformerStore
 from molmat.featurizers.conformers import ConformerOptions, embed_all
-from molmat.featurizers.descriptors import molecule_descriptors, progress_off
+from molmat.featurizers.descriptors import PROGRESS_FROM, molecule_descriptors
 
 FEATURIZER_VERSION = "graph-v1"
 
@@ -151,7 +151,7 @@ def featurize(
             Molecules that fail keep zero positions and a reason in ``errors``.
         conformer_store: reuse and keep conformers there (``None``: embed all).
     """
-    bar = tqdm(mols, desc="featurising", unit="mol", disable=progress_off(len(mols)))
+    bar = progress_bar(mols, "featurising", len(mols) >= PROGRESS_FROM, unit="mol")
     graphs = [mol_graph(m) for m in bar]
     positions, errors = (
         embed_all(mols, conformers, store=conformer_store)

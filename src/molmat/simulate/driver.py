@@ -34,8 +34,8 @@ from ase import units
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.stress import full_3x3_to_voigt_6_stress
-from tqdm.auto import tqdm
 
+from molmat.data.console import progress_bar
 from molmat.data.csv import DataError
 from molmat.data.radius import close_pairs
 from molmat.data.structures import MIN_DISTANCE
@@ -312,8 +312,8 @@ def run_md(
         speed = _Speed(timestep_fs)
         with (
             writer,
-            tqdm(
-                total=steps, unit="step", disable=not progress, desc=f"md {ens.kind}"
+            progress_bar(
+                None, f"md {ens.kind}", enabled=progress, total=steps, unit="step"
             ) as bar,
         ):
             writer.write(state, timestep_fs)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from molmat.classic import chemspace
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
+from molmat.data.datasets import DATASETS
 from molmat.featurizers.descriptors import molecule_features_cached
 from molmat.tasks.runs import report_data
 
@@ -133,7 +134,7 @@ def chemical_space_map(
             out / "map.png",
             title=f"{title} ({len(rows)} molecules)",
             values=values,
-            label=colour or "",
+            label=colour_label(source, colour),
             categorical=bool(categorical),
             seed=seed,
         )
@@ -199,6 +200,14 @@ def colour_values(
         labels = [None if np.isnan(v) else str(int(v)) for v in values]
         return np.array(labels, dtype=object), True
     return values, False
+
+
+def colour_label(source: str, column: str | None) -> str:
+    """The colour column's name, with its units when it is a bundled target."""
+    info = DATASETS.get(source)
+    if column is None or info is None or column not in info.targets:
+        return column or ""
+    return f"{column} [{info.units}]" if info.task == "regression" else column
 
 
 def _subset(n: int, max_molecules: int | None, seed: int) -> np.ndarray:

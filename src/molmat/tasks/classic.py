@@ -22,6 +22,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from molmat.classic.models import make_estimator
+from molmat.data.console import reported_warnings
 from molmat.data.csv import DataError
 from molmat.data.molecules import (
     TASKS,
@@ -143,9 +144,10 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
                     "model__checkpoint_dir": Path(checkpoint_dir) / f"target_{j}",
                     "model__resume": resume,
                 }
-            self.estimators_.append(
-                estimator.fit(features[known], y[known, j], **fit_params)
-            )
+            context = f"{self.model} on {self.features}, {self.target_names_[j]}"
+            with reported_warnings(context):
+                fitted = estimator.fit(features[known], y[known, j], **fit_params)
+            self.estimators_.append(fitted)
         self.history_ = History(train_seconds=time.perf_counter() - tick, best_epoch=0)
         return self
 

@@ -11,10 +11,9 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from molmat.tasks.runs import train_run
+from molmat.tasks.runs import mean_std, target_units, train_run
 from molmat.training import plots
 
 log = logging.getLogger("molmat")
@@ -80,19 +79,15 @@ def compare_models(
         ]
     )
     flat.to_csv(out / "comparison.csv", index=False)
-    plots.comparison_bars(rows, metrics[0], out / "comparison.png")
+    units = target_units(next(iter(runs.values()))[0]["data"], task)
+    plots.comparison_bars(rows, metrics[0], out / "comparison.png", units)
     return summary
 
 
 def _row(name: str, runs: list[dict], metrics: tuple[str, ...]) -> dict:
     """Mean and standard deviation over runs of each metric and the fit time."""
-
-    def stat(values):
-        values = np.asarray(values, np.float64)
-        return float(np.nanmean(values)), float(np.nanstd(values))
-
     row = {"model": name, "runs": len(runs)}
     for metric in metrics:
-        row[metric] = stat([r["test"][metric] for r in runs])
-    row["fit_seconds"] = stat([r["fit_seconds"] for r in runs])
+        row[metric] = mean_std([r["test"][metric] for r in runs])
+    row["fit_seconds"] = mean_std([r["fit_seconds"] for r in runs])
     return row

@@ -36,7 +36,7 @@ from molmat.data.structures import (
 from molmat.tasks.archives import load
 from molmat.tasks.potential import PotentialModel
 from molmat.tasks.run_folder import start_run, write_run_file
-from molmat.training.plots import learning_curve, potential_parity_plots
+from molmat.training.plots import potential_learning_curve, potential_parity_plots
 
 log = logging.getLogger("molmat")
 
@@ -76,8 +76,8 @@ def finish_run(
         potential_parity_plots(test, pred, folder, "test")
     model.save(folder / "model", metrics)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    learning_curve(
-        history.records, folder / "learning_curve.png", "loss", history.best_epoch
+    potential_learning_curve(
+        history.records, folder / "learning_curve.png", history.best_epoch, model.model
     )
     return metrics
 

@@ -26,6 +26,7 @@ from molmat.classic.intervals import interval_summary, prediction_intervals
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
+from molmat.data.datasets import DATASETS
 from molmat.data.molecules import infer_task
 from molmat.models.gnn import ENCODERS, is_graph_model
 from molmat.tasks.archives import load
@@ -173,6 +174,7 @@ def train_run(
                 resume=resume,
                 intervals=intervals,
                 alpha=alpha,
+                split_name=split_title(split, split_file, seed, k, len(parts)),
                 **model_params,
             )
         )
@@ -193,6 +195,7 @@ def _train_one(
     resume: bool,
     intervals: str | None = None,
     alpha: float = 0.1,
+    split_name: str = "",
     **model_params,
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
@@ -269,13 +272,24 @@ def _train_one(
         write_predictions(
             table, test, pred, model, out / "test_predictions.csv", bounds, thresholds
         )
-        draw_result_plots(model, table.y[test], pred, metrics["test"], out)
+        draw_result_plots(
+            model,
+            table.y[test],
+            pred,
+            metrics["test"],
+            out,
+            f"{Path(table.report.source).name}: test set, {split_name}",
+            target_units(table.report.source, model.task_),
+        )
     if records:  # epoch-wise training only
         plots.learning_curve(
             records,
             out / "learning_curve.png",
             selection_metric(model.task_, metrics.get("val")),
             model.history_.best_epoch,
+            units=target_units(table.report.source, model.task_),
+            loss_label=TRAIN_LOSSES[model.task_],
+            title=f"{Path(table.report.source).name}, {model.model}, {split_name}",
         )
     model.save(out / "model", metrics=metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
@@ -418,17 +432,60 @@ def label_columns(
     return out
 
 
+# What the training loss of a graph network is, for its learning curve.
+TRAIN_LOSSES = {
+    "regression": "train loss (MSE of standardised targets)",
+    "classification": "train loss (binary cross-entropy)",
+}
+
+
+def split_title(
+    split: str, split_file: str | Path | None, seed: int, part: int, n_parts: int
+) -> str:
+    """How a run's molecules were split, for plot titles.
+
+    E.g. ``"scaffold split, seed 0"``, ``"kfold split, seed 1, fold 2 of 5"``
+    or ``"split file my_split.json"``; ``part`` is 0-based.
+    """
+    name = (
+        f"split file {Path(split_file).name}"
+        if split_file is not None
+        else f"{split} split, seed {seed}"
+    )
+    return f"{name}, fold {part + 1} of {n_parts}" if n_parts > 1 else name
+
+
+def target_units(source: str, task: str) -> str:
+    """Units of a bundled regression dataset's targets ("" when not known)."""
+    info = DATASETS.get(source)
+    if info is None or task != "regression" or info.task != "regression":
+        return ""
+    return info.units
+
+
 def draw_result_plots(
-    model: PropertyModel, y: np.ndarray, pred: np.ndarray, metrics: dict, out: Path
+    model: PropertyModel,
+    y: np.ndarray,
+    pred: np.ndarray,
+    metrics: dict,
+    out: Path,
+    title: str = "",
+    units: str = "",
 ) -> list[Path]:
     """Parity plot per target (regression); ROC and precision-recall curves and
-    confusion matrices (classification)."""
+    confusion matrices (classification).
+
+    ``title`` names the set, e.g. ``"esol: test set, scaffold split, seed 0"``;
+    ``units`` are the targets' units (regression; "" when not known).
+    """
     if model.task_ == "classification":
         names = model.target_names_
         return [
-            plots.roc_plot(y, pred, out / "roc.png", names),
-            plots.pr_plot(y, pred, out / "precision_recall.png", names),
-            plots.confusion_plot(metrics["per_target"], out / "confusion.png"),
+            plots.roc_plot(y, pred, out / "roc.png", names, title),
+            plots.pr_plot(y, pred, out / "precision_recall.png", names, title),
+            plots.confusion_plot(
+                metrics["per_target"], out / "confusion.png", title=title
+            ),
         ]
     paths = []
     for j, name in enumerate(model.target_names_):
@@ -440,6 +497,8 @@ def draw_result_plots(
                 out / f"parity{suffix}.png",
                 name,
                 metrics["per_target"][name],
+                units=units,
+                title=title,
             )
         )
     return paths
@@ -451,13 +510,16 @@ def _summarise(runs: list[dict]) -> dict:
     if not tests:
         return {}
     keys = [k for k, v in tests[0].items() if isinstance(v, float)]
-    return {
-        k: (
-            float(np.nanmean([t[k] for t in tests])),
-            float(np.nanstd([t[k] for t in tests])),
-        )
-        for k in keys
-    }
+    return {k: mean_std([t[k] for t in tests]) for k in keys}
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and standard deviation of the values that are not NaN (NaN if none)."""
+    values = np.asarray(values, np.float64)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    return float(values.mean()), float(values.std())
 
 
 def saved_thresholds(model_path: str | Path) -> dict[str, float] | None:
@@ -547,7 +609,15 @@ def evaluate_file(
     metrics["data_report"] = table.report.summary()
     if model.task_ == "regression" and infer_task(table.y) == "classification":
         log.warning("labels look binary but the model is a regression model")
-    draw_result_plots(model, table.y, pred, metrics, out)
+    draw_result_plots(
+        model,
+        table.y,
+        pred,
+        metrics,
+        out,
+        f"{Path(table.report.source).name}: evaluation set",
+        target_units(table.report.source, model.task_),
+    )
     write_predictions(
         table,
         np.arange(len(table)),

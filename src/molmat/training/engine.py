@@ -52,8 +52,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
+from molmat.data.console import progress_bar
 from molmat.training.serialization import (
     arrays_to_tree,
     atomic_write_bytes,
@@ -358,7 +358,7 @@ class Engine:
         scan: ``batches(epoch)`` returns one pytree stacked on a leading step
             axis, and an epoch runs as one jitted ``lax.scan``.
         throughput: ``(name, samples per epoch)``: records ``name_per_second``.
-        progress: show a progress bar (on a terminal).
+        progress: show a progress bar.
         jit: the compiler wrapper of the step (e.g. with compiler options).
     """
 
@@ -442,11 +442,11 @@ class Engine:
         step_fn = self._make_step(static)
         traces_before = step_fn.traces
         start = len(history.records)
-        bar = tqdm(
+        bar = progress_bar(
             range(start, self.epochs),
             desc="training",
             unit="epoch",
-            disable=None if self.progress else True,
+            enabled=self.progress,
             initial=start,
             total=self.epochs,
         )

@@ -1,58 +1,124 @@
 """PNG plots: parity (regression; energies and forces of potentials), ROC,
-precision-recall and confusion matrices (classification), learning curves."""
+precision-recall and confusion matrices (classification), learning curves.
+
+Every plot is a :class:`matplotlib.figure.Figure` of its own: nothing here
+touches pyplot's global state or the matplotlib backend, so plotting works
+headless and leaves a notebook's backend alone. Titles name the data set the
+plot shows (e.g. ``"test set, scaffold split"``) and its size; axes carry
+units where they are known (``units=""``: the quantity's name alone).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import (
     average_precision_score,
     precision_recall_curve,
     roc_curve,
 )
 
-from molmat.data.structures import Frame  # noqa: E402
-from molmat.training.metrics import regression_scores  # noqa: E402
+from molmat.data.structures import Frame
+from molmat.training.metrics import regression_scores
+
+# Display names of metrics; those with units are in the target's units.
+METRIC_NAMES = {
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+    "log_loss": "log-loss",
+    "mcc": "MCC",
+}
+METRICS_WITH_UNITS = ("rmse", "mae")
+# Learning-curve panels of potentials: record key suffix, quantity, units.
+POTENTIAL_CURVES = (
+    ("energy_rmse_meV_per_atom", "energy RMSE", "meV/atom"),
+    ("forces_rmse_meV_per_A", "force RMSE", "meV/Å"),
+    ("stress_rmse_meV_per_A3", "stress RMSE", "meV/Å³"),
+)
+CURVE_PARTS = (("train", "C0", "train"), ("val", "C1", "validation"))
 
 
-def parity_plot(
-    y: np.ndarray, pred: np.ndarray, path: str | Path, label: str, metrics: dict
-) -> Path:
-    """Predicted vs measured with the y = x line and RMSE/MAE/R² in the corner."""
-    known = ~np.isnan(y)
-    y, pred = y[known], pred[known]
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
-    ax.scatter(y, pred, s=10, alpha=0.6, edgecolors="none")
-    lo = float(min(y.min(), pred.min())) if len(y) else 0.0
-    hi = float(max(y.max(), pred.max())) if len(y) else 1.0
-    pad = 0.05 * (hi - lo or 1.0)
-    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1)
-    ax.set_xlim(lo - pad, hi + pad)
-    ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlabel(f"{label} (measured)")
-    ax.set_ylabel(f"{label} (predicted)")
-    ax.set_aspect("equal")
-    text = "\n".join(
-        f"{name} = {metrics[key]:.3f}"
-        for key, name in (("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R²"))
-        if key in metrics
-    )
-    ax.text(0.04, 0.96, f"{text}\nn = {len(y)}", transform=ax.transAxes, va="top")
+def with_units(name: str, units: str = "") -> str:
+    """``name [units]``, or ``name`` when the units are unknown."""
+    return f"{name} [{units}]" if units else name
+
+
+def metric_label(metric: str, units: str = "") -> str:
+    """Display name of a metric, with ``units`` if it has the target's units."""
+    name = METRIC_NAMES.get(metric, metric)
+    return with_units(name, units if metric in METRICS_WITH_UNITS else "")
+
+
+def _titled(title: str, n: int) -> str:
+    return f"{title} (n = {n})" if title else f"n = {n}"
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return Path(path)
 
 
+def parity_plot(
+    y: np.ndarray,
+    pred: np.ndarray,
+    path: str | Path,
+    label: str,
+    metrics: dict,
+    *,
+    units: str = "",
+    title: str = "",
+    metric_units: str | None = None,
+) -> Path:
+    """Predicted vs measured with the y = x line; RMSE/MAE/R² in the legend.
+
+    Args:
+        y, pred: [n] measured and predicted values; pairs with a NaN are left out.
+        path: PNG to write.
+        label: the quantity (e.g. the target column).
+        metrics: ``rmse``, ``mae`` and ``r2`` (those present are shown).
+        units: units of ``y`` and ``pred`` (empty: unknown).
+        title: the set shown, e.g. ``"test set, scaffold split"``; the number
+            of points is added.
+        metric_units: units of the RMSE and MAE in ``metrics`` (default ``units``).
+    """
+    known = ~np.isnan(y) & ~np.isnan(pred)
+    y, pred = y[known], pred[known]
+    shown_units = units if metric_units is None else metric_units
+    text = "\n".join(
+        f"{METRIC_NAMES[key]} = {metrics[key]:.3g}"
+        + (f" {shown_units}" if key in METRICS_WITH_UNITS and shown_units else "")
+        for key in ("rmse", "mae", "r2")
+        if key in metrics
+    )
+    fig = Figure(figsize=(5.5, 5.5), dpi=120)
+    ax = fig.subplots()
+    ax.scatter(y, pred, s=10, alpha=0.6, edgecolors="none", label=text or "molecules")
+    lo = float(min(y.min(), pred.min())) if len(y) else 0.0
+    hi = float(max(y.max(), pred.max())) if len(y) else 1.0
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="y = x")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel(f"{with_units(label, units)}, measured")
+    ax.set_ylabel(f"{with_units(label, units)}, predicted")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(_titled(title, len(y)), fontsize=10)
+    return _save(fig, path)
+
+
 def potential_parity_plots(
-    frames: list[Frame], pred: dict, out: Path, prefix: str
+    frames: list[Frame], pred: dict, out: Path, prefix: str, title: str = ""
 ) -> list[Path]:
     """Energy-per-atom and force-component parity PNGs for ``frames``.
+
+    Axes are in eV/atom and eV/Å, the RMSE and MAE in meV/atom and meV/Å.
 
     Args:
         frames: S labelled structures (eV, eV/Å); frames without forces are
@@ -62,10 +128,12 @@ def potential_parity_plots(
         out: folder of the PNGs.
         prefix: file-name prefix (``<prefix>_parity_energy.png`` and
             ``<prefix>_parity_forces.png``).
+        title: the set shown (default ``"<prefix> set"``).
 
     Returns:
         The paths written.
     """
+    title = title or f"{prefix} set"
     n = np.array([f.n_atoms for f in frames])
     e_ref = np.array([f.energy for f in frames]) / n
     e_pred = pred["energy"] / n
@@ -74,8 +142,11 @@ def potential_parity_plots(
             e_ref,
             e_pred,
             out / f"{prefix}_parity_energy.png",
-            "energy per atom [eV]",
-            regression_scores(e_ref, e_pred),
+            "energy per atom",
+            _in_milli(regression_scores(e_ref, e_pred)),
+            units="eV/atom",
+            title=f"{title}: structures",
+            metric_units="meV/atom",
         )
     ]
     has_f = [i for i, f in enumerate(frames) if f.forces is not None]
@@ -87,76 +158,93 @@ def potential_parity_plots(
                 f_ref,
                 f_pred,
                 out / f"{prefix}_parity_forces.png",
-                "force component [eV/Å]",
-                regression_scores(f_ref, f_pred),
+                "force component",
+                _in_milli(regression_scores(f_ref, f_pred)),
+                units="eV/Å",
+                title=f"{title}: force components",
+                metric_units="meV/Å",
             )
         )
     return paths
 
 
+def _in_milli(scores: dict) -> dict:
+    """RMSE and MAE × 1000 (eV -> meV); the other scores as they are."""
+    return {k: v * 1000 if k in METRICS_WITH_UNITS else v for k, v in scores.items()}
+
+
 def roc_plot(
-    y: np.ndarray, prob: np.ndarray, path: str | Path, names: list[str]
+    y: np.ndarray, prob: np.ndarray, path: str | Path, names: list[str], title: str = ""
 ) -> Path:
-    """ROC curve of every target (y, prob: [n, T], NaN = missing)."""
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    """ROC curve of every target (y, prob: [n, T], NaN = missing).
+
+    ``title`` names the set shown; the number of molecules is added.
+    """
+    fig = Figure(figsize=(5.5, 5.5), dpi=120)
+    ax = fig.subplots()
     for j, name in enumerate(names):
-        known = ~np.isnan(y[:, j])
+        known = ~np.isnan(y[:, j]) & ~np.isnan(prob[:, j])
         if len(np.unique(y[known, j])) < 2:
             continue
         fpr, tpr, _ = roc_curve(y[known, j].astype(int), prob[known, j])
         auc = float(np.trapezoid(tpr, fpr))
-        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
-    ax.plot([0, 1], [0, 1], "k--", lw=1)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f}, n = {known.sum()})")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="random (AUC 0.5)")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    ax.set_title(f"ROC: {_titled(title, len(y))}", fontsize=10)
+    return _save(fig, path)
 
 
 def pr_plot(
-    y: np.ndarray, prob: np.ndarray, path: str | Path, names: list[str]
+    y: np.ndarray, prob: np.ndarray, path: str | Path, names: list[str], title: str = ""
 ) -> Path:
     """Precision-recall curve of every target (y, prob: [n, T], NaN = missing).
 
     The dotted line of each target's colour is its positive rate: the
-    precision of a random ranking.
+    precision of a random ranking. ``title`` names the set shown.
     """
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    fig = Figure(figsize=(5.5, 5.5), dpi=120)
+    ax = fig.subplots()
     for j, name in enumerate(names):
-        known = ~np.isnan(y[:, j])
+        known = ~np.isnan(y[:, j]) & ~np.isnan(prob[:, j])
         labels = y[known, j].astype(int)
         if len(np.unique(labels)) < 2:
             continue
         precision, recall, _ = precision_recall_curve(labels, prob[known, j])
         ap = average_precision_score(labels, prob[known, j])
         (line,) = ax.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
-        ax.axhline(labels.mean(), color=line.get_color(), ls=":", lw=1)
+        ax.axhline(
+            labels.mean(),
+            color=line.get_color(),
+            ls=":",
+            lw=1,
+            label=f"{name}: positive rate {labels.mean():.2f}",
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    ax.set_title(f"precision-recall: {_titled(title, len(y))}", fontsize=10)
+    return _save(fig, path)
 
 
-def confusion_plot(per_target: dict, path: str | Path, max_targets: int = 12) -> Path:
+def confusion_plot(
+    per_target: dict, path: str | Path, max_targets: int = 12, title: str = ""
+) -> Path:
     """Confusion matrices (counts and row shares) of up to ``max_targets`` targets.
 
     ``per_target`` maps a target name to its classification scores holding
-    ``confusion`` ({"tn", "fp", "fn", "tp"}) and ``threshold``.
+    ``confusion`` ({"tn", "fp", "fn", "tp"}) and ``threshold``; ``title``
+    names the set shown.
     """
     items = [(k, v) for k, v in per_target.items() if "confusion" in v][:max_targets]
     cols = min(4, max(1, len(items)))
     rows = -(-max(1, len(items)) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(3 * cols, 3 * rows), dpi=120, squeeze=False
-    )
+    fig = Figure(figsize=(3 * cols, 3 * rows + 0.4), dpi=120)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel()[len(items) :]:
         ax.axis("off")
     for ax, (name, scores) in zip(axes.ravel(), items, strict=False):
@@ -176,75 +264,156 @@ def confusion_plot(per_target: dict, path: str | Path, max_targets: int = 12) ->
                 )
         ax.set_xticks([0, 1], ["pred 0", "pred 1"])
         ax.set_yticks([0, 1], ["true 0", "true 1"])
-        ax.set_title(f"{name[:28]}\n(threshold {scores['threshold']:.2f})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+        ax.set_title(
+            f"{name[:28]}\n(threshold {scores['threshold']:.2f}, n = {counts.sum()})",
+            fontsize=9,
+        )
+    fig.suptitle(f"confusion matrices: {title}" if title else "confusion matrices")
+    return _save(fig, path)
 
 
 def learning_curve(
-    records: list[dict], path: str | Path, metric: str, best_epoch: int
+    records: list[dict],
+    path: str | Path,
+    metric: str,
+    best_epoch: int,
+    *,
+    units: str = "",
+    loss_label: str = "train loss",
+    title: str = "",
 ) -> Path:
-    """Training loss and validation metric against epoch; the best epoch marked."""
+    """Validation metric and training loss against epoch; the best epoch marked.
+
+    Args:
+        records: one dict per epoch with ``epoch``, ``train_loss`` and (with
+            validation data) ``val_<metric>``.
+        path: PNG to write.
+        metric: the validation metric (``rmse``, ``roc_auc``...).
+        best_epoch: the epoch whose model was kept (0: none marked).
+        units: units of the targets (RMSE and MAE are in them).
+        loss_label: what the training loss is (its own, log-scale axis).
+        title: the run, e.g. ``"esol, mpnn"``.
+    """
     epochs = [r["epoch"] for r in records]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.plot(epochs, [r["train_loss"] for r in records], color="C0", label="train loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("train loss", color="C0")
-    ax.set_yscale("log")
     key = f"val_{metric}"
+    fig = Figure(figsize=(6.5, 4), dpi=120)
+    ax = fig.subplots()
+    ax.set_xlabel("epoch")
+    lines = []
+    loss_ax = ax
     if any(key in r for r in records):
-        ax2 = ax.twinx()
-        ax2.plot(
+        lines += ax.plot(
             [r["epoch"] for r in records if key in r],
             [r[key] for r in records if key in r],
             color="C1",
-            label=f"validation {metric}",
+            label=f"validation {metric_label(metric, units)}",
         )
-        ax2.set_ylabel(f"validation {metric}", color="C1")
+        ax.set_ylabel(f"validation {metric_label(metric, units)}", color="C1")
+        loss_ax = ax.twinx()
+    lines += loss_ax.plot(
+        epochs, [r["train_loss"] for r in records], color="C0", label=loss_label
+    )
+    loss_ax.set_ylabel(f"{loss_label} (log scale)", color="C0")
+    loss_ax.set_yscale("log")
     if best_epoch > 0:
-        ax.axvline(best_epoch, color="grey", ls=":", lw=1)
-    ax.set_title(f"learning curve (best epoch {best_epoch})")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+        lines.append(
+            ax.axvline(
+                best_epoch, color="grey", ls=":", lw=1, label=f"best epoch {best_epoch}"
+            )
+        )
+    loss_ax.legend(handles=lines, loc="upper right", fontsize=8)  # drawn on top
+    ax.set_title(f"learning curve: {title}" if title else "learning curve")
+    return _save(fig, path)
+
+
+def potential_learning_curve(
+    records: list[dict], path: str | Path, best_epoch: int, title: str = ""
+) -> Path:
+    """Energy and force (and stress) RMSE of a potential against epoch.
+
+    One panel per quantity, training and validation RMSE on a log scale in
+    meV/atom, meV/Å (and meV/Å³), the best epoch marked.
+
+    Args:
+        records: one dict per epoch with ``epoch`` and
+            ``train_``/``val_energy_rmse_meV_per_atom``,
+            ``..._forces_rmse_meV_per_A``, ``..._stress_rmse_meV_per_A3``
+            (those present are drawn).
+        path: PNG to write.
+        best_epoch: the epoch whose model was kept (0: none marked).
+        title: the run, e.g. ``"ethanol.extxyz, nequip"``.
+
+    Raises:
+        ValueError: no record holds any of these RMSEs.
+    """
+    panels = [
+        curve
+        for curve in POTENTIAL_CURVES
+        if any(f"{part}_{curve[0]}" in r for r in records for part in ("train", "val"))
+    ]
+    if not panels:
+        raise ValueError("the training records hold no energy or force RMSE")
+    fig = Figure(figsize=(4.5 * len(panels), 4), dpi=120)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (key, name, units) in zip(axes, panels, strict=True):
+        for part, colour, text in CURVE_PARTS:
+            kept = [r for r in records if f"{part}_{key}" in r]
+            if kept:
+                ax.plot(
+                    [r["epoch"] for r in kept],
+                    [r[f"{part}_{key}"] for r in kept],
+                    color=colour,
+                    label=f"{text} {name}",
+                )
+        if best_epoch > 0:
+            ax.axvline(
+                best_epoch, color="grey", ls=":", lw=1, label=f"best epoch {best_epoch}"
+            )
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(with_units(name, units))
+        ax.legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"learning curve: {title}" if title else "learning curve")
+    return _save(fig, path)
 
 
 def size_curve(
     points: list[dict], path: str | Path, metric: str = "rmse", label: str = ""
 ) -> Path:
     """Test metric against training-set size (log x axis); ``label`` names y."""
-    fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+    fig = Figure(figsize=(5, 4), dpi=120)
+    ax = fig.subplots()
     ax.plot([p["size"] for p in points], [p[metric] for p in points], "o-")
     ax.set_xscale("log")
     ax.set_xlabel("training molecules")
-    ax.set_ylabel(label or f"test {metric}")
+    ax.set_ylabel(label or f"test {metric_label(metric)}")
     ax.set_title("learning curve")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
-def comparison_bars(rows: list[dict], metric: str, path: str | Path) -> Path:
-    """Bar per model of ``metric`` mean with its standard deviation over runs.
+def comparison_bars(
+    rows: list[dict], metric: str, path: str | Path, units: str = ""
+) -> Path:
+    """Bar per model of ``metric``: its mean and standard deviation over runs.
 
     ``rows`` are :func:`molmat.tasks.compare.compare_models` rows, each with
-    ``model``, ``runs`` and ``metric: (mean, std)``.
+    ``model``, ``runs`` and ``metric: (mean, std)``; with one run per model
+    the bars show the values alone. ``units``: units of the targets.
     """
     names = [r["model"] for r in rows]
     means = np.array([r[metric][0] for r in rows])
-    stds = np.array([r[metric][1] for r in rows])
-    fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2, 4), dpi=120)
-    ax.bar(names, means, yerr=stds, capsize=4, color="C0", alpha=0.8)
+    runs = sorted({r["runs"] for r in rows})
+    several = runs != [1]
+    stds = np.array([r[metric][1] for r in rows]) if several else np.zeros(len(rows))
+    fig = Figure(figsize=(1.2 * len(rows) + 2, 4), dpi=120)
+    ax = fig.subplots()
+    ax.bar(
+        names, means, yerr=stds if several else None, capsize=4, color="C0", alpha=0.8
+    )
     for i, (m, s) in enumerate(zip(means, stds, strict=True)):
         ax.text(i, m + s, f"{m:.3f}", ha="center", va="bottom", fontsize=8)
-    runs = sorted({r["runs"] for r in rows})
-    ax.set_ylabel(f"test {metric} (mean ± std over {'/'.join(map(str, runs))} runs)")
-    ax.set_title(f"model comparison: {metric}")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    name = f"test {metric_label(metric, units)}"
+    spread = f"mean ± std over {'/'.join(map(str, runs))} runs"
+    ax.set_ylabel(f"{name}\n({spread})" if several else name)
+    ax.set_title(f"model comparison: {METRIC_NAMES.get(metric, metric)}")
+    return _save(fig, path)
