@@ -68,10 +68,11 @@ class PotentialModel(BaseEstimator):
         cutoff: neighbour radius (Å).
         lmax: highest rotation order (NequIP only).
         channels, layers: network width and depth (None: the model's default).
-        epochs, time_limit, batch_size, lr, lr_schedule, energy_weight,
-            forces_weight, stress_weight, ema_decay, plateau_patience: see
+        epochs, time_limit, batch_size, lr, lr_schedule: see
             :class:`~molmat.training.potential.PotentialTrainConfig`
             (``time_limit`` in minutes).
+        energy_weight, forces_weight, stress_weight, ema_decay, plateau_patience:
+            see :class:`~molmat.training.potential.PotentialTrainConfig`.
         val_frames: structures held out of the training frames for validation
             when ``fit`` gets no validation frames (0: none).
         e0s: per-element reference energies (eV) taken off the energies

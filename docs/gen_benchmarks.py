@@ -1,0 +1,256 @@
+"""MkDocs hook: the benchmark tables, generated from ``benchmarks/results/*.jsonl``.
+
+A page line ``<!-- results: NAME -->`` is replaced by the Markdown table
+``NAME`` of :data:`TABLES`. Run alone (``python docs/gen_benchmarks.py``) it
+prints every table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+MARKER = re.compile(r"^<!-- results: (\w+) -->$", re.MULTILINE)
+LATEST = "cpu2_2026-12-07.jsonl"
+COMMITS = ["3dd0a39", "6697058", "c0d581d"]  # newest first
+
+
+def read_results(name: str) -> list[dict]:
+    """The records of ``benchmarks/results/NAME``, one per line, in file order."""
+    path = RESULTS / name
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path} line {number}: {err}") from err
+    return records
+
+
+def number(value, digits: int = 3) -> str:
+    """A float with ``digits`` decimals, an int with thousands separators."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        raise ValueError(f"no results for the table with columns {headers}")
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def columns(records: list[dict], spec: list[tuple[str, Callable[[dict], str]]]):
+    """A table with one row per record and one column per ``(header, cell)``."""
+    return markdown_table(
+        [header for header, _ in spec], [[cell(r) for _, cell in spec] for r in records]
+    )
+
+
+def field(key: str, digits: int = 3) -> Callable[[dict], str]:
+    return lambda r: number(r.get(key), digits) if key in r else ""
+
+
+def property_table() -> str:
+    def speed(r):
+        text = number(r["mol_per_s"])
+        return "~" + text if r.get("mol_per_s_approx") else text
+
+    spec = [
+        ("data", lambda r: r["dataset"]),
+        ("split", lambda r: r["split"]),
+        ("seed", field("seed")),
+        ("model", lambda r: r["model"]),
+        ("test RMSE", field("test_rmse")),
+        ("MAE", field("test_mae")),
+        ("R²", field("test_r2")),
+        ("train s", field("train_s", 1)),
+        ("mol/s", speed),
+        ("compilations", field("compilations")),
+    ]
+    return columns(read_results("property.jsonl"), spec)
+
+
+def data_name(r: dict) -> str:
+    return r["dataset"] + (f" ({r['tasks']} tasks)" if r.get("tasks", 1) > 1 else "")
+
+
+def pivot(records: list[dict], row_key, col_key, cell, lower_is_better) -> tuple:
+    """Rows and columns in first-seen order; the best value of a row in bold."""
+    rows: dict[tuple, dict[str, dict]] = {}
+    cols: list[str] = []
+    for r in records:
+        rows.setdefault(row_key(r), {})[col_key(r)] = r
+        if col_key(r) not in cols:
+            cols.append(col_key(r))
+    body = []
+    for key, cells in rows.items():
+        values = [c["value"] for c in cells.values()]
+        best = min(values) if lower_is_better(key) else max(values)
+        line = []
+        for col in cols:
+            r = cells.get(col)
+            text = cell(r) if r else "—"
+            line.append(f"**{text}**" if r and r["value"] == best else text)
+        body.append([*key, *line])
+    return cols, body
+
+
+def metric_name(metric: str) -> str:
+    return {"test_rmse": "RMSE", "test_roc_auc": "ROC-AUC"}[metric]
+
+
+def with_std(r: dict) -> str:
+    return number(r["value"]) + (f" ± {number(r['std'])}" if "std" in r else "")
+
+
+def gnn_zoo_table() -> str:
+    records = read_results("gnn_zoo.jsonl")
+    cols, body = pivot(
+        records,
+        lambda r: (
+            data_name(r),
+            metric_name(r["metric"]),
+            r["split"],
+            r["seeds"] + (" mean" if r["aggregate"] == "mean" else ""),
+        ),
+        lambda r: r["model"],
+        with_std,
+        lambda key: key[1] == "RMSE",
+    )
+    return markdown_table(["data", "metric", "split", "seeds", *cols], body)
+
+
+def classic_table() -> str:
+    names = {"rf": "RF", "gp": "GP", "krr": "KRR", "mpnn": "D-MPNN"}
+
+    def cell(r):
+        text = number(r["value"])
+        return text + (f" ({number(r['coverage_90'])})" if "coverage_90" in r else "")
+
+    cols, body = pivot(
+        read_results("classic.jsonl"),
+        lambda r: (data_name(r), metric_name(r["metric"]), r["split"], str(r["seed"])),
+        lambda r: f"{names[r['model']]} / {r['features']}",
+        cell,
+        lambda key: key[1] == "RMSE",
+    )
+    cols = [c + " (90% coverage)" if c.startswith("GP") else c for c in cols]
+    return markdown_table(["data", "metric", "split", "seed", *cols], body)
+
+
+def potentials_table() -> str:
+    spec = [(k, lambda r, k=k: r[k]) for k in ("measurement", "molmat", "reference")]
+    return columns(read_results("potentials.jsonl"), spec)
+
+
+def latest(select: Callable[[dict], bool]) -> list[dict]:
+    """The selected records of the latest measurements, newest commit first."""
+    rows = [r for r in read_results(LATEST) if select(r)]
+    return sorted(rows, key=lambda r: COMMITS.index(r["commit"]))
+
+
+def esol_latest_table() -> str:
+    def version(r):
+        if "chemprop_version" in r:
+            return f"chemprop {r['chemprop_version']}"
+        return f"`{r['commit']}`"
+
+    spec = [
+        ("commit", version),
+        ("seed", field("seed")),
+        ("model", lambda r: "molmat D-MPNN" if r["model"] == "mpnn" else r["model"]),
+        ("test RMSE", field("test_rmse")),
+        ("MAE", field("test_mae")),
+        ("R²", field("test_r2")),
+        ("train s", lambda r: number(r.get("train_wall_s", r.get("train_seconds")), 1)),
+        ("mol/s", field("molecules_per_second_wall", 0)),
+        ("mol/s per epoch", field("mol_per_s_per_epoch", 0)),
+    ]
+    rows = latest(lambda r: r.get("dataset") == "esol" and "seed" in r)
+    rows.sort(key=lambda r: (COMMITS.index(r["commit"]), r["model"] != "mpnn"))
+    return columns(rows, spec)
+
+
+def aqsoldb_latest_table() -> str:
+    spec = [
+        ("commit", lambda r: f"`{r['commit']}`"),
+        ("model", lambda r: r["model"]),
+        ("best epoch", lambda r: f"{r['best_epoch']} of {r['epochs']}"),
+        ("test RMSE", field("test_rmse")),
+        ("MAE", field("test_mae")),
+        ("R²", field("test_r2")),
+        ("Spearman", field("test_spearman")),
+        ("fit s", field("fit_s", 1)),
+        ("compilations", field("compilations")),
+    ]
+    return columns(latest(lambda r: r.get("dataset") == "aqsoldb"), spec)
+
+
+def rmd17_latest_table() -> str:
+    spec = [
+        ("commit", lambda r: f"`{r['commit']}`"),
+        ("data", lambda r: r["dataset"]),
+        ("minutes", field("time_limit_min", 1)),
+        ("epochs", field("epochs")),
+        ("E MAE (meV)", field("energy_mae_meV", 2)),
+        ("F MAE (meV/Å)", field("forces_mae_meV_per_A", 1)),
+        ("F RMSE (meV/Å)", field("forces_rmse_meV_per_A", 1)),
+    ]
+    return columns(latest(lambda r: r.get("section") == "rmd17"), spec)
+
+
+def md_latest_table() -> str:
+    spec = [
+        ("commit", lambda r: f"`{r['commit']}`"),
+        ("system", lambda r: r["system"]),
+        ("atoms", field("n_atoms")),
+        ("JAX steps/s", field("jax_steps_per_s", 1)),
+        ("JAX ns/day", field("jax_ns_per_day", 2)),
+        ("ASE steps/s", field("ase_steps_per_s", 1)),
+        ("JAX / ASE", field("jax_over_ase", 2)),
+        ("run", lambda r: r["source"].rsplit("/", 1)[-1].removesuffix(".jsonl")),
+    ]
+    return columns(latest(lambda r: r.get("section") == "md"), spec)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "property": property_table,
+    "gnn_zoo": gnn_zoo_table,
+    "classic": classic_table,
+    "potentials": potentials_table,
+    "esol_latest": esol_latest_table,
+    "aqsoldb_latest": aqsoldb_latest_table,
+    "rmd17_latest": rmd17_latest_table,
+    "md_latest": md_latest_table,
+}
+
+
+def fill(markdown: str) -> str:
+    """``markdown`` with every results marker replaced by its table."""
+
+    def table(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in TABLES:
+            raise ValueError(f"unknown results table {name!r}; known: {list(TABLES)}")
+        return TABLES[name]()
+
+    return MARKER.sub(table, markdown)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    return fill(markdown)
+
+
+if __name__ == "__main__":
+    for name, make in TABLES.items():
+        print(f"## {name}\n\n{make()}\n")
