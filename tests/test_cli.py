@@ -98,7 +98,7 @@ def test_predict_keeps_columns_and_rows(run_dir, tmp_path, tiny_csv, capsys):
         == 0
     )
     frame, original = pd.read_csv(out), pd.read_csv(tiny_csv)
-    assert list(frame.columns) == [*original.columns, "logS_pred"]
+    assert list(frame.columns) == [*original.columns, "logS_pred", "in_domain"]
     assert len(frame) == len(original)
     assert frame["logS_pred"].isna().sum() == 3  # unparsable, empty, valence error
     assert "17 of 20 rows predicted" in capsys.readouterr().out

@@ -213,3 +213,50 @@ def test_predict_on_a_headerless_smi_predicts_every_molecule(tmp_path, capsys):
     assert frame["smiles"].tolist() == ["CCO", "c1ccccc1", "CCN"]
     assert frame["y0_pred"].notna().all()
     assert "3 of 3 rows predicted" in capsys.readouterr().out
+
+
+def test_sep_overrides_the_sniffed_separator(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("smiles|logS\nCCO|1.1\nc1ccccc1|-1.6\n")
+    with pytest.raises(DataError, match=r"x.csv \(header, file line 1\).*--sep"):
+        read_molecules(path)
+    for sep in ("|", "pipe"):
+        table = read_molecules(path, sep=sep)
+        assert table.smiles == ["CCO", "c1ccccc1"] and table.target_names == ["logS"]
+    # a semicolon file whose names hold more commas than semicolons
+    path.write_text("smiles;name, long, old;logS\nCCO;ethanol, dry, new;1,5\n")
+    table = read_molecules(path, sep="semicolon")
+    assert table.y[:, 0].tolist() == [1.5]
+    with pytest.raises(DataError, match="not one character"):
+        read_molecules(path, sep="::")
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_line_and_byte(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"smiles,name,logS\nCCO,ethanol,1.1\nCCN,amin\xe9,0.4\n")
+    with pytest.raises(DataError, match=r"latin.csv line 3: byte 0xe9 is not UTF-8"):
+        read_molecules(path)
+
+
+@pytest.mark.parametrize(
+    ("positive", "negative"), [("yes", "no"), ("True", "False"), ("active", "inactive")]
+)
+def test_label_words_are_read_as_one_and_zero(tmp_path, caplog, positive, negative):
+    path = tmp_path / "words.csv"
+    path.write_text(
+        f"smiles,active\nCCO,{positive}\nCCN,{negative}\nCCC,\nc1ccccc1,{positive}\n"
+    )
+    with caplog.at_level("INFO", logger="molmat"):
+        table = read_molecules(path, targets=["active"])
+    assert table.y[:, 0].tolist() == [1.0, 0.0, 1.0]
+    assert [b.row for b in table.report.bad_rows] == [2]  # the blank label
+    assert f"{positive.lower()} = 1, {negative.lower()} = 0" in caplog.text
+
+
+def test_mixed_words_stay_bad_rows_with_a_hint(tmp_path):
+    path = tmp_path / "words.csv"
+    path.write_text("smiles,active\nCCO,yes\nCCN,maybe\nCCC,1\n")
+    table = read_molecules(path, targets=["active"])
+    yes, maybe = table.report.bad_rows
+    assert "'yes'" in yes.reason and "only when every value of 'active'" in yes.reason
+    assert "file line 3" in str(maybe) and maybe.reason.endswith("'maybe' in 'active'")

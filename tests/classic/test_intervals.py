@@ -6,6 +6,7 @@ from molmat.classic.intervals import (
     bootstrap_intervals,
     coverage,
     cv_plus_intervals,
+    fit_intervals,
 )
 
 
@@ -72,3 +73,27 @@ def test_bootstrap_intervals_cover_on_synthetic_data():
                 covered.append(coverage(y_test, lower, upper))
     assert 0.86 <= np.mean(covered) <= 0.94, covered
     assert np.mean(widths[0.3]) < np.mean(widths[0.1])
+
+
+def test_bootstrap_calibration_gives_the_same_intervals_later():
+    rng = np.random.default_rng(0)
+    x, y = synthetic(100, rng)
+    x_new, _ = synthetic(50, rng)
+    lower, upper, calibration = fit_intervals("bootstrap", Ridge, x, y, x_new, 0.2)
+    assert len(calibration.models) == len(calibration.residuals) == 20
+    for chunk in (7, 1024):  # rows in chunks give the same quantiles
+        again_lower, again_upper, mean, spread = calibration.bounds(x_new, chunk=chunk)
+        np.testing.assert_allclose(again_lower, lower)
+        np.testing.assert_allclose(again_upper, upper)
+    assert (lower < mean).all() and (mean < upper).all() and (spread > 0).all()
+
+
+def test_cv_plus_calibration_half_width_covers_new_data():
+    rng = np.random.default_rng(1)
+    x, y = synthetic(300, rng)
+    x_new, y_new = synthetic(3000, rng)
+    _, _, calibration = fit_intervals("cv+", Ridge, x, y, x_new, alpha=0.1)
+    pred = Ridge().fit(x, y).predict(x_new)
+    lower, upper, *_ = calibration.bounds(x_new, pred)
+    np.testing.assert_allclose(upper - lower, 2 * calibration.half_width)
+    assert 0.86 <= coverage(y_new, lower, upper) <= 0.94

@@ -16,11 +16,18 @@ to 1 - alpha in practice.
 The bootstrap alternative (:func:`bootstrap_intervals`) fits B models on
 resamples and adds each model's out-of-bag residuals to its prediction, so
 the interval holds both model variance and noise.
+
+:func:`fit_intervals` also returns a :class:`Calibration`, what intervals for
+molecules met later need: the bootstrap models and their out-of-bag
+residuals, or for CV+/jackknife+ the ceil((1-alpha)(n+1))-th smallest
+out-of-fold residual, added to either side of the fitted model's prediction
+(the exact CV+ needs every fold model, kept only while training).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -52,6 +59,11 @@ def cv_plus_intervals(
         ``(lower, upper, median)`` arrays [n_test]; ``median`` is the median of
         the fold models' predictions.
     """
+    return _cv_plus(make_model, X_train, y_train, X_test, alpha, folds, seed)[:3]
+
+
+def _cv_plus(make_model, X_train, y_train, X_test, alpha, folds, seed):
+    """:func:`cv_plus_intervals` and the out-of-fold absolute residuals [n]."""
     y_train = np.asarray(y_train, dtype=np.float64).reshape(-1)
     n = len(y_train)
     if not 2 <= folds <= n:
@@ -77,7 +89,7 @@ def cv_plus_intervals(
         raise ValueError(f"{n} training points are too few for alpha = {alpha}")
     lower = np.sort(per_point - residual, axis=1)[:, low_rank]
     upper = np.sort(per_point + residual, axis=1)[:, high_rank]
-    return lower, upper, np.median(test_pred, axis=0)
+    return lower, upper, np.median(test_pred, axis=0), residual
 
 
 def bootstrap_intervals(
@@ -105,6 +117,11 @@ def bootstrap_intervals(
     Returns:
         ``(lower, upper, mean)`` arrays [n_test]; ``mean`` is the ensemble mean.
     """
+    return _bootstrap(make_model, X_train, y_train, X_test, alpha, n_boot, seed)[:3]
+
+
+def _bootstrap(make_model, X_train, y_train, X_test, alpha, n_boot, seed):
+    """:func:`bootstrap_intervals`, the fitted models and their out-of-bag residuals."""
     y_train = np.asarray(y_train, dtype=np.float64).reshape(-1)
     n = len(y_train)
     if n_boot < 2:
@@ -112,7 +129,7 @@ def bootstrap_intervals(
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be in (0, 0.5); got {alpha}")
     rng = np.random.default_rng(seed)
-    means, samples = [], []  # samples: [n_test, k] predictive draws of each model
+    models, residuals = [], []
     for _ in range(n_boot):
         drawn = rng.integers(0, n, n)
         out_of_bag = np.setdiff1d(np.arange(n), drawn)
@@ -120,16 +137,79 @@ def bootstrap_intervals(
             continue
         model = make_model()
         model.fit(take_rows(X_train, drawn), y_train[drawn])
-        residual = y_train[out_of_bag] - np.asarray(
-            model.predict(take_rows(X_train, out_of_bag))
-        ).reshape(-1)
-        pred = np.asarray(model.predict(X_test)).reshape(-1)
-        means.append(pred)
-        samples.append(pred[:, None] + residual[None, :])
-    draws = np.concatenate(samples, axis=1)
-    lower = np.quantile(draws, alpha / 2, axis=1)
-    upper = np.quantile(draws, 1 - alpha / 2, axis=1)
-    return lower, upper, np.mean(means, axis=0)
+        residuals.append(
+            y_train[out_of_bag]
+            - np.asarray(model.predict(take_rows(X_train, out_of_bag))).reshape(-1)
+        )
+        models.append(model)
+    calibration = Calibration("bootstrap", alpha, models=models, residuals=residuals)
+    lower, upper, mean, _ = calibration.bounds(X_test)
+    return lower, upper, mean, calibration
+
+
+@dataclass
+class Calibration:
+    """What (1 - ``alpha``) intervals of one target for new inputs need.
+
+    Attributes:
+        method: ``gp``, ``cv+``, ``jackknife+`` or ``bootstrap``.
+        alpha: miscoverage the intervals were made for.
+        half_width: ``cv+``/``jackknife+``: the ceil((1-alpha)(n+1))-th
+            smallest out-of-fold absolute residual (units of the target).
+        models: ``bootstrap``: the B fitted models (``predict(X) -> [n]``).
+        residuals: ``bootstrap``: each model's out-of-bag residuals y - mu_b(x).
+    """
+
+    method: str
+    alpha: float
+    half_width: float = float("nan")
+    models: list = field(default_factory=list)
+    residuals: list[np.ndarray] = field(default_factory=list)
+
+    def bounds(
+        self,
+        X: Sequence | np.ndarray,
+        pred: np.ndarray | None = None,
+        std: np.ndarray | None = None,
+        chunk: int = 1024,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(lower, upper, mean, std)`` [n] for inputs ``X``.
+
+        ``gp`` needs the model's ``pred`` and predictive ``std``; ``cv+`` and
+        ``jackknife+`` its ``pred``; ``bootstrap`` predicts with its own
+        models and returns their mean and spread (``mean``/``std`` are
+        ``None`` otherwise). Rows are handled ``chunk`` at a time, so memory
+        stays at ``chunk`` x (out-of-bag residuals) floats.
+        """
+        if self.method == "gp":
+            half = stats.norm.ppf(1 - self.alpha / 2) * np.asarray(std)
+            return pred - half, pred + half, None, None
+        if self.method in ("cv+", "jackknife+"):
+            return pred - self.half_width, pred + self.half_width, None, None
+        if self.method != "bootstrap":
+            raise ValueError(
+                f"unknown interval method {self.method!r}; use one of "
+                f"{INTERVAL_METHODS}"
+            )
+        means = np.stack(
+            [
+                np.asarray(m.predict(X), dtype=np.float64).reshape(-1)
+                for m in self.models
+            ]
+        )  # [B, n]
+        lower, upper = np.empty(means.shape[1]), np.empty(means.shape[1])
+        for start in range(0, means.shape[1], chunk):
+            part = slice(start, start + chunk)
+            draws = np.concatenate(
+                [
+                    mu[part, None] + r[None, :]
+                    for mu, r in zip(means, self.residuals, strict=True)
+                ],
+                axis=1,
+            )
+            lower[part] = np.quantile(draws, self.alpha / 2, axis=1)
+            upper[part] = np.quantile(draws, 1 - self.alpha / 2, axis=1)
+        return lower, upper, means.mean(axis=0), means.std(axis=0)
 
 
 def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
@@ -160,21 +240,44 @@ def prediction_intervals(
     Gaussian process's predictive standard deviation of column ``target``
     (mean ± z sigma).
     """
+    return fit_intervals(
+        method, make_model, X_train, y_train, X_test, alpha, seed, fitted, target
+    )[:2]
+
+
+def fit_intervals(
+    method: str,
+    make_model: Callable[[], object],
+    X_train: Sequence | np.ndarray,
+    y_train: np.ndarray,
+    X_test: Sequence | np.ndarray,
+    alpha: float = 0.1,
+    seed: int = 0,
+    fitted=None,
+    target: int = 0,
+) -> tuple[np.ndarray, np.ndarray, Calibration]:
+    """:func:`prediction_intervals` and the :class:`Calibration` for later inputs."""
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5); got {alpha}")
     if method == "gp":
         if fitted is None or not hasattr(fitted, "predict_with_std"):
             raise ValueError("gp intervals need a fitted Gaussian-process model")
         mean, std = (np.asarray(a)[:, target] for a in fitted.predict_with_std(X_test))
-        half = stats.norm.ppf(1 - alpha / 2) * std
-        return mean - half, mean + half
+        calibration = Calibration("gp", alpha)
+        return (*calibration.bounds(X_test, mean, std)[:2], calibration)
     if method == "bootstrap":
-        return bootstrap_intervals(
-            make_model, X_train, y_train, X_test, alpha, seed=seed
-        )[:2]
+        lower, upper, _, calibration = _bootstrap(
+            make_model, X_train, y_train, X_test, alpha, 20, seed
+        )
+        return lower, upper, calibration
     if method in ("cv+", "jackknife+"):
         folds = len(y_train) if method == "jackknife+" else min(10, len(y_train))
-        return cv_plus_intervals(
+        lower, upper, _, residual = _cv_plus(
             make_model, X_train, y_train, X_test, alpha, folds, seed
-        )[:2]
+        )
+        rank = int(np.ceil((1 - alpha) * (len(residual) + 1))) - 1
+        half_width = float(np.sort(residual)[rank])
+        return lower, upper, Calibration(method, alpha, half_width=half_width)
     raise ValueError(
         f"unknown interval method {method!r}; use one of {INTERVAL_METHODS}"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter, table
+from molmat.cli.predict import add_sep
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.tasks.assess import assess_run
 from molmat.tasks.runs import MODELS
@@ -20,6 +21,7 @@ def add_parser(sub):
     )
     p.add_argument("--data", required=True, help="CSV file or bundled dataset name")
     p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    add_sep(p)
     p.add_argument("--target", help="target column (the dataset's own by default)")
     p.add_argument("--model", choices=MODELS, default="rf", help="model to assess")
     p.add_argument(
@@ -45,6 +47,7 @@ def run(args) -> int:
         args.out,
         model=args.model,
         smiles_col=args.smiles_col,
+        sep=args.sep,
         target=args.target,
         cv=args.cv,
         repeats=args.repeats,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter, add_no_cache, metrics_table
+from molmat.cli.predict import add_sep
 from molmat.tasks.runs import evaluate_file
 
 
@@ -16,6 +17,7 @@ def add_parser(sub):
     p.add_argument("--model", required=True, help="run folder or model archive folder")
     p.add_argument("--data", required=True, help="labelled CSV or bundled dataset name")
     p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    add_sep(p)
     p.add_argument(
         "--out",
         help="output folder (default: <MODEL>_evaluation_<data name> beside the "
@@ -27,7 +29,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     metrics, out = evaluate_file(
-        args.model, args.data, args.out, args.smiles_col, args.use_cache
+        args.model, args.data, args.out, args.smiles_col, args.use_cache, args.sep
     )
     print(metrics_table(metrics))
     print(f"\nwritten to {out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter
+from molmat.cli.predict import add_sep
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.tasks.featurize import featurize_file
 
@@ -11,12 +12,19 @@ def add_parser(sub):
     p = sub.add_parser(
         "featurize",
         formatter_class=HelpFormatter,
-        description="Compute molecular features for every usable row of a CSV and "
-        "write them, with the row number and SMILES, to Parquet or CSV. Constant and "
-        "all-NaN columns are reported and dropped; values are not scaled.",
+        description="Compute molecular features for every usable row of a molecule "
+        "file and write them, with the row number and SMILES, to Parquet or CSV. "
+        "Every file gets every column of the feature set in the same order, so "
+        "training and test tables made separately line up; constant and all-NaN "
+        "columns are reported, not dropped. Values are not scaled.",
     )
-    p.add_argument("--data", required=True, help="CSV file or bundled dataset name")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="CSV/TSV, .smi or SDF file (optionally .gz), or bundled dataset name",
+    )
     p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    add_sep(p)
     p.add_argument(
         "--features",
         choices=FEATURE_SETS,
@@ -25,27 +33,27 @@ def add_parser(sub):
     )
     p.add_argument("--radius", type=int, default=2, help="Morgan radius")
     p.add_argument("--n-bits", type=int, default=2048, help="Morgan length")
-    p.add_argument(
-        "--keep-all", action="store_true", help="keep constant and all-NaN columns"
-    )
     p.add_argument("--out", required=True, help="output file, .parquet or .csv")
     return p
 
 
 def run(args) -> int:
-    frame, report, dropped = featurize_file(
+    frame, report, degenerate = featurize_file(
         args.data,
         args.features,
         args.out,
         args.smiles_col,
         args.radius,
         args.n_bits,
-        args.keep_all,
+        args.sep,
     )
-    for reason, columns in dropped.items():
+    for reason, columns in degenerate.items():
         if columns:
             shown = ", ".join(columns[:8]) + (" ..." if len(columns) > 8 else "")
-            print(f"dropped {len(columns)} {reason.replace('_', '-')} columns: {shown}")
+            print(
+                f"{len(columns)} {reason.replace('_', '-')} columns in this file "
+                f"(kept): {shown}"
+            )
     print(
         f"{report.n_used} of {report.n_rows} rows x {frame.shape[1] - 2} features "
         f"-> {args.out}"

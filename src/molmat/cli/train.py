@@ -19,6 +19,7 @@ from molmat.cli.potential import (
     qm9_data,
     train_qm9,
 )
+from molmat.cli.predict import add_sep
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.models.gnn.config import is_architecture_file
@@ -159,6 +160,7 @@ def add_run_arguments(p) -> None:
         help="CSV file, or a bundled dataset name (see `molmat datasets`)",
     )
     data.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    add_sep(data)
     data.add_argument(
         "--target",
         action=ExtendAction,
@@ -305,6 +307,7 @@ def run_params(args) -> dict:
         folds=args.folds,
         resume=args.resume,
         strict=args.strict,
+        sep=args.sep,
         intervals=args.intervals,
         alpha=args.alpha,
         ensemble=args.ensemble,

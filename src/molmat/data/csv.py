@@ -1,11 +1,16 @@
 """Read a table of molecules (and optional targets) into parsed molecules.
 
-Inputs are CSV (comma, semicolon or tab, sniffed from the header line), TSV,
-``.smi`` (``SMILES [name]`` per line, with or without a header line) and SDF
-(each record's properties become columns), each optionally gzipped; any other
-file is refused. Every bad row is reported with its 0-based row position
-(header excluded, the numbering split files use), where it is in the file and
-a reason, then skipped; ``strict=True`` turns the first bad row into an error.
+Inputs are CSV (comma, semicolon or tab, sniffed from the header line, or
+named with ``sep``), TSV, ``.smi`` (``SMILES [name]`` per line, with or
+without a header line) and SDF (each record's properties become columns), each
+optionally gzipped; any other file is refused. Text must be UTF-8: a file in
+another encoding is refused with its line and the offending byte (never
+guessed, which would silently change names and SMILES). Every bad row is
+reported with its 0-based row position (header excluded, the numbering split
+files use), where it is in the file and a reason, then skipped;
+``strict=True`` turns the first bad row into an error. Label columns written
+as words (``yes``/``no``, ``true``/``false``, ``active``/``inactive``,
+``positive``/``negative``) are read as 1/0 and the mapping is logged.
 Duplicate molecules (same canonical SMILES) are reported, and flagged when
 their labels disagree.
 """
@@ -13,6 +18,7 @@ their labels disagree.
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +32,7 @@ from molmat.data.datasets import DATASETS, NOT_BUNDLED, get_dataset
 from molmat.data.rdkit_log import silence_rdkit
 
 silence_rdkit()
+log = logging.getLogger("molmat")
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smi", "mol", "molecule")
 DELIMITED = (".csv", ".tsv")
@@ -34,6 +41,15 @@ SDF = (".sdf", ".sd")
 FORMATS = "CSV/TSV (.csv, .tsv), SMILES (.smi) or SDF (.sdf), optionally gzipped"
 NA_WORDS = ("", "nan", "na", "n/a", "null", "none")
 DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?|[+-]?\d+")
+# separator names accepted by ``sep`` (any other single character is used as is)
+SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
+# label words read as 1 / 0, one pair per column
+LABEL_WORDS = (
+    ("yes", "no"),
+    ("true", "false"),
+    ("active", "inactive"),
+    ("positive", "negative"),
+)
 
 
 class DataError(ValueError):
@@ -164,12 +180,36 @@ class RawTable:
         return f"{self.unit} {row + self.first}"
 
 
-def read_table(source: str | Path) -> RawTable:
-    """Read a bundled dataset name or a CSV/TSV/.smi/SDF path into a table.
+def separator(sep: str | None) -> str | None:
+    """The column separator named by ``sep``: one character or ``comma``,
+    ``semicolon``, ``tab`` (or ``\\t``), ``pipe``; ``None`` sniffs it.
 
     Raises:
-        DataError: no such file, an unsupported format, or an unreadable file.
+        DataError: anything else.
     """
+    if sep is None:
+        return None
+    chosen = SEPARATORS.get(sep.lower(), sep)
+    if len(chosen) != 1 or chosen in '"\r\n':
+        raise DataError(
+            f"separator {sep!r} is not one character; use one, or one of "
+            f"{', '.join(k for k in SEPARATORS if k.isalpha())}"
+        )
+    return chosen
+
+
+def read_table(source: str | Path, sep: str | None = None) -> RawTable:
+    """Read a bundled dataset name or a CSV/TSV/.smi/SDF path into a table.
+
+    ``sep`` (see :func:`separator`) overrides the sniffed separator of
+    CSV/TSV files and the tab/whitespace split of ``.smi`` files; bundled
+    datasets and SDF files have none.
+
+    Raises:
+        DataError: no such file, an unsupported format, an unreadable file or
+            a file that is not UTF-8 (naming its line and the byte).
+    """
+    sep = separator(sep)
     if isinstance(source, str) and source.lower() in DATASETS:
         info = get_dataset(source)
         return RawTable(pd.read_csv(info.path), info.name)
@@ -182,20 +222,40 @@ def read_table(source: str | Path) -> RawTable:
         known = ", ".join(sorted(DATASETS))
         raise DataError(f"{path}: no such file (bundled dataset names: {known})")
     kind = file_format(path)
+    if kind in SDF and sep is not None:
+        raise DataError(f"{path}: an SDF file has no column separator; drop --sep")
     try:
         if kind in SDF:
             return _read_sdf(path)
         if kind in SMI:
-            return _read_smi(path)
-        return _read_delimited(path, "\t" if kind == ".tsv" else None)
+            return _read_smi(path, sep)
+        return _read_delimited(path, sep or ("\t" if kind == ".tsv" else None))
+    except UnicodeDecodeError as err:
+        raise DataError(_encoding_problem(path)) from err
     except (
         pd.errors.ParserError,
-        UnicodeDecodeError,
         pd.errors.EmptyDataError,
         OSError,
         EOFError,
     ) as err:
         raise DataError(f"{path}: not a readable {kind} file ({err})") from err
+
+
+def _encoding_problem(path: Path) -> str:
+    """Where ``path`` stops being UTF-8: its line, the byte, and what to do."""
+    with _open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        byte = raw[err.start]
+        return (
+            f"{path} line {line}: byte 0x{byte:02x} is not UTF-8 (the file is in "
+            "another encoding, often Latin-1 or Windows-1252); save it as UTF-8, "
+            f"e.g. iconv -f cp1252 -t utf-8 {path.name} > utf8_{path.name}"
+        )
+    return f"{path}: not readable as UTF-8"
 
 
 def file_format(path: Path) -> str:
@@ -250,18 +310,19 @@ def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_smi(path: Path) -> RawTable:
+def _read_smi(path: Path, sep: str | None = None) -> RawTable:
     """``SMILES [name]`` per line; a header line only when it names the columns.
 
-    Fields are split at tabs when the first line has one, else at whitespace;
-    the last column takes the rest of the line. Blank lines stay as rows (and
-    are reported as empty), so row numbers match file lines.
+    Fields are split at ``sep``, else at tabs when the first line has one,
+    else at whitespace; the last column takes the rest of the line. Blank
+    lines stay as rows (and are reported as empty), so row numbers match file
+    lines.
     """
     with _open(path) as handle:
         lines = handle.read().rstrip().splitlines()
     if not lines:
         raise pd.errors.EmptyDataError("no lines")
-    sep = "\t" if "\t" in lines[0] else None
+    sep = sep or ("\t" if "\t" in lines[0] else None)
     header = _smi_header(lines[0], sep)
     names = header or ["smiles", "name"]
     body = lines[1:] if header else lines
@@ -358,6 +419,45 @@ def _free_name(base: str, taken) -> str:
     return name
 
 
+def _separator_hint(frame: pd.DataFrame) -> str:
+    """A pointer to ``--sep`` when the header looks cut at the wrong character."""
+    joined = [c for c in frame.columns if re.search(r"[;\t|,]", str(c))]
+    if len(frame.columns) <= 2 and joined:
+        return (
+            f" (column {joined[0]!r} looks like several joined by a separator; "
+            "name it with --sep)"
+        )
+    return ""
+
+
+def _label_words(frame: pd.DataFrame, targets: list[str], name: str) -> pd.DataFrame:
+    """``frame`` with target columns of label words (``yes``/``no``...) as 1/0.
+
+    A column is mapped only when every non-blank value is one word of one
+    :data:`LABEL_WORDS` pair (any case); the mapping is logged.
+    """
+    mapped = None
+    for col in targets:
+        if frame[col].dtype.kind in "biuf":
+            continue
+        words = frame[col].dropna().astype(str).str.strip().str.lower()
+        words = words[~words.isin(NA_WORDS)]
+        for positive, negative in LABEL_WORDS:
+            if len(words) and words.isin((positive, negative)).all():
+                mapped = frame.copy() if mapped is None else mapped
+                text = frame[col].astype(str).str.strip().str.lower()
+                mapped[col] = text.map({positive: 1.0, negative: 0.0})
+                log.info(
+                    "%s: labels of %r read as %s = 1, %s = 0",
+                    name,
+                    col,
+                    positive,
+                    negative,
+                )
+                break
+    return frame if mapped is None else mapped
+
+
 def detect_smiles_column(frame: pd.DataFrame) -> str:
     """Pick the SMILES column by name, else by what parses."""
     by_name = {c.lower().strip(): c for c in frame.columns}
@@ -372,9 +472,7 @@ def detect_smiles_column(frame: pd.DataFrame) -> str:
         parsed = sum(parse_smiles(s)[0] is not None for s in sample)
         if len(sample) and parsed >= 0.8 * len(sample):
             return col
-    raise DataError(
-        f"no SMILES column found among {list(frame.columns)}; name it with --smiles-col"
-    )
+    raise DataError("no SMILES column found; name it with --smiles-col")
 
 
 def detect_target_columns(frame: pd.DataFrame, smiles_col: str) -> list[str]:
@@ -385,7 +483,7 @@ def detect_target_columns(frame: pd.DataFrame, smiles_col: str) -> list[str]:
     if len(numeric) == 1:
         return numeric
     raise DataError(
-        f"cannot guess the target column; numeric columns are {numeric}: "
+        f"cannot guess the target column (numeric columns: {numeric}); "
         "name one or more with --target"
     )
 
@@ -398,6 +496,7 @@ def read_molecules(
     require_targets: bool = True,
     strict: bool = False,
     conflict_tol: float = 1e-6,
+    sep: str | None = None,
 ) -> MoleculeTable:
     """Read molecules and targets from a file or a bundled dataset name.
 
@@ -410,40 +509,46 @@ def read_molecules(
             targets that are present are still read.
         strict: raise :class:`DataError` on the first bad row instead of skipping.
         conflict_tol: duplicates whose labels differ by more are flagged.
+        sep: column separator of a CSV/TSV/.smi file (one character, or
+            ``comma``, ``semicolon``, ``tab``, ``pipe``); sniffed when ``None``.
 
     A row is skipped when its SMILES is empty, unparsable or fails sanitisation,
     when a target is non-numeric or infinite, or when all its targets are
     missing. With several targets, a missing label is kept as NaN (masked).
     """
-    file = read_table(source)
+    file = read_table(source, sep)
     frame, name = file.frame, file.name
     info = DATASETS.get(name)
-    if smiles_col is None:
-        smiles_col = (
-            info.smiles_col if info else file.smiles_col or detect_smiles_column(frame)
-        )
-    if smiles_col not in frame.columns:
+    try:
+        if smiles_col is None:
+            smiles_col = (
+                info.smiles_col
+                if info
+                else file.smiles_col or detect_smiles_column(frame)
+            )
+        if smiles_col not in frame.columns:
+            raise DataError(f"SMILES column {smiles_col!r} not found")
+        if targets is None or len(targets) == 0:
+            if not require_targets:
+                targets = []
+            elif info:
+                targets = list(info.targets)
+            else:
+                targets = detect_target_columns(frame, smiles_col)
+        targets = list(targets)
+        missing = [t for t in targets if t not in frame.columns]
+        if missing and require_targets:
+            raise DataError(f"target column(s) {missing} not found")
+    except DataError as err:
+        header = " (header, file line 1)" if file.first == 2 else ""
         raise DataError(
-            f"{name}: SMILES column {smiles_col!r} not found; columns are "
-            f"{list(frame.columns)}"
-        )
-    if targets is None or len(targets) == 0:
-        if not require_targets:
-            targets = []
-        elif info:
-            targets = list(info.targets)
-        else:
-            targets = detect_target_columns(frame, smiles_col)
-    targets = list(targets)
-    missing = [t for t in targets if t not in frame.columns]
-    if missing and require_targets:
-        raise DataError(
-            f"{name}: target column(s) {missing} not found; columns are "
-            f"{list(frame.columns)}"
-        )
+            f"{name}{header}: {err}; columns are {list(frame.columns)}"
+            f"{_separator_hint(frame)}"
+        ) from err
     targets = [t for t in targets if t in frame.columns]
 
-    values, value_errors = _numeric_targets(frame, targets)
+    frame_labels = _label_words(frame, targets, name)
+    values, value_errors = _numeric_targets(frame_labels, targets)
     report = DataReport(source=name, n_rows=len(frame))
     rows, smiles, mols = [], [], []
     for i, raw in enumerate(frame[smiles_col].tolist()):
@@ -493,7 +598,7 @@ def _numeric_targets(
         for i in np.flatnonzero(np.isnan(numbers) & ~blank):
             if str(raw.iloc[i]).strip().lower() == "nan":
                 continue  # written-out NaN: a missing label
-            errors.setdefault(int(i), f"non-numeric value {raw.iloc[i]!r} in {col!r}")
+            errors.setdefault(int(i), _non_numeric(raw.iloc[i], col))
         for i in np.flatnonzero(np.isinf(numbers)):
             errors.setdefault(int(i), f"infinite value in {col!r}")
         finite = np.isfinite(numbers)
@@ -502,6 +607,19 @@ def _numeric_targets(
             for i in np.flatnonzero(~np.isfinite(numbers) & ~np.isinf(numbers)):
                 errors.setdefault(int(i), f"missing (empty or NaN) value in {col!r}")
     return values, errors
+
+
+def _non_numeric(value, col: str) -> str:
+    """Why ``value`` is no label, with a hint when it is a label word."""
+    word = str(value).strip().lower()
+    pair = next((p for p in LABEL_WORDS if word in p), None)
+    hint = (
+        f" (words are read as labels only when every value of {col!r} is "
+        f"{pair[0]} or {pair[1]})"
+        if pair
+        else ""
+    )
+    return f"non-numeric value {value!r} in {col!r}{hint}"
 
 
 def _find_duplicates(

@@ -46,6 +46,20 @@ def valid_molecules(X: Sequence, name: str) -> tuple[list[str], list[Chem.Mol]]:
     return keys, mols
 
 
+def elements(mols: Sequence[Chem.Mol | None]) -> list[str]:
+    """Sorted element symbols of ``mols`` (``*`` for dummy atoms; ``None`` skipped)."""
+    found = {a.GetSymbol() for m in mols if m is not None for a in m.GetAtoms()}
+    return sorted(found)
+
+
+def unseen_elements(
+    mols: Sequence[Chem.Mol | None], known: Sequence[str]
+) -> list[list[str]]:
+    """Per molecule, the sorted element symbols not in ``known`` ([] for ``None``)."""
+    known = set(known)
+    return [sorted(set(elements([m])) - known) for m in mols]
+
+
 def as_predictions(values: np.ndarray, task: str) -> np.ndarray:
     """[n, T] outputs -> [n] (one target) or [n, T]; 0/1 labels for classification."""
     if task == "classification":

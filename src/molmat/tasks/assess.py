@@ -62,6 +62,7 @@ def assess_run(
     shuffles: int = 3,
     group_by: str | None = None,
     seed: int = 0,
+    sep: str | None = None,
     **params,
 ) -> dict:
     """Repeated k-fold CV with bootstrap CIs, a learning curve and y-randomisation.
@@ -75,8 +76,9 @@ def assess_run(
         shuffles: label shuffles for y-randomisation (0 skips it).
         group_by: ``scaffold`` or a column name: groups never straddle folds.
         seed: seed of folds, bootstrap and shuffles.
+        sep: column separator of the file (sniffed when ``None``).
     """
-    table = read_molecules(data, smiles_col, [target] if target else None)
+    table = read_molecules(data, smiles_col, [target] if target else None, sep=sep)
     report_data(table.report)
     if table.y.shape[1] != 1:
         raise DataError("assess needs one target (name it with --target)")

@@ -131,6 +131,7 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         self.task_ = infer_task(y) if self.task == "auto" else self.task
         self.n_targets_ = y.shape[1]
         self.target_names_ = list(target_names or [f"y{j}" for j in range(y.shape[1])])
+        self._record_elements(X)
         tick = time.perf_counter()
         self.estimators_ = []
         for j in range(self.n_targets_):
@@ -170,12 +171,30 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         return expit(estimator.decision_function(features))
 
     def predict_with_std(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        """Gaussian-process mean and predictive standard deviation, [n, T] each."""
-        if self.model != "gp" or self.task_ != "regression":
+        """Gaussian-process mean and predictive standard deviation, [n, T] each
+        (NaN for unusable molecules)."""
+        if not self._is_gp_regression():
             raise AttributeError("predictive standard deviations need a GP regression")
-        features = self._features(X, "X")
-        pairs = [e.predict(features, return_std=True) for e in self.estimators_]
-        return np.stack([m for m, _ in pairs], 1), np.stack([s for _, s in pairs], 1)
+        keys, mols, reasons = molecules(X)
+        good = [i for i, r in enumerate(reasons) if not r]
+        mean = np.full((len(keys), self.n_targets_), np.nan)
+        std = np.full((len(keys), self.n_targets_), np.nan)
+        if good:
+            features = self._features([mols[i] for i in good], "X")
+            for j, estimator in enumerate(self.estimators_):
+                mean[good, j], std[good, j] = estimator.predict(
+                    features, return_std=True
+                )
+        return mean, std
+
+    def _is_gp_regression(self) -> bool:
+        return self.model == "gp" and self.task_ == "regression"
+
+    def _values_and_std(self, X: Sequence) -> tuple[np.ndarray, np.ndarray | None]:
+        """GP regressions: mean and predictive σ; other models: values, ``None``."""
+        if self._is_gp_regression():
+            return self.predict_with_std(X)
+        return super()._values_and_std(X)
 
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
         """Archive folder: config.json, one skops file per target, metrics.json."""
@@ -188,6 +207,7 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
             "params": self.get_params(),
             "task": self.task_,
             "target_names": self.target_names_,
+            **self.archive_extras(path),
         }
         return archive.save_archive(path, None, config, metrics)
 
@@ -211,6 +231,7 @@ def load_classic(folder: Path, config: dict) -> ClassicModel:
         for j in range(model.n_targets_)
     ]
     model.history_ = History(best_epoch=0)
+    model.restore_extras(folder, config)
     return model
 
 

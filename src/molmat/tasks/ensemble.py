@@ -70,6 +70,7 @@ class EnsembleModel(MoleculePredictor, BaseEstimator):
         self.task_ = first.task_
         self.n_targets_ = first.n_targets_
         self.target_names_ = first.target_names_
+        self.elements_ = getattr(first, "elements_", None)
         self.history_ = History(
             records=first.history_.records,
             best_epoch=first.history_.best_epoch,
@@ -92,12 +93,19 @@ class EnsembleModel(MoleculePredictor, BaseEstimator):
         values = self.member_values(X)
         return values.mean(axis=0), values.std(axis=0)
 
+    def _values_and_std(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        return self.predict_with_std(X)
+
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
         """Folder with ``config.json`` and one member archive per ``member_<i>/``."""
         path = Path(path)
         for i, member in enumerate(self.members_):
             member.save(path / f"member_{i}")
-        config = {"kind": "ensemble", "size": len(self.members_)}
+        config = {
+            "kind": "ensemble",
+            "size": len(self.members_),
+            **self.archive_extras(path),
+        }
         return archive.save_archive(path, None, config, metrics)
 
 
@@ -119,4 +127,5 @@ def load_ensemble(folder: Path, config: dict) -> EnsembleModel:
     model.n_targets_ = members[0].n_targets_
     model.target_names_ = members[0].target_names_
     model.history_ = History(best_epoch=members[0].history_.best_epoch)
+    model.restore_extras(folder, config)
     return model

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from molmat.classic.estimators import DescriptorCleaner
 from molmat.data.csv import DataReport, read_molecules
 from molmat.featurizers.descriptors import feature_names, molecule_features_cached
 from molmat.tasks.runs import report_data
@@ -25,34 +25,28 @@ def featurize_file(
     smiles_col: str | None = None,
     radius: int = 2,
     n_bits: int = 2048,
-    keep_all: bool = False,
+    sep: str | None = None,
 ) -> tuple[pd.DataFrame, DataReport, dict[str, list[str]]]:
     """Write ``row``, ``smiles`` and one column per feature to Parquet or CSV.
 
-    Constant and all-NaN columns are reported and dropped (``keep_all`` keeps
-    them). Values are not scaled: fit scalers on training rows only, where the
-    table is used.
+    Every file gets every column of the feature set, in one order, so tables
+    of training and test files made separately line up; constant and all-NaN
+    columns are reported, not dropped (clean them on training rows only,
+    where the table is used). Values are not scaled.
 
     Returns:
-        The table, the data report, and the dropped columns by reason.
+        The table, the data report, and the constant and all-NaN columns
+        (``{"constant": [...], "all_nan": [...]}``) of this file.
     """
     out = Path(out)
     if out.suffix not in FORMATS:
         raise ValueError(f"{out}: output must end in {' or '.join(FORMATS)}")
-    table = read_molecules(data, smiles_col, targets=[], require_targets=False)
+    table = read_molecules(data, smiles_col, targets=[], require_targets=False, sep=sep)
     report_data(table.report)
     values = molecule_features_cached(
         table.smiles, table.mols, features, radius, n_bits
     )
-    names = np.array(feature_names(features, radius, n_bits))
-    dropped = {"constant": [], "all_nan": []}
-    if not keep_all and len(table):
-        cleaner = DescriptorCleaner(scale=False).fit(values)
-        dropped = {
-            "constant": names[cleaner.dropped_constant_].tolist(),
-            "all_nan": names[cleaner.dropped_nan_].tolist(),
-        }
-        values, names = values[:, cleaner.kept_], names[cleaner.kept_]
+    names = feature_names(features, radius, n_bits)
     frame = pd.concat(
         [
             pd.DataFrame({"row": table.rows, "smiles": table.smiles}),
@@ -65,4 +59,18 @@ def featurize_file(
         frame.to_parquet(out, index=False)
     else:
         frame.to_csv(out, index=False)
-    return frame, table.report, dropped
+    return frame, table.report, degenerate_columns(values, names)
+
+
+def degenerate_columns(values: np.ndarray, names: list[str]) -> dict[str, list[str]]:
+    """Names of the constant and all-NaN columns of ``values`` [n, d]."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return {"constant": [], "all_nan": []}
+    with warnings.catch_warnings():  # all-NaN columns give NaN spreads
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+    return {
+        "constant": [n for n, s in zip(names, spread, strict=True) if s == 0],
+        "all_nan": [n for n, s in zip(names, spread, strict=True) if np.isnan(s)],
+    }

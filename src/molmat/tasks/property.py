@@ -231,6 +231,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         self.task_ = infer_task(y) if self.task == "auto" else self.task
         self.n_targets_ = y.shape[1]
         self.target_names_ = list(target_names or [f"y{j}" for j in range(y.shape[1])])
+        self._record_elements(X)
         if len(self.target_names_) != self.n_targets_:
             raise ValueError(
                 f"{len(self.target_names_)} target names for {y.shape[1]} targets"
@@ -407,6 +408,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
                 "best_epoch": self.history_.best_epoch,
                 "epochs_run": len(self.history_.records),
             },
+            **self.archive_extras(path),
         }
         return archive.save_archive(path, self.net_, config, metrics)
 
@@ -446,4 +448,5 @@ def load_property(folder: Path, config: dict) -> PropertyModel:
             f"{folder}: incomplete or invalid config ({err!r})"
         ) from err
     model.net_ = archive.load_params(folder, template)
+    model.restore_extras(folder, config)
     return model

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from molmat.classic.intervals import interval_summary, prediction_intervals
+from molmat.classic.intervals import fit_intervals, interval_summary
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
 from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
@@ -32,6 +32,7 @@ from molmat.models.gnn import ENCODERS, is_graph_model
 from molmat.tasks.archives import load
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.ensemble import EnsembleModel
+from molmat.tasks.predictor import in_domain, table_predictions
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.training import archive, plots
@@ -126,6 +127,7 @@ def train_run(
     strict: bool = False,
     intervals: str | None = None,
     alpha: float = 0.1,
+    sep: str | None = None,
     **model_params,
 ) -> dict:
     """Train and test a model on a CSV; write a run folder.
@@ -133,7 +135,7 @@ def train_run(
     Args:
         data: CSV path or bundled dataset name.
         out: run folder (one sub-folder per fold for ``split="kfold"``).
-        smiles_col, targets, strict: see :func:`read_molecules`.
+        smiles_col, targets, strict, sep: see :func:`read_molecules`.
         split: ``random``, ``scaffold`` (seeded, balanced),
             ``scaffold-deterministic`` (largest scaffolds to train), 80/10/10,
             or ``kfold`` (each fold tests on one fold and trains on the rest,
@@ -145,7 +147,8 @@ def train_run(
         resume: continue an interrupted run from its checkpoint.
         intervals: regression only: ``bootstrap``, ``cv+``, ``jackknife+`` or
             ``gp`` (1 - ``alpha``) prediction intervals on the test set, written
-            next to the predictions with their empirical coverage.
+            next to the predictions with their empirical coverage; their
+            calibration is archived, so ``predict_file`` gives intervals too.
         **model_params: ``model`` (see :func:`build_model`) and the arguments of
             :class:`PropertyModel` or :class:`ClassicModel`.
 
@@ -154,7 +157,7 @@ def train_run(
     """
     out = Path(out)
     resume = start_run(out, resume)
-    table = read_molecules(data, smiles_col, targets, strict=strict)
+    table = read_molecules(data, smiles_col, targets, strict=strict, sep=sep)
     report_data(table.report)
     write_run_file(out / "data_report.json", report_json(table.report), resume)
     if len(table) < 3:
@@ -308,6 +311,7 @@ def intervals_on_test(
 ) -> tuple[dict, dict]:
     """Prediction intervals of every target on the test molecules.
 
+    Their calibrations go to ``model.intervals_`` (saved with the model).
     Returns ``{target: (lower, upper)}`` and ``{"method", "alpha", "coverage",
     "mean_width", "per_target"}`` (coverage and width averaged over targets).
     """
@@ -317,10 +321,10 @@ def intervals_on_test(
 
     log.info("%s prediction intervals (%d%%)", method, round(100 * (1 - alpha)))
     test_mols = [table.mols[i] for i in test]
-    bounds, per_target = {}, {}
+    bounds, per_target, calibrations = {}, {}, []
     for j, name in enumerate(model.target_names_):
         labelled = train[~np.isnan(table.y[train, j])]
-        bounds[name] = prediction_intervals(
+        *bounds[name], calibration = fit_intervals(
             method,
             make,
             [table.mols[i] for i in labelled],
@@ -332,6 +336,8 @@ def intervals_on_test(
             target=j,
         )
         per_target[name] = interval_summary(table.y[test, j], *bounds[name])
+        calibrations.append(calibration)
+    model.intervals_ = calibrations
     summary = {
         key: float(np.mean([p[key] for p in per_target.values()]))
         for key in ("coverage", "mean_width")
@@ -543,31 +549,34 @@ def predict_file(
     out: str | Path,
     smiles_col: str | None = None,
     use_cache: bool = True,
+    sep: str | None = None,
 ) -> tuple[pd.DataFrame, DataReport]:
     """Add one prediction column per target to the input CSV and write it to ``out``.
 
-    Ensembles add ``<target>_std`` (spread over members); classifiers add
-    ``<target>_label`` at the thresholds chosen on validation.
+    ``<target>_std`` comes with Gaussian-process regressions (predictive σ),
+    ensembles (spread over members) and bootstrap-interval models;
+    ``<target>_lower``/``_upper`` with models trained with ``intervals`` (at
+    their ``alpha``); classifiers add ``<target>_label`` at the thresholds
+    chosen on validation. ``in_domain`` is False for molecules with elements
+    absent from the training molecules (one warning sums them up; models
+    saved without that record get no column).
 
     Rows whose SMILES cannot be used keep their place with empty predictions.
     ``use_cache=False``: no feature cache or conformer store is read or written.
     """
     model = load_for_prediction(model_path, use_cache)
-    table = read_molecules(data, smiles_col, targets=[], require_targets=False)
+    table = read_molecules(data, smiles_col, targets=[], require_targets=False, sep=sep)
     report_data(table.report)
-    shape = (table.report.n_rows, model.n_targets_)
-    pred = np.full(shape, np.nan, dtype=np.float32)
-    spread = np.full(shape, np.nan, dtype=np.float32)
-    ensemble = isinstance(model, EnsembleModel)
-    if len(table) and ensemble:
-        pred[table.rows], spread[table.rows] = model.predict_with_std(table.mols)
-    elif len(table):
-        pred[table.rows] = model.predict_values(table.mols)
+    columns = table_predictions(model, table)
+    pred = columns.pop("pred")
     frame = table.frame.copy()
     for j, name in enumerate(model.target_names_):
         frame[prediction_column(model, name)] = pred[:, j]
-        if ensemble:
-            frame[f"{name}_std"] = spread[:, j]
+        for key, values in columns.items():
+            frame[f"{name}_{key}"] = values[:, j]
+    domain = in_domain(model, table)
+    if domain is not None:
+        frame["in_domain"] = domain
     if model.task_ == "classification":
         frame = frame.assign(**label_columns(model, pred, saved_thresholds(model_path)))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -581,6 +590,7 @@ def evaluate_file(
     out: str | Path | None = None,
     smiles_col: str | None = None,
     use_cache: bool = True,
+    sep: str | None = None,
 ) -> tuple[dict, Path]:
     """Metrics and plots of a model on a labelled CSV; written to ``out``.
 
@@ -600,7 +610,7 @@ def evaluate_file(
             "go beside it, so the model stays as it was trained"
         )
     model = load_for_prediction(model_path, use_cache)
-    table = read_molecules(data, smiles_col, targets=model.target_names_)
+    table = read_molecules(data, smiles_col, targets=model.target_names_, sep=sep)
     report_data(table.report)
     out.mkdir(parents=True, exist_ok=True)
     pred = model.predict_values(table.mols)
