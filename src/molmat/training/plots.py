@@ -10,10 +10,12 @@ units where they are known (``units=""``: the quantity's name alone).
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import (
     average_precision_score,
     precision_recall_curve,
@@ -268,7 +270,8 @@ def confusion_plot(
             f"{name[:28]}\n(threshold {scores['threshold']:.2f}, n = {counts.sum()})",
             fontsize=9,
         )
-    fig.suptitle(f"confusion matrices: {title}" if title else "confusion matrices")
+    heading = f"confusion matrices: {title}" if title else "confusion matrices"
+    fig.suptitle(textwrap.fill(heading, 34 * cols), fontsize=10)  # 3 inch per column
     return _save(fig, path)
 
 
@@ -299,6 +302,7 @@ def learning_curve(
     fig = Figure(figsize=(6.5, 4), dpi=120)
     ax = fig.subplots()
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     lines = []
     loss_ax = ax
     if any(key in r for r in records):
@@ -321,7 +325,7 @@ def learning_curve(
                 best_epoch, color="grey", ls=":", lw=1, label=f"best epoch {best_epoch}"
             )
         )
-    loss_ax.legend(handles=lines, loc="upper right", fontsize=8)  # drawn on top
+    loss_ax.legend(handles=lines, loc="best", fontsize=8)  # drawn on top
     ax.set_title(f"learning curve: {title}" if title else "learning curve")
     return _save(fig, path)
 
@@ -371,8 +375,9 @@ def potential_learning_curve(
             )
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(with_units(name, units))
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
     fig.suptitle(f"learning curve: {title}" if title else "learning curve")
     return _save(fig, path)
 
