@@ -164,11 +164,11 @@ def test_potential_parity_plots_in_ev_with_mev_metrics(tmp_path, monkeypatch):
     energy = svg_text(tmp_path / "test_parity_energy.png.svg")
     assert "energy per atom [eV/atom], measured" in energy
     assert "RMSE = 10 meV/atom" in energy  # 0.03 eV over 3 atoms
-    assert "test set: structures (n = 4)" in energy
+    assert "test set, structures (n = 4)" in energy
     forces = svg_text(tmp_path / "test_parity_forces.png.svg")
     assert "force component [eV/Å], predicted" in forces
     assert "RMSE = 2 meV/Å" in forces
-    assert "test set: force components (n = 36)" in forces
+    assert "test set, force components (n = 36)" in forces
 
 
 def test_comparison_bars_show_spread_only_for_several_runs(tmp_path):

@@ -200,7 +200,8 @@ def evaluate_potential_run(
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        potential_parity_plots(frames, pred, out, "eval")
+        name = f"{Path(str(data)).name}: evaluated frames"
+        potential_parity_plots(frames, pred, out, "eval", name)
         write_frame_predictions(frames, pred, out)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -147,7 +147,7 @@ def potential_parity_plots(
             "energy per atom",
             _in_milli(regression_scores(e_ref, e_pred)),
             units="eV/atom",
-            title=f"{title}: structures",
+            title=f"{title}, structures",
             metric_units="meV/atom",
         )
     ]
@@ -163,7 +163,7 @@ def potential_parity_plots(
                 "force component",
                 _in_milli(regression_scores(f_ref, f_pred)),
                 units="eV/Å",
-                title=f"{title}: force components",
+                title=f"{title}, force components",
                 metric_units="meV/Å",
             )
         )
