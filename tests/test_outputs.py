@@ -88,14 +88,14 @@ def test_reported_warnings_logs_each_once_and_leaks_none(caplog, molmat_logger):
         warnings.simplefilter("error")  # a leaked warning would raise here
         with caplog.at_level(logging.WARNING, "molmat"):
             for _ in range(3):
-                with reported_warnings("lasso on physchem, logS"):
+                with reported_warnings("lasso on physchem, logS (test)"):
                     warnings.warn(
                         "Objective did not converge.", ConvergenceWarning, stacklevel=1
                     )
                     np.log(np.zeros(2))
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2
-    assert lines[0].startswith("lasso on physchem, logS: Objective did not converge.")
+    assert lines[0].startswith("lasso on physchem, logS (test): Objective did not")
     assert "ConvergenceWarning: the fit did not converge cleanly" in lines[0]
     assert "divide by zero" in lines[1] and "RuntimeWarning" in lines[1]
     assert warnings.filters == filters  # the user's filters are untouched
@@ -107,14 +107,14 @@ def test_other_warnings_pass_through_to_the_user():
 
 
 def test_kmeans_on_duplicates_reports_instead_of_warning(caplog, molmat_logger):
-    x = np.repeat(np.eye(3), 4, axis=0)  # 12 points, 3 distinct
+    x = np.repeat(np.eye(5), 3, axis=0)  # 15 points, 5 distinct
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with caplog.at_level(logging.WARNING, "molmat"):
-            clusters = kmeans(x, k=4, seed=0, k_max=4)
-    assert clusters.k == 4
+            clusters = kmeans(x, k=7, seed=0, k_max=7)
+    assert clusters.k == 7
     assert any(
-        "k-means with k = 4" in r.getMessage() and "fewer distinct" in r.getMessage()
+        "k-means with k = 7" in r.getMessage() and "fewer distinct" in r.getMessage()
         for r in caplog.records
     )
 
