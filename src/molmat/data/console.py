@@ -29,8 +29,8 @@ MEANINGS = {
     "of iterations or a hyperparameter reached its bound); the model may be less "
     "accurate than it could be",
     "RuntimeWarning": "a numerical operation gave inf or NaN (an overflow, a "
-    "division by zero or an empty column); the values concerned are treated as "
-    "missing",
+    "division by zero or an empty column); the numbers computed from it may be "
+    "missing or unreliable",
 }
 _reported: set[tuple[str, str, str]] = set()
 
