@@ -342,7 +342,8 @@ def potential_learning_curve(
         records: one dict per epoch with ``epoch`` and
             ``train_``/``val_energy_rmse_meV_per_atom``,
             ``..._forces_rmse_meV_per_A``, ``..._stress_rmse_meV_per_A3``
-            (those present are drawn).
+            (those with a positive value are drawn on a log scale; an
+            energy-only run has no force panel).
         path: PNG to write.
         best_epoch: the epoch whose model was kept (0: none marked).
         title: the run, e.g. ``"ethanol.extxyz, nequip"``.
@@ -353,7 +354,11 @@ def potential_learning_curve(
     panels = [
         curve
         for curve in POTENTIAL_CURVES
-        if any(f"{part}_{curve[0]}" in r for r in records for part in ("train", "val"))
+        if any(
+            r.get(f"{part}_{curve[0]}", 0) > 0
+            for r in records
+            for part in ("train", "val")
+        )
     ]
     if not panels:
         raise ValueError("the training records hold no energy or force RMSE")
@@ -361,7 +366,7 @@ def potential_learning_curve(
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (key, name, units) in zip(axes, panels, strict=True):
         for part, colour, text in CURVE_PARTS:
-            kept = [r for r in records if f"{part}_{key}" in r]
+            kept = [r for r in records if r.get(f"{part}_{key}", 0) > 0]
             if kept:
                 ax.plot(
                     [r["epoch"] for r in kept],
