@@ -16,7 +16,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 MARKER = re.compile(r"^<!-- results: (\w+) -->$", re.MULTILINE)
 LATEST = "cpu2_2026-12-07.jsonl"
-COMMITS = ["3dd0a39", "6697058", "c0d581d"]  # newest first
 
 
 def read_results(name: str) -> list[dict]:
@@ -154,9 +153,11 @@ def potentials_table() -> str:
 
 
 def latest(select: Callable[[dict], bool]) -> list[dict]:
-    """The selected records of the latest measurements, newest commit first."""
+    """The selected records of the latest measurements, newest commit first
+    (records are appended to the file as they are measured)."""
     rows = [r for r in read_results(LATEST) if select(r)]
-    return sorted(rows, key=lambda r: COMMITS.index(r["commit"]))
+    order = list(dict.fromkeys(r["commit"] for r in reversed(rows)))
+    return sorted(rows, key=lambda r: order.index(r["commit"]))
 
 
 def esol_latest_table() -> str:
@@ -177,13 +178,15 @@ def esol_latest_table() -> str:
         ("mol/s per epoch", field("mol_per_s_per_epoch", 0)),
     ]
     rows = latest(lambda r: r.get("dataset") == "esol" and "seed" in r)
-    rows.sort(key=lambda r: (COMMITS.index(r["commit"]), r["model"] != "mpnn"))
+    order = list(dict.fromkeys(r["commit"] for r in rows))
+    rows.sort(key=lambda r: (order.index(r["commit"]), r["model"] != "mpnn"))
     return columns(rows, spec)
 
 
 def aqsoldb_latest_table() -> str:
     spec = [
         ("commit", lambda r: f"`{r['commit']}`"),
+        ("split", lambda r: r["split"]),
         ("model", lambda r: r["model"]),
         ("best epoch", lambda r: f"{r['best_epoch']} of {r['epochs']}"),
         ("test RMSE", field("test_rmse")),
