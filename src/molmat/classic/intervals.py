@@ -222,29 +222,6 @@ def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
 INTERVAL_METHODS = ("bootstrap", "cv+", "jackknife+", "gp")
 
 
-def prediction_intervals(
-    method: str,
-    make_model: Callable[[], object],
-    X_train: Sequence | np.ndarray,
-    y_train: np.ndarray,
-    X_test: Sequence | np.ndarray,
-    alpha: float = 0.1,
-    seed: int = 0,
-    fitted=None,
-    target: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(lower, upper)`` [n_test] (1 - alpha) prediction intervals by ``method``.
-
-    ``bootstrap`` (20 models), ``cv+`` (10 folds) and ``jackknife+`` (one fit
-    per training point) refit ``make_model``; ``gp`` uses the ``fitted``
-    Gaussian process's predictive standard deviation of column ``target``
-    (mean ± z sigma).
-    """
-    return fit_intervals(
-        method, make_model, X_train, y_train, X_test, alpha, seed, fitted, target
-    )[:2]
-
-
 def fit_intervals(
     method: str,
     make_model: Callable[[], object],
@@ -256,7 +233,14 @@ def fit_intervals(
     fitted=None,
     target: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, Calibration]:
-    """:func:`prediction_intervals` and the :class:`Calibration` for later inputs."""
+    """``(lower, upper)`` [n_test] (1 - alpha) prediction intervals by
+    ``method``, and the :class:`Calibration` for later inputs.
+
+    ``bootstrap`` (20 models), ``cv+`` (10 folds) and ``jackknife+`` (one fit
+    per training point) refit ``make_model``; ``gp`` uses the ``fitted``
+    Gaussian process's predictive standard deviation of column ``target``
+    (mean ± z sigma).
+    """
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be in (0, 0.5); got {alpha}")
     if method == "gp":
