@@ -140,6 +140,30 @@ def test_potential_learning_curve_shows_rmse_in_mev(tmp_path):
         )
 
 
+def test_energy_only_potential_curve_has_no_force_panel(tmp_path):
+    records = [
+        {
+            "epoch": e,
+            "train_energy_rmse_meV_per_atom": 20.0 / e,
+            "train_forces_rmse_meV_per_A": 0.0,  # no forces (QM9)
+            "val_energy_rmse_meV_per_atom": 25.0 / e,
+        }
+        for e in range(1, 4)
+    ]
+    text = svg_text(plots.potential_learning_curve(records, tmp_path / "lc.svg", 3))
+    assert "energy RMSE [meV/atom]" in text and "force" not in text
+
+
+def test_size_curve_names_units_and_run(tmp_path):
+    points = [{"size": n, "rmse": 1.0 / n} for n in (10, 20, 40)]
+    path = tmp_path / "size.svg"
+    text = svg_text(plots.size_curve(points, path, "rmse", "log10(mol/L)", "esol, rf"))
+    assert "RMSE [log10(mol/L)]" in text and "esol, rf" in text
+    points = [{"size": n, "r2": 1.0 - 1.0 / n} for n in (10, 20, 40)]
+    text = svg_text(plots.size_curve(points, tmp_path / "r2.svg", "r2", "kcal/mol"))
+    assert "kcal/mol" not in text  # R² has no units
+
+
 def test_potential_parity_plots_in_ev_with_mev_metrics(tmp_path, monkeypatch):
     frames = [
         Frame(

@@ -13,7 +13,7 @@ from molmat.classic import assessment
 from molmat.data.csv import DataError, read_molecules
 from molmat.data.molecules import infer_task
 from molmat.data.splits import murcko_scaffold, random_split
-from molmat.tasks.runs import build_model, report_data
+from molmat.tasks.runs import build_model, report_data, target_units
 from molmat.training import plots
 
 log = logging.getLogger("molmat")
@@ -142,6 +142,12 @@ def assess_run(
         )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plots.size_curve(curve, out / "learning_curve_size.png", CV_METRICS[task][0])
+    plots.size_curve(
+        curve,
+        out / "learning_curve_size.png",
+        CV_METRICS[task][0],
+        target_units(table.report.source, task),
+        f"{table.report.source}, {model}, test set n = {len(test)}",
+    )
     (out / "assessment.json").write_text(json.dumps(result, indent=1))
     return result

@@ -137,11 +137,10 @@ def train_qm9_run(
     result = {"target": target, "model": model, "units": "meV", "runs": runs}
     if len(sizes) > 1:
         points = [
-            {"size": r["n_train"], "energy_mae_meV": r["test"]["energy_mae_meV"]}
-            for r in runs
+            {"size": r["n_train"], "mae": r["test"]["energy_mae_meV"]} for r in runs
         ]
-        label = f"test {target} MAE [meV]"
-        size_curve(points, out / "learning_curve.png", "energy_mae_meV", label)
+        title = f"QM9 {target}, {model}, test set n = {len(parts['test'].frames)}"
+        size_curve(points, out / "learning_curve.png", "mae", "meV", title)
         lines = ["n_train,test_energy_mae_meV,test_energy_rmse_meV"]
         lines += [
             f"{r['n_train']},{r['test']['energy_mae_meV']:.3f},"

@@ -388,16 +388,24 @@ def potential_learning_curve(
 
 
 def size_curve(
-    points: list[dict], path: str | Path, metric: str = "rmse", label: str = ""
+    points: list[dict],
+    path: str | Path,
+    metric: str = "rmse",
+    units: str = "",
+    title: str = "",
 ) -> Path:
-    """Test metric against training-set size (log x axis); ``label`` names y."""
+    """Test metric against training-set size (log x axis).
+
+    ``units``: units of the targets (for RMSE/MAE); ``title``: the run, e.g.
+    ``"esol, rf, test set n = 226"``.
+    """
     fig = Figure(figsize=(5, 4), dpi=120)
     ax = fig.subplots()
     ax.plot([p["size"] for p in points], [p[metric] for p in points], "o-")
     ax.set_xscale("log")
     ax.set_xlabel("training molecules")
-    ax.set_ylabel(label or f"test {metric_label(metric)}")
-    ax.set_title("learning curve")
+    ax.set_ylabel(f"test {metric_label(metric, units)}")
+    ax.set_title(f"learning curve: {title}" if title else "learning curve", wrap=True)
     return _save(fig, path)
 
 
