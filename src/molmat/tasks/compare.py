@@ -1,8 +1,9 @@
 """Several models trained on identical splits, side by side.
 
 Behind ``molmat compare`` and ``molmat train --model a,b,c``. Every model sees
-the same split for a given seed (random splits are drawn from the seed alone;
-scaffold splits do not depend on it), so differences are the models'.
+the same split for a given seed (random, scaffold and k-fold splits are drawn
+from the seed and the data alone; ``scaffold-deterministic`` ignores it), so
+differences are the models'.
 """
 
 from __future__ import annotations
