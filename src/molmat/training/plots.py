@@ -136,19 +136,29 @@ def potential_parity_plots(
         The paths written.
     """
     title = title or f"{prefix} set"
+
+    def plot(ref, predicted, name, label, units, shown):
+        return parity_plot(
+            ref,
+            predicted,
+            out / f"{prefix}_parity_{name}.png",
+            label,
+            _in_milli(regression_scores(ref, predicted)),
+            units=units,
+            title=f"{title}, {shown}",
+            metric_units=f"m{units}",
+        )
+
     n = np.array([f.n_atoms for f in frames])
     e_ref = np.array([f.energy for f in frames]) / n
-    e_pred = pred["energy"] / n
     paths = [
-        parity_plot(
+        plot(
             e_ref,
-            e_pred,
-            out / f"{prefix}_parity_energy.png",
+            pred["energy"] / n,
+            "energy",
             "energy per atom",
-            _in_milli(regression_scores(e_ref, e_pred)),
-            units="eV/atom",
-            title=f"{title}, structures",
-            metric_units="meV/atom",
+            "eV/atom",
+            "structures",
         )
     ]
     has_f = [i for i, f in enumerate(frames) if f.forces is not None]
@@ -156,16 +166,7 @@ def potential_parity_plots(
         f_ref = np.concatenate([frames[i].forces.ravel() for i in has_f])
         f_pred = np.concatenate([pred["forces"][i].ravel() for i in has_f])
         paths.append(
-            parity_plot(
-                f_ref,
-                f_pred,
-                out / f"{prefix}_parity_forces.png",
-                "force component",
-                _in_milli(regression_scores(f_ref, f_pred)),
-                units="eV/Å",
-                title=f"{title}, force components",
-                metric_units="meV/Å",
-            )
+            plot(f_ref, f_pred, "forces", "force component", "eV/Å", "force components")
         )
     return paths
 
