@@ -1,0 +1,1 @@
+"""Molecule generation: language models, a SELFIES VAE, MOSES metrics."""

@@ -1,0 +1,1 @@
+"""Generative networks: language models, the SELFIES VAE, ChemNet (for FCD)."""
