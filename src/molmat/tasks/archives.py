@@ -24,6 +24,7 @@ ARCHIVE_KINDS = {
     "classic": "molmat.tasks.classic:load_classic",
     "ensemble": "molmat.tasks.ensemble:load_ensemble",
     "potential": "molmat.tasks.potential:load_potential",
+    "generator": "molmat.generate.language:load_generator",
 }
 
 

@@ -25,3 +25,14 @@ def masked_bce(
     weight = 1.0 if pos_weight is None else jnp.where(y > 0.5, pos_weight, 1.0)
     loss = weight * (jax.nn.softplus(-logits) * y + jax.nn.softplus(logits) * (1.0 - y))
     return jnp.where(mask, loss, 0.0).sum() / jnp.maximum(mask.sum(), 1)
+
+
+def token_nll(
+    logits: Float[Array, "B L V"], targets: Array, weight: Float[Array, " B"]
+) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    """Summed next-token negative log-likelihood (nats) over real tokens
+    (target ≠ padding id 0, row weight > 0), and their count."""
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    picked = jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    mask = (targets != 0) & (weight[:, None] > 0)
+    return -jnp.where(mask, picked, 0.0).sum(), mask.sum()

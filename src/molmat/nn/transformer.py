@@ -1,0 +1,99 @@
+"""Decoder-only (causal) transformer blocks with a key/value cache.
+
+:meth:`CausalBlock.__call__` runs a whole sequence with a causal mask;
+:meth:`CausalBlock.step` runs one position against the cache of the earlier
+ones (for sampling) and gives the same numbers. Pre-layer-norm residual
+blocks (GPT-2 style).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from molmat.nn.core import Dense, dropout
+
+# Cache of one block: keys and values [B, L_max, heads, d_head].
+Cache = tuple[Array, Array]
+
+
+def layer_norm(x: Float[Array, "... d"], scale, offset, eps: float = 1e-5):
+    mean = x.mean(-1, keepdims=True)
+    var = jnp.mean((x - mean) ** 2, -1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps) * scale + offset
+
+
+class CausalBlock(eqx.Module):
+    """``x + attn(ln(x))`` then ``x + mlp(ln(x))``; attention is causal.
+
+    Example:
+        >>> block = CausalBlock(16, 4, key=jax.random.key(0))
+        >>> block(jnp.ones((2, 5, 16))).shape
+        (2, 5, 16)
+    """
+
+    qkv: Dense
+    out: Dense
+    up: Dense
+    down: Dense
+    norms: Float[Array, "4 d"]  # scale1, offset1, scale2, offset2
+    heads: int = eqx.field(static=True)
+    rate: float = eqx.field(static=True)
+
+    def __init__(self, d: int, heads: int, dropout: float = 0.0, *, key: PRNGKeyArray):
+        if d % heads:
+            raise ValueError(f"width {d} is not divisible by {heads} heads")
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        self.qkv = Dense(d, 3 * d, key=k1)
+        self.out = Dense(d, d, key=k2)
+        self.up = Dense(d, 4 * d, key=k3)
+        self.down = Dense(4 * d, d, key=k4)
+        self.norms = jnp.stack([jnp.ones(d), jnp.zeros(d), jnp.ones(d), jnp.zeros(d)])
+        self.heads, self.rate = heads, dropout
+
+    def _split(self, x: Float[Array, "... d"]) -> tuple[Array, Array, Array]:
+        q, k, v = jnp.split(self.qkv(x), 3, axis=-1)
+        shape = (*x.shape[:-1], self.heads, x.shape[-1] // self.heads)
+        return q.reshape(shape), k.reshape(shape), v.reshape(shape)
+
+    def _mlp(self, x, key, inference):
+        h = layer_norm(x, self.norms[2], self.norms[3])
+        h = self.down(jax.nn.gelu(self.up(h)))
+        return x + dropout(h, self.rate, key, inference)
+
+    def __call__(
+        self,
+        x: Float[Array, "B L d"],
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = True,
+    ) -> Float[Array, "B L d"]:
+        k1, k2 = jax.random.split(key) if key is not None else (None, None)
+        q, k, v = self._split(layer_norm(x, self.norms[0], self.norms[1]))
+        length = x.shape[1]
+        causal = jnp.tril(jnp.ones((length, length), bool))
+        a = _attend(q, k, v, causal[None, None])
+        x = x + dropout(self.out(a.reshape(x.shape)), self.rate, k1, inference)
+        return self._mlp(x, k2, inference)
+
+    def step(
+        self, x: Float[Array, "B d"], cache: Cache, t: Array
+    ) -> tuple[Float[Array, "B d"], Cache]:
+        """Position ``t`` of every row, attending to cached positions ≤ ``t``."""
+        q, k, v = self._split(layer_norm(x, self.norms[0], self.norms[1]))
+        keys = jax.lax.dynamic_update_slice_in_dim(cache[0], k[:, None], t, axis=1)
+        values = jax.lax.dynamic_update_slice_in_dim(cache[1], v[:, None], t, axis=1)
+        seen = jnp.arange(keys.shape[1]) <= t
+        a = _attend(q[:, None], keys, values, seen[None, None, None, :])
+        x = x + self.out(a.reshape(x.shape))
+        return self._mlp(x, None, True), (keys, values)
+
+
+def _attend(q, k, v, mask) -> Array:
+    """Softmax attention; q [B, Lq, h, dh], k/v [B, Lk, h, dh], mask
+    broadcastable to [B, h, Lq, Lk]. Returns [B, Lq, h, dh]."""
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(q.shape[-1])
+    logits = jnp.where(mask, logits, -jnp.inf)
+    return jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(logits, axis=-1), v)
