@@ -12,7 +12,9 @@ Preprocessing, as fcd's own recipe (``canonical_smiles``, then dropping the
 replace each SMILES by RDKit's canonical SMILES and drop those RDKit cannot
 parse; :func:`chemnet_activations` takes SMILES as given. Characters outside
 ChemNet's vocabulary (e.g. the ``a`` of ``[Na+]``) are encoded as its
-unknown token ``X``, as fcd does; no molecule is rejected for them.
+unknown token ``X``, as fcd does; no molecule is rejected for them. Unlike
+fcd, a set with fewer than two valid molecules raises ``ValueError`` (fcd's
+covariance would be NaN), and the mean is taken in float64 (fcd: float32).
 
 Example:
     >>> from molmat.generate.fcd import fcd
@@ -55,7 +57,8 @@ class FCDUnavailable(ImportError):
 def weights_path() -> Path | None:
     """The installed fcd package's weights file, found without importing it."""
     spec = importlib.util.find_spec("fcd")
-    for root in (spec.submodule_search_locations or []) if spec else []:
+    roots = (spec.submodule_search_locations if spec else None) or []
+    for root in roots:
         path = Path(root) / WEIGHTS_FILE
         if path.is_file():
             return path

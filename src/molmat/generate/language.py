@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import equinox as eqx
@@ -256,10 +255,9 @@ class LanguageModel(SequenceGenerator):
         self.lr, self.patience, self.time_limit = lr, patience, time_limit
 
     def get_params(self) -> dict:
-        names = (
-            "model tokens cell embed hidden width heads layers dropout epochs "
-            "epoch_size batch_size lr patience time_limit seed"
-        ).split()
+        names = ["model", "tokens", "cell", "embed", "hidden", "width", "heads"]
+        names += ["layers", "dropout", "epochs", "epoch_size", "batch_size", "lr"]
+        names += ["patience", "time_limit", "seed"]
         return {n: getattr(self, n) for n in names}
 
     def network_config_(self) -> dict:

@@ -120,10 +120,9 @@ class Recurrent(eqx.Module):
         self, xw: Float[Array, "B GH"], state: State
     ) -> tuple[Float[Array, "B H"], State]:
         """:meth:`step` given the first layer's projected input ``xw``."""
-        new = []
-        for layer in range(len(self.inputs)):
-            if layer:
-                xw = self.inputs[layer](x)
-            x, s = self._update(layer, xw, state[layer])
+        x, s = self._update(0, xw, state[0])
+        new = [s]
+        for layer in range(1, len(self.inputs)):
+            x, s = self._update(layer, self.inputs[layer](x), state[layer])
             new.append(s)
         return x, tuple(new)
