@@ -25,6 +25,7 @@ ARCHIVE_KINDS = {
     "ensemble": "molmat.tasks.ensemble:load_ensemble",
     "potential": "molmat.tasks.potential:load_potential",
     "generator": "molmat.generate.language:load_generator",
+    "vae": "molmat.generate.vae:load_vae",
 }
 
 
