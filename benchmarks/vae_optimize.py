@@ -61,13 +61,14 @@ def train(args, smiles: list[str]):
 def generation_metrics(vae, args) -> dict:
     from molmat.data.moses import read_moses
     from molmat.generate import fcd
+    from molmat.generate.metrics import unique_at, validity
     from molmat.generate.optimize import canonical
 
     samples = vae.sample(args.n, seed=args.seed)
     valid = [s for s in canonical(samples) if s]
     metrics = {
-        "validity": len(valid) / len(samples),
-        f"unique@{args.n}": len(set(valid)) / max(len(valid), 1),
+        "validity": validity(samples),
+        f"unique@{args.n}": unique_at(valid, args.n),
     }
     if fcd.available():
         test = read_moses("test")

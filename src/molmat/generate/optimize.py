@@ -3,10 +3,11 @@
 :func:`optimize_latent` scores a pool of known molecules with the true
 objective, fits a small MLP surrogate ``f(z) -> score`` on their latent
 means, and climbs it by normalised gradient steps from the latents of the
-best and of random pool molecules, inside a box of ``trust`` prior standard
-deviations. Every ``decode_every`` steps each latent is decoded (greedily and
-by sampling), the new valid molecules are scored with the true objective and
-the surrogate is refitted on every (z, score) pair seen so far.
+best and of random pool molecules, inside a ball that the prior rarely leaves
+(``‖z‖²`` at most ``trust`` standard deviations above its mean). Every
+``decode_every`` steps each latent is decoded (greedily and by sampling),
+the new valid molecules are scored with the true objective and the
+surrogate is refitted on every (z, score) pair seen so far.
 
 The surrogate is trained rather than read off the VAE's property head: it
 learns exactly the objective (penalised logP's ring penalty, QED, or any
@@ -31,11 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from matplotlib.figure import Figure
-from rdkit import Chem
 
 from molmat.data.console import progress_bar
 from molmat.data.rdkit_log import silence_rdkit
 from molmat.generate.corpus import compute_property
+from molmat.generate.metrics import canonical_smiles
 from molmat.nn.core import MLP
 from molmat.training.plots import _save, _titled, with_units
 
@@ -96,10 +97,9 @@ class CountedObjective:
 
 
 def canonical(smiles: Sequence[str]) -> list[str | None]:
-    """RDKit canonical SMILES, ``None`` for invalid or empty molecules."""
+    """MOSES' canonical SMILES, ``None`` for invalid or empty strings."""
     silence_rdkit()
-    mols = (Chem.MolFromSmiles(s) for s in smiles)
-    return [Chem.MolToSmiles(m) if m and m.GetNumAtoms() else None for m in mols]
+    return [canonical_smiles(s) for s in smiles]
 
 
 class _Surrogate:
@@ -147,14 +147,23 @@ def _fit_mlp(net, z, y, mask, steps: int):
     return eqx.combine(params, static)
 
 
+def trust_radius(latent: int, trust: float) -> float:
+    """Largest ``‖z‖`` whose ``‖z‖²`` (χ² with ``latent`` degrees of freedom
+    under the prior) is at most ``trust`` standard deviations above its mean."""
+    return float(np.sqrt(latent + trust * np.sqrt(2.0 * latent)))
+
+
 @eqx.filter_jit
-def _ascend(net, z, lr, trust, steps: int):
-    """``steps`` gradient steps of length ``lr`` on ``net``, kept in ±``trust``."""
+def _ascend(net, z, lr, radius, steps: int):
+    """``steps`` gradient steps of length ``lr`` on ``net``, projected on the
+    ball ``‖z‖ ≤ radius``."""
 
     def body(_, z):
         g = jax.grad(lambda z: net(z, inference=True).sum())(z)
         g = g / jnp.maximum(jnp.linalg.norm(g, axis=-1, keepdims=True), 1e-8)
-        return jnp.clip(z + lr * g, -trust, trust)
+        z = z + lr * g
+        norm = jnp.linalg.norm(z, axis=-1, keepdims=True)
+        return z * jnp.minimum(1.0, radius / jnp.maximum(norm, 1e-8))
 
     z = jax.lax.fori_loop(0, steps, body, z)
     return z, net(z, inference=True)[:, 0]
@@ -188,7 +197,9 @@ def optimize_latent(
         decode_every: steps between decoding rounds.
         samples: decodes per latent and round by sampling (besides the
             greedy one).
-        trust: each latent coordinate stays within ±``trust`` prior σ.
+        trust: latents stay where the prior's ``‖z‖²`` is at most ``trust``
+            of its standard deviations above its mean (see
+            :func:`trust_radius`).
         top: how many molecules to return.
     """
     rng = np.random.default_rng(seed)
@@ -203,6 +214,7 @@ def optimize_latent(
     starts = np.concatenate([best, rest])
     z = z_pool[starts]
     rounds = -(-steps // decode_every)
+    radius = trust_radius(vae.latent, trust)
     surrogate = _Surrogate(
         vae.latent, len(pool) + rounds * len(z), jax.random.key(seed)
     )
@@ -213,7 +225,7 @@ def optimize_latent(
     for r in range(rounds):
         surrogate.fit()
         n_steps = min(decode_every, steps - r * decode_every)
-        z, predicted = _ascend(surrogate.net, z, lr, trust, n_steps)
+        z, predicted = _ascend(surrogate.net, z, lr, radius, n_steps)
         z = np.asarray(z)
         greedy = _decode_scored(vae, z, score, found, greedy=True, seed=seed)
         for s in range(samples):
@@ -224,7 +236,7 @@ def optimize_latent(
                 "step": r * decode_every + n_steps,
                 "objective_calls": score.calls,
                 "best": max(found.values(), default=float("nan")),
-                "round_mean": float(np.nanmean(greedy)),
+                "round_mean": _mean_known(greedy),
                 "surrogate_mean": float(np.mean(predicted)),
             }
         )
@@ -247,6 +259,12 @@ def _decode_scored(vae, z, score, found: dict, greedy: bool, seed: int) -> np.nd
     valid = [s for s in decoded if s is not None]
     found.update(zip(valid, score(valid).tolist(), strict=True))
     return np.array([found[s] if s else np.nan for s in decoded])
+
+
+def _mean_known(values: np.ndarray) -> float:
+    """Mean of the finite ``values`` (NaN when there are none)."""
+    known = values[np.isfinite(values)]
+    return float(known.mean()) if len(known) else float("nan")
 
 
 def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
