@@ -48,14 +48,15 @@ class OptimizationResult:
     """The best molecules found by :func:`optimize_latent`.
 
     Attributes:
-        smiles: the best unique valid decoded molecules (canonical), best first.
+        smiles: the best valid decoded molecules that are not among the
+            known ones (canonical, unique), best first.
         scores: [k] their true objective values.
         objective_calls: molecules scored by the true objective (the pool
             included; a molecule is scored once).
         start_best: the best true score among the starting molecules.
         trajectory: one record per decoding round (step, objective calls,
             best score so far, mean score of the round's greedy decodes,
-            mean surrogate value of the latents).
+            mean standardised surrogate value of the latents).
     """
 
     smiles: list[str]
@@ -204,11 +205,13 @@ def optimize_latent(
     """
     rng = np.random.default_rng(seed)
     score = CountedObjective(objective)
-    pool = [s for s in canonical(list(smiles)) if s]
+    known = {s for s in canonical(list(smiles)) if s}
+    pool = sorted(known)
     pool = [pool[i] for i in rng.permutation(len(pool))[:n_pool]]
     y_pool = score(pool)
     z_pool = vae.encode(pool)
-    order = np.argsort(-np.nan_to_num(y_pool, nan=-np.inf))
+    usable = np.flatnonzero(np.isfinite(y_pool) & np.isfinite(z_pool).all(axis=1))
+    order = usable[np.argsort(-y_pool[usable])]
     best = order[: n_starts // 2]
     rest = rng.permutation(order[n_starts // 2 :])[: n_starts - len(best)]
     starts = np.concatenate([best, rest])
@@ -242,7 +245,8 @@ def optimize_latent(
         )
         bar.update(1)
     bar.close()
-    ranked = sorted(found.items(), key=lambda kv: -kv[1])[:top]
+    new = [(s, v) for s, v in found.items() if s not in known]
+    ranked = sorted(new, key=lambda kv: -kv[1])[:top]
     return OptimizationResult(
         [s for s, _ in ranked],
         np.array([v for _, v in ranked]),
