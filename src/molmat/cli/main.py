@@ -28,6 +28,7 @@ COMMANDS = {
     "map": "draw a 2D chemical-space map, optionally with k-means clusters",
     "md": "run molecular dynamics with a trained potential",
     "potential": "train or evaluate an interatomic potential",
+    "generate": "train generators, sample and score new molecules",
     "datasets": "list bundled datasets",
     "cache": "show or clear the on-disk caches",
 }

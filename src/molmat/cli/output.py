@@ -103,3 +103,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
             return action.help
         return super()._get_help_string(action)
+
+
+def verbosity_options(p) -> None:
+    """-v/-q after a subcommand's action too (SUPPRESS keeps values given before it)."""
+    p.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log"
+    )
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="only warnings and errors",
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from molmat.cli.config import add_config_option, write_config
-from molmat.cli.output import HelpFormatter, table
+from molmat.cli.output import HelpFormatter, table, verbosity_options
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.data.structures import FORMATS, LabelKeys
 from molmat.models.potentials.registry import POTENTIALS
@@ -94,20 +94,6 @@ def _choice(text: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
     return text
-
-
-def _verbosity_options(p) -> None:
-    """-v/-q after the action too (SUPPRESS keeps values given before it)."""
-    p.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log"
-    )
-    p.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="only warnings and errors",
-    )
 
 
 def _data_options(p, with_split: bool) -> None:
@@ -218,7 +204,7 @@ def add_parser(sub):
         "test metrics and parity PNGs. Units: eV, Å.",
         formatter_class=HelpFormatter,
     )
-    _verbosity_options(train)
+    verbosity_options(train)
     _data_options(train, with_split=True)
     _qm9_group(train)
     defaults = PotentialModel().get_params()
@@ -265,7 +251,7 @@ def add_parser(sub):
         formatter_class=HelpFormatter,
     )
     evaluate.add_argument("--model", required=True, help="run folder or archive")
-    _verbosity_options(evaluate)
+    verbosity_options(evaluate)
     _data_options(evaluate, with_split=False)
     evaluate.add_argument(
         "--float64",

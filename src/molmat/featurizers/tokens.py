@@ -54,14 +54,36 @@ class SmilesTokenizer:
         return "".join(tokens)
 
 
+# Monatomic ions bond to nothing: without these constraints SELFIES would
+# give them its default capacity of 8 bonds and decode invalid molecules.
+ION_CONSTRAINTS = {
+    **{f"{x}-1": 0 for x in ("F", "Cl", "Br", "I")},
+    **{f"{x}+1": 0 for x in ("Li", "Na", "K", "Rb", "Cs", "Ag")},
+    **{f"{x}+2": 0 for x in ("Mg", "Ca", "Sr", "Ba", "Zn")},
+}
+
+
+def _selfies():
+    """The ``selfies`` module, with the ion constraints added (once)."""
+    import selfies
+
+    constraints = selfies.get_semantic_constraints()
+    if any(constraints.get(k) != v for k, v in ION_CONSTRAINTS.items()):
+        selfies.set_semantic_constraints({**constraints, **ION_CONSTRAINTS})
+    return selfies
+
+
 class SelfiesTokenizer:
     """SELFIES tokens (Krenn et al. 2020): every token sequence decodes to a
-    valid molecule. ``split`` takes SMILES and ``join`` returns SMILES."""
+    valid molecule. ``split`` takes SMILES and ``join`` returns SMILES.
+    Monatomic ions (halides, alkali and alkaline-earth cations) are given
+    zero bonds (:data:`ION_CONSTRAINTS`, set in ``selfies``' global
+    constraints)."""
 
     kind = "selfies"
 
     def split(self, smiles: str) -> list[str]:
-        import selfies
+        selfies = _selfies()
 
         try:
             encoded = selfies.encoder(smiles)
@@ -71,8 +93,7 @@ class SelfiesTokenizer:
         return list(selfies.split_selfies(encoded))
 
     def join(self, tokens: Sequence[str]) -> str:
-        import selfies
-
+        selfies = _selfies()
         try:
             return selfies.decoder("".join(tokens))
         except selfies.DecoderError:  # malformed token strings only

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from molmat.data.console import progress_bar
+from molmat.data.sequences import bucket_lengths
 from molmat.data.statistics import Standardizer
 from molmat.featurizers.tokens import Vocabulary, encode_corpus, tokenizer
 from molmat.models.generative.language import (
@@ -279,7 +280,7 @@ class LanguageModel(SequenceGenerator):
             "architecture": "transformer",
             "width": self.width,
             "heads": self.heads,
-            "max_len": self.max_len_,
+            "max_len": int(bucket_lengths(self.max_len_ - 2)[-1]),  # longest bucket
             **common,
         }
 

@@ -42,7 +42,8 @@ log = logging.getLogger("molmat")
 class SequenceTrainConfig:
     """Optimisation settings of a sequence model.
 
-    The learning rate warms up linearly over ``warmup_steps`` then follows a
+    The learning rate warms up linearly over ``warmup_steps`` (at most a
+    tenth of the run) then follows a
     cosine to ``final_lr_fraction`` of ``lr`` over the epoch or time budget
     (whichever runs out first). ``patience``: stop after that many epochs
     without a better validation loss (``None``: never).
@@ -178,13 +179,15 @@ class SequenceTrainer:
                 scores = self.validate(model)
                 return scores, scores["loss"]
 
+        # short runs (a small corpus) warm up over a tenth of their steps
+        warmup = min(cfg.warmup_steps, cfg.epochs * cfg.steps_per_epoch(n) // 10)
         optimizer = OptimizerConfig(
             lr=cfg.lr,
             schedule="warmup_exponential",
             init_lr=cfg.lr * 0.01,
             final_lr=cfg.lr,
-            warmup_steps=cfg.warmup_steps,
-            total_steps=cfg.warmup_steps + 1,
+            warmup_steps=warmup,
+            total_steps=warmup + 1,
             weight_decay=cfg.weight_decay,
             grad_clip=cfg.grad_clip,
         )
