@@ -55,7 +55,10 @@ def train(args, smiles: list[str]):
         time_limit=args.minutes,
         progress=not args.quiet,
     )
-    return vae.fit(smiles, val_size=args.val_size)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return vae.fit(
+        smiles, val_size=args.val_size, metrics_log=args.out / "metrics.jsonl"
+    )
 
 
 def generation_metrics(vae, args) -> dict:
@@ -101,8 +104,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--step-size", type=float, default=0.2)
     p.add_argument("--trust", type=float, default=3.0)
+    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--pool", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--optimise-only", action="store_true")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
 
@@ -122,15 +128,16 @@ def main() -> None:
         vae.save(model_dir)
     history = vae.history_
     common = {"n_train": len(smiles), "params": vae.get_params()}
-    emit(
-        phase="generation",
-        **common,
-        train_minutes=history.wall_seconds / 60,
-        epochs_run=len(history.records),
-        val_elbo=history.records[-1].get("val_loss") if history.records else None,
-        metrics=generation_metrics(vae, args),
-        wall_s=time.perf_counter() - tick,
-    )
+    if not args.optimise_only:
+        emit(
+            phase="generation",
+            **common,
+            train_minutes=history.wall_seconds / 60,
+            epochs_run=len(history.records),
+            val_elbo=history.records[-1].get("val_loss") if history.records else None,
+            metrics=generation_metrics(vae, args),
+            wall_s=time.perf_counter() - tick,
+        )
     tick = time.perf_counter()
     result = optimize_latent(
         vae,
@@ -140,6 +147,8 @@ def main() -> None:
         steps=args.steps,
         lr=args.step_size,
         trust=args.trust,
+        samples=args.samples,
+        n_pool=args.pool,
         seed=args.seed,
         progress=not args.quiet,
     )

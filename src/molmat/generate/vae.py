@@ -103,15 +103,15 @@ def _predict(model, z):
     return model.predict(z)
 
 
-def molecule_properties(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
-    """Computed properties [n, len(names)] (NaN where RDKit fails), cached."""
+def computed_properties(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """RDKit properties [n, len(names)] (NaN where RDKit fails), cached."""
     arrays = cached_arrays(
         ["vae-properties-v1", *names],
         list(smiles),
         lambda: {
-            "values": np.stack(
-                [compute_property(n, smiles) for n in names], axis=1
-            ).reshape(len(smiles), len(names))
+            "values": np.array(
+                [compute_property(n, smiles) for n in names], float
+            ).T.reshape(len(smiles), len(names))
         },
     )
     return arrays["values"]
@@ -254,7 +254,7 @@ class VAE(SequenceGenerator):
             tuple(property_names) or tuple(f"p{i}" for i in range(extra.shape[1]))
         )
         props = np.concatenate(
-            [molecule_properties(kept, self.properties), extra], axis=1
+            [computed_properties(kept, self.properties), extra], axis=1
         )
         self.condition_scaler_ = Standardizer.fit(cond)
         self.property_scaler_ = Standardizer.fit(props)
