@@ -175,6 +175,10 @@ NOT_BUNDLED = {
     "toxcast_data.csv and pass --data path/to/toxcast_data.csv",
     "muv": "MUV (93,087 molecules, 17 tasks): download MoleculeNet's muv.csv and "
     "pass --data path/to/muv.csv",
+    "moses": "MOSES (1,584,663 training, 176,074 test and 176,225 "
+    "scaffold-test SMILES, for generative models): pip install --no-deps "
+    "molsets, then molmat generate train --data moses; molmat generate "
+    "evaluate --reference moses scores samples against its test sets",
     "qm9": "QM9 (130,831 molecules with DFT geometries; energies U0, U, H, G, "
     "ZPVE): pip install 'molmat[qm9]', then molmat train --data qm9 --target U0 "
     "--model painn",

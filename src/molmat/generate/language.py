@@ -142,31 +142,43 @@ class SequenceGenerator:
         values = parse_condition(condition, self.condition_names_)
         if len(values):
             values = self.condition_scaler_.transform(values[None])[0]
-        return self._decode_batches(
-            n,
-            batch_size,
+        conditions = np.broadcast_to(values, (n, len(values)))
+        return self._draw(
+            conditions,
             seed,
-            values,
+            batch_size,
             max_len or self.max_len_,
-            lambda key, cond, length: sample_tokens(
-                self._sampler(), key, cond, length, temperature, top_k, top_p
-            ),
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
         )
 
     def _sampler(self):
         """The network whose ``start/step`` generate tokens."""
         return self.net_
 
-    def _decode_batches(self, n, batch_size, seed, values, max_len, draw) -> list[str]:
+    def _draw(self, conditions, seed, batch_size, max_len, **options) -> list[str]:
+        """SMILES of one molecule per row of ``conditions`` [n, C], sampled in
+        chunks of ``8 * batch_size`` (one progress-bar tick each)."""
+        n = len(conditions)
         tok = tokenizer(self.tokens)
         key = jax.random.key(seed)
+        chunk = max(min(n, 8 * batch_size), 1)
         out: list[str] = []
         bar = progress_bar(total=n, desc="sampling", unit="mol", enabled=self.progress)
-        for b in range(-(-n // batch_size)):
-            rows = min(batch_size, n - b * batch_size)
-            cond = np.broadcast_to(values, (batch_size, len(values)))
-            ids = np.asarray(draw(jax.random.fold_in(key, b), cond, max_len))
-            out.extend(tok.join(self.vocab_.decode(r)) for r in ids[:rows])
+        for c in range(-(-n // chunk)):
+            part = np.asarray(conditions[c * chunk : (c + 1) * chunk], np.float32)
+            rows = len(part)
+            part = np.concatenate([part, np.repeat(part[:1], chunk - rows, 0)])
+            ids = sample_tokens(
+                self._sampler(),
+                jax.random.fold_in(key, c),
+                part,
+                max_len,
+                batch=min(batch_size, chunk),
+                **options,
+            )
+            out.extend(tok.join(self.vocab_.decode(r)) for r in np.asarray(ids)[:rows])
             bar.update(rows)
         bar.close()
         return out

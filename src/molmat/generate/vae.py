@@ -30,7 +30,6 @@ from molmat.featurizers.cache import cached_arrays
 from molmat.featurizers.tokens import Vocabulary
 from molmat.generate.corpus import compute_property
 from molmat.generate.language import SequenceGenerator, _subset, parse_condition
-from molmat.models.generative.sampling import sample_tokens
 from molmat.models.generative.vae import SequenceVAE
 from molmat.training import archive
 from molmat.training.engine import History
@@ -341,22 +340,18 @@ class VAE(SequenceGenerator):
         values = parse_condition(condition, self.condition_names_)
         if len(values):
             values = self.condition_scaler_.transform(values[None])[0]
-        batch_size = max(1, min(batch_size, len(z)))
-        rows = -(-len(z) // batch_size) * batch_size
-        full = np.zeros((rows, self.latent + len(values)), np.float32)
-        full[: len(z), : self.latent], full[:, self.latent :] = z, values
-        latents = iter(np.split(full, max(rows // batch_size, 1)))
+        full = np.zeros((len(z), self.latent + len(values)), np.float32)
+        full[:, : self.latent], full[:, self.latent :] = z, values
         if greedy:
             top_k, top_p = 1, None
-        return self._decode_batches(
-            len(z),
-            batch_size,
+        return self._draw(
+            full,
             seed,
-            np.zeros(0, np.float32),
+            batch_size,
             max_len or self.max_len_,
-            lambda key, _, length: sample_tokens(
-                self.net_, key, next(latents), length, temperature, top_k, top_p
-            ),
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
         )
 
     def sample(

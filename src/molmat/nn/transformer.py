@@ -81,12 +81,14 @@ class CausalBlock(eqx.Module):
     def step(
         self, x: Float[Array, "B d"], cache: Cache, t: Array
     ) -> tuple[Float[Array, "B d"], Cache]:
-        """Position ``t`` of every row, attending to cached positions ≤ ``t``."""
+        """Position ``t`` [B] of each row, attending to its cached positions
+        ≤ ``t`` (earlier entries past ``t`` are stale and masked)."""
         q, k, v = self._split(layer_norm(x, self.norms[0], self.norms[1]))
-        keys = jax.lax.dynamic_update_slice_in_dim(cache[0], k[:, None], t, axis=1)
-        values = jax.lax.dynamic_update_slice_in_dim(cache[1], v[:, None], t, axis=1)
-        seen = jnp.arange(keys.shape[1]) <= t
-        a = _attend(q[:, None], keys, values, seen[None, None, None, :])
+        rows = jnp.arange(x.shape[0])
+        keys = cache[0].at[rows, t].set(k)
+        values = cache[1].at[rows, t].set(v)
+        seen = jnp.arange(keys.shape[1])[None, :] <= t[:, None]  # [B, L]
+        a = _attend(q[:, None], keys, values, seen[:, None, None, :])
         x = x + self.out(a.reshape(x.shape))
         return self._mlp(x, None, True), (keys, values)
 

@@ -169,6 +169,7 @@ class TransformerLanguageModel(eqx.Module):
         return tuple((jnp.zeros(shape), jnp.zeros(shape)) for _ in self.blocks)
 
     def step(self, state, token: Int[Array, " B"], t: Array, condition=None):
+        t = jnp.broadcast_to(jnp.asarray(t), token.shape)  # one position per row
         x = self.embed[token] + self.position[t]
         if self.cond is not None:
             x = x + self.cond(condition)

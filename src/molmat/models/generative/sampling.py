@@ -1,11 +1,13 @@
 """Batched autoregressive sampling inside one compiled loop.
 
-Every row starts from ``<bos>`` and draws one token per step from the
+``batch`` rows decode at once; each row draws one token per step from the
 model's logits, divided by the temperature and optionally restricted to the
 ``top_k`` most likely tokens and to the smallest set whose probability
-reaches ``top_p`` (nucleus sampling). The loop stops when every row has
-emitted ``<eos>`` or after ``max_len`` tokens. The random key of step ``t``
-is ``fold_in(key, t)``: a seed gives the same molecules every time.
+reaches ``top_p`` (nucleus sampling). A row that emits ``<eos>`` (or reaches
+``max_len``) hands its molecule to the output and starts the next one at
+once, so no row idles while the longest molecule of its batch finishes. The
+random key of step ``s`` is ``fold_in(key, s)``: a seed (and batch size)
+gives the same molecules every time.
 """
 
 from __future__ import annotations
@@ -33,11 +35,8 @@ def filter_logits(
         probs = jax.nn.softmax(sorted_logits, axis=-1)
         # keep a token if the mass of the tokens before it is below top_p
         keep_sorted = (jnp.cumsum(probs, axis=-1) - probs) < top_p
-        keep = (
-            jnp.zeros_like(keep_sorted)
-            .at[jnp.arange(logits.shape[0])[:, None], order]
-            .set(keep_sorted)
-        )
+        rows = jnp.arange(logits.shape[0])[:, None]
+        keep = jnp.zeros_like(keep_sorted).at[rows, order].set(keep_sorted)
         logits = jnp.where(keep, logits, -jnp.inf)
     return logits
 
@@ -46,34 +45,62 @@ def filter_logits(
 def sample_tokens(
     model,
     key: PRNGKeyArray,
-    condition: Float[Array, "B C"],
+    condition: Float[Array, "N C"],
     max_len: int,
     temperature: float | Array = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-) -> Int[Array, "B max_len"]:
-    """Token ids [B, max_len] (``<eos>`` then ``<pad>`` after each molecule).
+    batch: int | None = None,
+) -> Int[Array, "N max_len"]:
+    """Token ids of ``N`` molecules, molecule ``i`` conditioned on
+    ``condition[i]``; each row is the tokens then ``<eos>`` then padding
+    (no ``<eos>`` when it ran out of ``max_len``). ``batch`` rows decode at
+    once (default: all ``N``).
 
-    ``model`` has ``start(condition, batch)`` and
-    ``step(state, token, t, condition) -> (logits, state)``.
+    ``model`` has ``start(condition [B, C], B)`` and ``step(state, token [B],
+    t [B], condition [B, C]) -> (logits [B, V], state)`` with ``t`` each
+    row's position.
     """
-    batch = condition.shape[0]
-    out = jnp.full((batch, max_len), PAD, jnp.int32)
-    token = jnp.full((batch,), BOS, jnp.int32)
-    done = jnp.zeros((batch,), bool)
-    carry = (0, model.start(condition, batch), token, done, out)
+    n = condition.shape[0]
+    batch = n if batch is None else batch
+    rows = jnp.arange(batch)
+    slot = jnp.where(rows < n, rows, n)  # slot n: an idle row
+    padded = jnp.concatenate([condition, condition[:1] * 0], 0)
+    out = jnp.full((n + 1, max_len), PAD, jnp.int32)
+    carry = (
+        jnp.asarray(0),  # step
+        model.start(padded[slot], batch),
+        jnp.full((batch,), BOS, jnp.int32),  # last token
+        jnp.zeros((batch,), jnp.int32),  # position of each row
+        slot,
+        jnp.minimum(batch, n),  # next free slot
+        out,
+    )
 
     def running(carry):
-        t, _, _, done, _ = carry
-        return (t < max_len) & ~jnp.all(done)
+        return jnp.any(carry[4] < n)
 
     def body(carry):
-        t, state, token, done, out = carry
-        logits, state = model.step(state, token, t, condition)
+        step, state, token, t, slot, next_slot, out = carry
+        cond = padded[slot]
+        logits, state = model.step(state, token, t, cond)
         logits = filter_logits(logits / temperature, top_k, top_p)
-        drawn = jax.random.categorical(jax.random.fold_in(key, t), logits)
-        drawn = jnp.where(done, PAD, drawn).astype(jnp.int32)
-        out = jax.lax.dynamic_update_slice_in_dim(out, drawn[:, None], t, axis=1)
-        return t + 1, state, drawn, done | (drawn == EOS), out
+        drawn = jax.random.categorical(jax.random.fold_in(key, step), logits)
+        drawn = drawn.astype(jnp.int32)
+        out = out.at[slot, t].set(drawn)
+        ended = ((drawn == EOS) | (t + 1 >= max_len)) & (slot < n)
+        # finished rows take the next free slots, in row order
+        new_slot = next_slot + jnp.cumsum(ended) - 1
+        slot = jnp.where(ended, jnp.minimum(new_slot, n), slot)
+        next_slot = next_slot + ended.sum()
+        fresh = model.start(padded[slot], batch)
+        state = jax.tree.map(
+            lambda a, b: jnp.where(ended.reshape(-1, *[1] * (a.ndim - 1)), a, b),
+            fresh,
+            state,
+        )
+        token = jnp.where(ended, BOS, drawn)
+        t = jnp.where(ended, 0, t + 1)
+        return step + 1, state, token, t, slot, next_slot, out
 
-    return jax.lax.while_loop(running, body, carry)[-1]
+    return jax.lax.while_loop(running, body, carry)[-1][:n]
