@@ -59,9 +59,9 @@ def emit(**fields) -> None:
 
 
 def build(args):
-    from molmat.generate import language
+    from molmat.generate.runs import make_generator
 
-    common = dict(
+    params = dict(
         tokens=args.tokens,
         epochs=args.epochs,
         epoch_size=args.epoch_size,
@@ -69,24 +69,21 @@ def build(args):
         lr=args.lr,
         time_limit=args.minutes,
         patience=None,
+        layers=args.layers,
         progress=not args.quiet,
     )
-    if args.model == "rnn":
-        return language.LanguageModel(
-            model="rnn",
-            cell=args.cell,
-            hidden=args.hidden,
-            layers=args.layers,
-            **common,
-        )
-    return language.LanguageModel(
-        model="transformer", width=args.hidden, heads=8, layers=args.layers, **common
-    )
+    if args.model == "transformer":
+        return make_generator("transformer", width=args.hidden, heads=8, **params)
+    params.update(cell=args.cell, hidden=args.hidden)
+    if args.model == "vae":  # no property head: RDKit scores of 1.6M molecules
+        return make_generator("vae", latent=args.latent, properties=(), **params)
+    return make_generator("rnn", **params)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=["rnn", "transformer"], default="rnn")
+    p.add_argument("--model", choices=["rnn", "transformer", "vae"], default="rnn")
+    p.add_argument("--latent", type=int, default=64, help="vae latent size")
     p.add_argument("--tokens", choices=["smiles", "selfies"], default="smiles")
     p.add_argument("--cell", default="gru")
     p.add_argument("--hidden", type=int, default=384)
