@@ -59,7 +59,9 @@ def test_unknown_token_names_the_molecule():
     vocab = Vocabulary.fit(tok, ["CCO", "c1ccccc1"])
     with pytest.raises(TokenError, match=r"'CCBr'.*'Br'"):
         vocab.encode_one("CCBr", tok)
-    corpus, _ = encode_corpus(["CCO", "CCBr", "CCQ", "OCC"], tok, vocab, use_cache=False)
+    corpus, _ = encode_corpus(
+        ["CCO", "CCBr", "CCQ", "OCC"], tok, vocab, use_cache=False
+    )
     assert corpus.kept.tolist() == [0, 3]
     assert set(corpus.errors) == {1, 2}
     assert "'CCBr'" in corpus.errors[1] and "'CCQ'" in corpus.errors[2]

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from molmat.data.rdkit_log import silence_rdkit
+from molmat.featurizers.cache import cached_arrays
+
 log = logging.getLogger("molmat")
 
 # name -> function of a list of RDKit molecules (NaN where None)
@@ -38,7 +41,14 @@ def compute_property(name: str, smiles: Sequence[str]) -> np.ndarray:
         raise KeyError(
             f"unknown property {name!r}; computed properties: {', '.join(functions)}"
         )
-    return np.asarray(functions[name]([Chem.MolFromSmiles(s) for s in smiles]), float)
+
+    def compute() -> dict[str, np.ndarray]:
+        silence_rdkit()
+        mols = [Chem.MolFromSmiles(s) for s in smiles]
+        return {"values": np.asarray(functions[name](mols), float)}
+
+    # cached: RDKit scores of a million molecules take many minutes
+    return cached_arrays([f"property-v1:{name}"], list(smiles), compute)["values"]
 
 
 @dataclass
