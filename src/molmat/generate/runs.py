@@ -188,3 +188,92 @@ def evaluate_run(
         out.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows[1:], columns=rows[0]).to_csv(out, index=False)
     return results
+
+
+def objective_function(objective: str):
+    """``qed``/``plogp``, or a property-model archive whose first output is
+    the score (its ``predict`` on a SMILES list)."""
+    from molmat.generate.optimize import OBJECTIVES
+
+    if objective.lower() in OBJECTIVES:
+        return objective.lower()
+    if not Path(objective).exists():
+        raise ValueError(
+            f"objective {objective!r} is neither {' nor '.join(OBJECTIVES)} nor a "
+            "model archive"
+        )
+    from molmat.tasks.archives import load
+
+    model = load(objective)
+    return lambda smiles: np.asarray(model.predict(smiles), float)
+
+
+def optimize_run(
+    model_path: str | Path,
+    objective: str,
+    out: str | Path,
+    data: str | None = None,
+    smiles_col: str | None = None,
+    progress: bool = True,
+    **options,
+) -> dict:
+    """Climb a VAE's latent space toward ``objective`` and write ``out/``:
+    ``best.csv`` (SMILES, score), ``trajectory.csv``, ``latent_map.png``
+    (the pool's latents coloured by the objective) and ``interpolation.csv``
+    (greedy decodes from the best starting molecule to the best found).
+
+    ``data``: the known molecules whose latents start the search (default:
+    the training data named in the run folder's ``data_report.json``).
+    """
+    from molmat.generate.optimize import CountedObjective, latent_map, optimize_latent
+    from molmat.tasks.archives import load
+
+    vae = load(model_path)
+    if not hasattr(vae, "interpolate"):
+        raise ValueError(
+            f"{model_path} is not a VAE archive (molmat generate train --model vae)"
+        )
+    vae.progress = progress
+    if data is None:
+        report = Path(model_path) / "data_report.json"
+        if not report.exists():
+            raise ValueError("pass --data: the molecules to start from")
+        data = json.loads(report.read_text())["source"]
+    known = read_corpus(data, smiles_col).smiles
+    function = objective_function(objective)
+    tick = time.perf_counter()
+    result = optimize_latent(vae, function, known, progress=progress, **options)
+    seconds = time.perf_counter() - tick
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"SMILES": result.smiles, "score": result.scores}).to_csv(
+        out / "best.csv", index=False
+    )
+    pd.DataFrame(result.trajectory).to_csv(out / "trajectory.csv", index=False)
+    rng = np.random.default_rng(0)
+    shown = [known[i] for i in rng.permutation(len(known))[:2000]]
+    scores = CountedObjective(function)(shown)
+    latent_map(
+        vae,
+        shown,
+        scores,
+        out / "latent_map.png",
+        label={"qed": "QED", "plogp": "penalised logP"}.get(
+            objective.lower(), Path(objective).name
+        ),
+        title=f"latent space of {Path(model_path).name}",
+    )
+    if result.smiles:  # from the best shown known molecule to the best found
+        start = shown[int(np.nanargmax(scores))]
+        path = vae.interpolate(start, result.smiles[0], steps=10)
+        pd.DataFrame({"t": np.linspace(0, 1, len(path)), "SMILES": path}).to_csv(
+            out / "interpolation.csv", index=False
+        )
+    return {
+        "objective": objective,
+        "top": list(zip(result.smiles[:3], result.scores[:3].tolist(), strict=True)),
+        "objective_calls": result.objective_calls,
+        "start_best": result.start_best,
+        "seconds": seconds,
+        "out": str(out),
+    }
