@@ -1,15 +1,16 @@
 """MOSES metrics benchmark: reference statistics and scoring 30,000 molecules.
 
 One JSON line per step: (a) building the test, scaffold-test and train
-statistics the first time (in a fresh cache folder), (b) scoring 30,000
-"generated" molecules against the cached statistics with every metric. FCD
-is part of (a) and (b) with ``--with-fcd`` only (ChemNet on a CPU takes about
-half an hour for the two reference sets); without it, when ChemNet is
-installed, (c) times ChemNet's moments of the 30,000 molecules: what FCD adds
-to (b). The generated molecules are the first 30,000 MOSES
-train SMILES that are not in the test set. Each line has ``benchmark``,
-``dataset``, ``n_generated``, ``wall_s``, the metric values, ``load_avg``
-(1-minute load before and after) and ``commit``.
+statistics the first time (in a fresh cache folder, or a given one: then
+``cache`` says whether it was cold or warm), (b) scoring 30,000 "generated"
+molecules against the cached statistics with every metric. FCD is part of
+(a) and (b) with ``--with-fcd`` only (ChemNet on a CPU takes about half an
+hour for the two reference sets); without it, when ChemNet is installed, (c)
+times ChemNet's moments of the 30,000 molecules: what FCD adds to (b). The
+generated molecules are 30,000 MOSES train SMILES not in the test set, drawn
+with a fixed seed. Each line has ``benchmark``, ``dataset``, ``n_generated``,
+``wall_s``, the metric values, ``load_avg`` (1-minute load before and after)
+and ``commit``.
 
     MOLMAT_MOSES_DIR=/path/to/moses python benchmarks/generation_metrics.py
     python benchmarks/generation_metrics.py --with-fcd   # ChemNet too (slow)
@@ -20,11 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import tempfile
 import time
 
 from molmat.data.moses import read_moses
+from molmat.featurizers.cache import feature_files
 from molmat.generate import fcd, metrics
 
 N_GENERATED = 30_000
@@ -36,10 +39,12 @@ def commit() -> str:
     ).stdout.strip()
 
 
-def generated_molecules(n: int) -> list[str]:
-    """The first ``n`` MOSES train SMILES absent from the test set."""
+def generated_molecules(n: int, seed: int = 0) -> list[str]:
+    """``n`` MOSES train SMILES absent from the test set, drawn at random (the
+    train file is ordered: its first molecules are not a fair sample)."""
     test = set(read_moses("test"))
-    return [s for s in read_moses("train") if s not in test][:n]
+    pool = [s for s in read_moses("train") if s not in test]
+    return random.Random(seed).sample(pool, n)
 
 
 def timed(step: str, n: int, function, *args, **kwargs) -> tuple[dict, object]:
@@ -70,10 +75,11 @@ def main() -> None:
     os.environ["MOLMAT_CACHE_DIR"] = args.cache_dir or tempfile.mkdtemp()
     generated = generated_molecules(args.n)
 
+    cache = "warm" if feature_files() else "cold"
     line, _ = timed(
         "reference", 0, metrics.moses_reference, False, with_fcd=args.with_fcd
     )
-    print(json.dumps(line), flush=True)
+    print(json.dumps(line | {"cache": cache}), flush=True)
 
     line, results = timed(
         "score",

@@ -310,6 +310,7 @@ def _map_chunks(
 ) -> Iterator:
     """``function`` over ``CHUNK``-sized slices of ``smiles``, results in order,
     in a pool of ``n_jobs`` spawned processes when there is more than one chunk."""
+    silence_rdkit()
     chunks = [smiles[i : i + CHUNK] for i in range(0, len(smiles), CHUNK)]
     bar = dict(desc=desc, enabled=progress, total=len(chunks), unit="chunk")
     if n_jobs <= 1 or len(chunks) <= 1:
@@ -410,16 +411,17 @@ def tanimoto_summary(
         ref = jax.device_put(ref.reshape(-1, _REF_BLOCK, ref.shape[1]))
         ref_count = jax.device_put(ref_count.reshape(-1, _REF_BLOCK))
         gen, gen_count = _pad(generated, _GEN_BLOCK)
+        b = _GEN_BLOCK
+        blocks = range(0, len(gen), _GEN_BLOCK)
         parts = [
-            kernel(
-                gen[i : i + _GEN_BLOCK], gen_count[i : i + _GEN_BLOCK], ref, ref_count
-            )
-            for i in progress_bar(
-                range(0, len(gen), _GEN_BLOCK), desc=desc, enabled=progress
-            )
+            [
+                np.asarray(x)
+                for x in kernel(gen[i : i + b], gen_count[i : i + b], ref, ref_count)
+            ]
+            for i in progress_bar(blocks, desc=desc, enabled=progress)
         ]
         best, total, squares = (
-            np.concatenate([np.asarray(p[j]) for p in parts] or [[]]) for j in range(3)
+            np.concatenate([p[j] for p in parts] or [[]]) for j in range(3)
         )
     n = len(generated)
     return TanimotoSummary(
@@ -831,7 +833,6 @@ def moses_metrics(
         distances to the test set) and ``Novelty``; NaN where undefined, with
         the reason in ``.notes``.
     """
-    silence_rdkit()
     n_jobs = n_jobs or default_jobs()
     ref = _resolve_reference(reference, progress, n_jobs, with_fcd)
     parts = list(
