@@ -100,11 +100,12 @@ def main() -> None:
     p.add_argument("--val-size", type=int, default=1000)
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--n-test", type=int, default=10_000)
-    p.add_argument("--starts", type=int, default=50)
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--starts", type=int, default=100)
+    p.add_argument("--steps", type=int, default=200)
     p.add_argument("--step-size", type=float, default=0.2)
     p.add_argument("--trust", type=float, default=3.0)
-    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--restart", type=float, default=0.5)
     p.add_argument("--pool", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
@@ -148,6 +149,7 @@ def main() -> None:
         lr=args.step_size,
         trust=args.trust,
         samples=args.samples,
+        restart=args.restart,
         n_pool=args.pool,
         seed=args.seed,
         progress=not args.quiet,

@@ -6,8 +6,9 @@ means, and climbs it by normalised gradient steps from the latents of the
 best and of random pool molecules, inside a ball that the prior rarely leaves
 (``‖z‖²`` at most ``trust`` standard deviations above its mean). Every
 ``decode_every`` steps each latent is decoded (greedily and by sampling),
-the new valid molecules are scored with the true objective and the
-surrogate is refitted on every (z, score) pair seen so far.
+the new valid molecules are scored with the true objective, the surrogate
+is refitted on every (z, score) pair seen so far, and the worst latents
+restart near the best molecules found.
 
 The surrogate is trained rather than read off the VAE's property head: it
 learns exactly the objective (penalised logP's ring penalty, QED, or any
@@ -181,6 +182,7 @@ def optimize_latent(
     samples: int = 4,
     n_pool: int = 2000,
     trust: float = 3.0,
+    restart: float = 0.5,
     top: int = 10,
     seed: int = 0,
     progress: bool = True,
@@ -201,6 +203,9 @@ def optimize_latent(
         trust: latents stay where the prior's ``‖z‖²`` is at most ``trust``
             of its standard deviations above its mean (see
             :func:`trust_radius`).
+        restart: after each round, this fraction of the latents (those
+            whose greedy decodes scored worst) restarts from the latents of
+            the best molecules scored so far (pool included), jittered.
         top: how many molecules to return.
     """
     rng = np.random.default_rng(seed)
@@ -243,6 +248,7 @@ def optimize_latent(
                 "surrogate_mean": float(np.mean(predicted)),
             }
         )
+        z = _restart(vae, z, greedy, score.known, restart, rng)
         bar.update(1)
     bar.close()
     new = [(s, v) for s, v in found.items() if s not in known]
@@ -254,6 +260,21 @@ def optimize_latent(
         float(np.nanmax(y_pool[starts])),
         trajectory,
     )
+
+
+def _restart(vae, z, greedy, scored: dict, fraction: float, rng) -> np.ndarray:
+    """``z`` with its worst ``fraction`` (by greedy score) replaced by the
+    latents of the best molecules scored so far, jittered by N(0, 0.5²)."""
+    n = int(fraction * len(z))
+    if n == 0:
+        return z
+    finite = {s: v for s, v in scored.items() if np.isfinite(v)}
+    elite = vae.encode(sorted(finite, key=finite.get, reverse=True)[:n])
+    elite = elite[np.isfinite(elite).all(axis=1)]
+    worst = np.argsort(np.nan_to_num(greedy, nan=-np.inf))[: len(elite)]
+    z = z.copy()
+    z[worst] = elite + rng.normal(0.0, 0.5, elite.shape).astype(np.float32)
+    return z
 
 
 def _decode_scored(vae, z, score, found: dict, greedy: bool, seed: int) -> np.ndarray:
