@@ -19,6 +19,11 @@ Reference statistics (fingerprints, fragment and scaffold counts, property
 values, FCD moments, the canonical train set) are computed once per set of
 SMILES and kept in molmat's feature cache (``molmat cache``).
 
+The RDKit work runs in spawned processes (``n_jobs``; JAX's threads are never
+forked), so a script that calls ``moses_metrics`` or ``reference_stats`` at
+its top level needs the usual ``if __name__ == "__main__":`` guard, or
+``n_jobs=1``.
+
 Example:
     >>> results = moses_metrics(generated_smiles)  # doctest: +SKIP
     >>> print(format_table(metrics_table(results)))  # doctest: +SKIP
