@@ -26,7 +26,6 @@ import numpy as np
 
 from molmat.data.sequences import PAD, SequenceBatch, SequenceBatcher
 from molmat.data.statistics import Standardizer
-from molmat.featurizers.cache import cached_arrays
 from molmat.featurizers.tokens import Vocabulary
 from molmat.generate.corpus import compute_property
 from molmat.generate.language import SequenceGenerator, _subset, parse_condition
@@ -100,20 +99,6 @@ def _posterior_mean(model, tokens):
 @eqx.filter_jit
 def _predict(model, z):
     return model.predict(z)
-
-
-def computed_properties(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
-    """RDKit properties [n, len(names)] (NaN where RDKit fails), cached."""
-    arrays = cached_arrays(
-        ["vae-properties-v1", *names],
-        list(smiles),
-        lambda: {
-            "values": np.array(
-                [compute_property(n, smiles) for n in names], float
-            ).T.reshape(len(smiles), len(names))
-        },
-    )
-    return arrays["values"]
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -252,9 +237,8 @@ class VAE(SequenceGenerator):
         self.property_names_ = self.properties + (
             tuple(property_names) or tuple(f"p{i}" for i in range(extra.shape[1]))
         )
-        props = np.concatenate(
-            [computed_properties(kept, self.properties), extra], axis=1
-        )
+        computed = [compute_property(n, kept) for n in self.properties]  # cached
+        props = np.column_stack([*computed, extra])
         self.condition_scaler_ = Standardizer.fit(cond)
         self.property_scaler_ = Standardizer.fit(props)
         columns = [self.condition_scaler_.transform(cond)]
