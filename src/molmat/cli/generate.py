@@ -43,6 +43,18 @@ TRAINING_OPTIONS = [
 ]
 
 
+# options that only some generators take
+ONLY_FOR = {
+    "cell": ("rnn", "vae"),
+    "embed": ("rnn", "vae"),
+    "hidden": ("rnn", "vae"),
+    "width": ("transformer",),
+    "heads": ("transformer",),
+    "latent": ("vae",),
+    "beta": ("vae",),
+}
+
+
 def conditions_list(text: str) -> tuple[str, ...]:
     """``logP,QED`` → ("logP", "QED") (argparse type)."""
     return tuple(s.strip() for s in text.split(",") if s.strip())
@@ -218,6 +230,10 @@ def run_train(args) -> int:
     from molmat.generate.runs import train_generator_run
 
     params = {**_given(args, MODEL_OPTIONS), **_given(args, TRAINING_OPTIONS)}
+    for name in params:
+        if args.model not in ONLY_FOR.get(name, (args.model,)):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} is not an option of --model {args.model}")
     if args.tokens:
         params["tokens"] = args.tokens
     metrics = train_generator_run(
