@@ -281,7 +281,7 @@ def run_sample(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from molmat.generate.metrics import metrics_table
+    from molmat.generate.metrics import format_table, metrics_table
     from molmat.generate.runs import evaluate_run
 
     results = evaluate_run(
@@ -293,9 +293,7 @@ def run_evaluate(args) -> int:
         progress=not args.quiet,
         with_fcd=not args.no_fcd,
     )
-    rows = metrics_table(results, "generated")
-    blank = [["" if v is None else v for v in row] for row in rows[1:]]
-    print(table(rows[0], blank))
+    print(format_table(metrics_table(results, "generated")))
     print("baselines: MOSES README (molecularsets/moses), mean of 3 runs")
     for note in results.notes:
         print(f"note: {note}")

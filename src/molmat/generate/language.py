@@ -79,7 +79,9 @@ def parse_condition(
 class SequenceGenerator:
     """What every sequence generator shares: tokens, sampling, archives.
 
-    Subclasses set ``network_config_()``, ``kind`` and ``_fit_network``.
+    Subclasses define ``kind``, ``get_params``, ``network_config_`` and
+    ``fit``, and extend ``_build_network``, ``_archive_config`` and
+    ``_restore`` when their archive holds more.
     """
 
     kind = "generator"
@@ -184,9 +186,13 @@ class SequenceGenerator:
         return out
 
     # -- archive ---------------------------------------------------------------
-    def save(self, path: str | Path, metrics: dict | None = None) -> Path:
-        """Write the archive folder (config.json, params.npz, metrics.json)."""
-        config = {
+    @staticmethod
+    def _build_network(config: dict, *, key):
+        return build_network(config, key=key)
+
+    def _archive_config(self) -> dict:
+        """Everything but the parameters that the archive must hold."""
+        return {
             "kind": self.kind,
             "network": self.network_config_(),
             "params": self.get_params(),
@@ -199,19 +205,27 @@ class SequenceGenerator:
                 "epochs_run": len(self.history_.records),
             },
         }
-        return archive.save_archive(path, self.net_, config, metrics)
+
+    def _restore(self, config: dict) -> None:
+        """Set the fitted attributes from an archive's config."""
+        self.vocab_ = Vocabulary.from_tokens(config["vocabulary"])
+        self.max_len_ = int(config["max_len"])
+        self.condition_names_ = tuple(config["conditions"])
+        self.condition_scaler_ = Standardizer.from_dict(config["condition_scaler"])
+        self.history_ = History(best_epoch=config["history"]["best_epoch"])
+
+    def save(self, path: str | Path, metrics: dict | None = None) -> Path:
+        """Write the archive folder (config.json, params.npz, metrics.json)."""
+        return archive.save_archive(path, self.net_, self._archive_config(), metrics)
 
     @classmethod
     def from_archive(cls, folder: Path, config: dict):
+        """Rebuild a fitted generator from its archive folder and config."""
         try:
             model = cls(**{**config["params"], "progress": False})
-            model.vocab_ = Vocabulary.from_tokens(config["vocabulary"])
-            model.max_len_ = int(config["max_len"])
-            model.condition_names_ = tuple(config["conditions"])
-            model.condition_scaler_ = Standardizer.from_dict(config["condition_scaler"])
-            model.history_ = History(best_epoch=config["history"]["best_epoch"])
+            model._restore(config)
             template = jax.eval_shape(
-                lambda: build_network(config["network"], key=jax.random.key(0))
+                lambda: cls._build_network(config["network"], key=jax.random.key(0))
             )
         except (KeyError, TypeError, ValueError) as err:
             raise archive.ArchiveError(

@@ -26,12 +26,9 @@ import numpy as np
 
 from molmat.data.sequences import PAD, SequenceBatch, SequenceBatcher
 from molmat.data.statistics import Standardizer
-from molmat.featurizers.tokens import Vocabulary
 from molmat.generate.corpus import compute_property
 from molmat.generate.language import SequenceGenerator, _subset, parse_condition
 from molmat.models.generative.vae import SequenceVAE
-from molmat.training import archive
-from molmat.training.engine import History
 from molmat.training.losses import token_nll
 from molmat.training.sequence import (
     SequenceData,
@@ -372,45 +369,21 @@ class VAE(SequenceGenerator):
         return self.decode(path, greedy=True)
 
     # -- archive ---------------------------------------------------------------
-    def save(self, path: str | Path, metrics: dict | None = None) -> Path:
-        """Write the archive folder (config.json, params.npz, metrics.json)."""
-        config = {
-            "kind": self.kind,
-            "network": self.network_config_(),
-            "params": self.get_params(),
-            "vocabulary": list(self.vocab_.tokens[3:]),
-            "max_len": self.max_len_,
-            "conditions": list(self.condition_names_),
-            "condition_scaler": self.condition_scaler_.to_dict(),
+    @staticmethod
+    def _build_network(config: dict, *, key) -> SequenceVAE:
+        return _build(config, key=key)
+
+    def _archive_config(self) -> dict:
+        return {
+            **super()._archive_config(),
             "property_names": list(self.property_names_),
             "property_scaler": self.property_scaler_.to_dict(),
-            "history": {
-                "best_epoch": self.history_.best_epoch,
-                "epochs_run": len(self.history_.records),
-            },
         }
-        return archive.save_archive(path, self.net_, config, metrics)
 
-    @classmethod
-    def from_archive(cls, folder: Path, config: dict) -> VAE:
-        try:
-            model = cls(**{**config["params"], "progress": False})
-            model.vocab_ = Vocabulary.from_tokens(config["vocabulary"])
-            model.max_len_ = int(config["max_len"])
-            model.condition_names_ = tuple(config["conditions"])
-            model.condition_scaler_ = Standardizer.from_dict(config["condition_scaler"])
-            model.property_names_ = tuple(config["property_names"])
-            model.property_scaler_ = Standardizer.from_dict(config["property_scaler"])
-            model.history_ = History(best_epoch=config["history"]["best_epoch"])
-            template = jax.eval_shape(
-                lambda: _build(config["network"], key=jax.random.key(0))
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise archive.ArchiveError(
-                f"{folder}: config does not describe a {cls.__name__} ({err})"
-            ) from err
-        model.net_ = archive.load_params(folder, template)
-        return model
+    def _restore(self, config: dict) -> None:
+        super()._restore(config)
+        self.property_names_ = tuple(config["property_names"])
+        self.property_scaler_ = Standardizer.from_dict(config["property_scaler"])
 
 
 @eqx.filter_jit
