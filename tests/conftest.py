@@ -1,3 +1,4 @@
+import gc
 import os
 from pathlib import Path
 
@@ -11,6 +12,24 @@ DATA = Path(__file__).parent / "data"
 def _feature_cache(tmp_path_factory):
     """Keep the feature cache of the tests out of the user's home."""
     os.environ["MOLMAT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code():
+    """Free the compiled functions of each test module once it is done.
+
+    Every XLA executable keeps memory mappings; the suite compiles thousands
+    of functions, which would otherwise exhaust the kernel's per-process map
+    limit (vm.max_map_count, 65530 by default) and crash the compiler.
+    """
+    yield
+    import jax
+
+    from molmat.training import engine
+
+    engine._STEPS.clear()
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
