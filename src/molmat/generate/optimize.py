@@ -39,7 +39,7 @@ from molmat.data.rdkit_log import silence_rdkit
 from molmat.generate.corpus import compute_property
 from molmat.generate.metrics import canonical_smiles
 from molmat.nn.core import MLP
-from molmat.training.plots import _save, _titled, with_units
+from molmat.training.plots import save_figure, titled, with_units
 
 OBJECTIVES = {"qed": "QED", "plogp": "plogP"}
 
@@ -322,5 +322,5 @@ def latent_map(
     fig.colorbar(points, ax=ax, label=with_units(label, units))
     ax.set_xlabel(f"latent PC 1 ({explained[0]:.0%} of variance)")
     ax.set_ylabel(f"latent PC 2 ({explained[1]:.0%} of variance)")
-    ax.set_title(_titled(title or f"VAE latent space, {label}", int(known.sum())))
-    return _save(fig, path)
+    ax.set_title(titled(title or f"VAE latent space, {label}", int(known.sum())))
+    return save_figure(fig, path)

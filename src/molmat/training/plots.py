@@ -56,11 +56,11 @@ def metric_label(metric: str, units: str = "") -> str:
     return with_units(name, units if metric in METRICS_WITH_UNITS else "")
 
 
-def _titled(title: str, n: int) -> str:
+def titled(title: str, n: int) -> str:
     return f"{title} (n = {n})" if title else f"n = {n}"
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
     fig.savefig(path)
     return Path(path)
@@ -111,8 +111,8 @@ def parity_plot(
     ax.set_ylabel(f"{with_units(label, units)}, predicted")
     ax.set_aspect("equal")
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(_titled(title, len(y)), fontsize=10)
-    return _save(fig, path)
+    ax.set_title(titled(title, len(y)), fontsize=10)
+    return save_figure(fig, path)
 
 
 def potential_parity_plots(
@@ -196,8 +196,8 @@ def roc_plot(
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(f"ROC: {_titled(title, len(y))}", fontsize=10)
-    return _save(fig, path)
+    ax.set_title(f"ROC: {titled(title, len(y))}", fontsize=10)
+    return save_figure(fig, path)
 
 
 def pr_plot(
@@ -230,8 +230,8 @@ def pr_plot(
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"precision-recall: {_titled(title, len(y))}", fontsize=10)
-    return _save(fig, path)
+    ax.set_title(f"precision-recall: {titled(title, len(y))}", fontsize=10)
+    return save_figure(fig, path)
 
 
 def confusion_plot(
@@ -273,7 +273,7 @@ def confusion_plot(
         )
     heading = f"confusion matrices: {title}" if title else "confusion matrices"
     fig.suptitle(textwrap.fill(heading, 34 * cols), fontsize=10)  # 3 inch per column
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def learning_curve(
@@ -328,7 +328,7 @@ def learning_curve(
         )
     loss_ax.legend(handles=lines, loc="best", fontsize=8)  # drawn on top
     ax.set_title(f"learning curve: {title}" if title else "learning curve")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def potential_learning_curve(
@@ -385,7 +385,7 @@ def potential_learning_curve(
         ax.set_ylabel(with_units(name, units))
         ax.legend(loc="best", fontsize=8)
     fig.suptitle(f"learning curve: {title}" if title else "learning curve")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def size_curve(
@@ -407,7 +407,7 @@ def size_curve(
     ax.set_xlabel("training molecules")
     ax.set_ylabel(f"test {metric_label(metric, units)}")
     ax.set_title(f"learning curve: {title}" if title else "learning curve", wrap=True)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def comparison_bars(
@@ -435,4 +435,4 @@ def comparison_bars(
     spread = f"mean ± std over {'/'.join(map(str, runs))} runs"
     ax.set_ylabel(f"{name}\n({spread})" if several else name)
     ax.set_title(f"model comparison: {METRIC_NAMES.get(metric, metric)}")
-    return _save(fig, path)
+    return save_figure(fig, path)
