@@ -182,7 +182,7 @@ def test_potential_parity_plots_in_ev_with_mev_metrics(tmp_path, monkeypatch):
     }
     # the file names are fixed PNGs; keep the figures as SVG to read them
     monkeypatch.setattr(
-        plots, "_save", lambda fig, path: plots.Figure.savefig(fig, f"{path}.svg")
+        plots, "save_figure", lambda fig, path: plots.Figure.savefig(fig, f"{path}.svg")
     )
     plots.potential_parity_plots(frames, pred, tmp_path, "test")
     energy = svg_text(tmp_path / "test_parity_energy.png.svg")
