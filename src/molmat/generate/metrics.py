@@ -37,7 +37,6 @@ import gzip
 import logging
 import multiprocessing
 import os
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -485,9 +484,8 @@ def unique_at(canonical: Sequence[str], k: int) -> float:
             warning is issued, as MOSES does.
     """
     if len(canonical) < k:
-        warnings.warn(
-            f"Can't compute unique@{k}: only {len(canonical)} valid molecules",
-            stacklevel=2,
+        log.warning(
+            "unique@%d computed on the %d valid molecules there are", k, len(canonical)
         )
     first = canonical[:k]
     return len(set(first)) / len(first) if first else float("nan")
