@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import commit
 
 import molmat.generate.fcd as fcd_module
 from molmat.data.moses import read_moses
@@ -41,13 +42,6 @@ from molmat.data.moses import read_moses
 HERE = Path(__file__).parent
 SETS = {"test": "test", "scaffolds": "test_scaffolds", "train": "train"}
 PAIRS = [("test", "scaffolds"), ("test", "train")]
-
-
-def commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE
-    )
-    return out.stdout.strip()
 
 
 def digest(smiles: list[str]) -> str:

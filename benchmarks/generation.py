@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+from provenance import commit
 
 from molmat.training.engine import Callback
 from molmat.training.serialization import load_npz, save_npz, tree_to_arrays
@@ -43,12 +43,6 @@ class Snapshots(Callback):
             self.folder.mkdir(parents=True, exist_ok=True)
             save_npz(path, tree_to_arrays(loop.best_model()))
         return None
-
-
-def commit() -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
 
 
 def emit(**fields) -> None:

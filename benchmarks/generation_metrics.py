@@ -22,21 +22,16 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import tempfile
 import time
+
+from provenance import commit
 
 from molmat.data.moses import read_moses
 from molmat.featurizers.cache import feature_files
 from molmat.generate import fcd, metrics
 
 N_GENERATED = 30_000
-
-
-def commit() -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
 
 
 def generated_molecules(n: int, seed: int = 0) -> list[str]:
