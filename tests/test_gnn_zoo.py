@@ -16,7 +16,7 @@ from molmat.models.gnn.config import resolve_architecture
 from molmat.tasks.archives import load
 from molmat.tasks.property import PropertyModel
 from molmat.testing import check_property_model
-from molmat.training.property import _forward, predict_graphs
+from molmat.training.property import _forward, predict_outputs
 
 MOLS = ["CC(=O)Nc1ccc(O)cc1", "C[C@H](N)C(=O)O", "C", "[Na+].[Cl-]", "OCC1OC(O)CC1"]
 # every named model, plus the graph transformer with its 3D distance bias
@@ -63,7 +63,7 @@ def graphs():
 
 
 def alone(net, graphs, i: int) -> np.ndarray:
-    return predict_graphs(net, graphs.subset([i]), batch_size=1, n_targets=2)[0]
+    return predict_outputs(net, graphs.subset([i]), batch_size=1, n_targets=2)[0]
 
 
 def with_positions(graphs, positions):
@@ -81,7 +81,7 @@ def test_renumbering_atoms_does_not_change_prediction(layer, graphs):
         one = graphs.subset([i])
         shuffled = with_positions(shuffled, one.positions[perm])
         np.testing.assert_allclose(
-            predict_graphs(net, shuffled, 1, 2)[0], alone(net, graphs, i), atol=1e-5
+            predict_outputs(net, shuffled, 1, 2)[0], alone(net, graphs, i), atol=1e-5
         )
 
 
@@ -89,7 +89,7 @@ def test_renumbering_atoms_does_not_change_prediction(layer, graphs):
 def test_prediction_alone_equals_prediction_in_any_padded_batch(layer, graphs):
     net = network(layer)
     single = np.stack([alone(net, graphs, i) for i in range(len(MOLS))])
-    np.testing.assert_allclose(predict_graphs(net, graphs, 64, 2), single, atol=1e-5)
+    np.testing.assert_allclose(predict_outputs(net, graphs, 64, 2), single, atol=1e-5)
     order = np.random.default_rng(1).permutation(len(MOLS))
     pairs = net.batcher(graphs, 64).pairs  # SchNet's radius graphs, else None
     n_pairs = 0 if pairs is None else int(pairs.n_pairs.sum())
@@ -115,12 +115,12 @@ def test_rotating_reflecting_and_translating_molecules_does_not_change_predictio
     """Every model reads distances at most, so E(3) including mirrors leaves
     its outputs unchanged."""
     net = network(layer)
-    before = predict_graphs(net, graphs, 64, 2)
+    before = predict_outputs(net, graphs, 64, 2)
     rotation = Rotation.random(random_state=4).as_matrix()
     mirror = np.diag([1.0, -1.0, 1.0]) @ rotation
     for matrix in (rotation, mirror):
         moved = with_positions(graphs, graphs.positions @ matrix.T + [3.0, -7.0, 11.0])
-        np.testing.assert_allclose(predict_graphs(net, moved, 64, 2), before, atol=1e-5)
+        np.testing.assert_allclose(predict_outputs(net, moved, 64, 2), before, atol=1e-5)
 
 
 @pytest.mark.parametrize("layer", [k for k in LAYERS if k != "mpnn"])
@@ -137,9 +137,9 @@ def test_node_layer_maps_atom_states_to_atom_states(layer, graphs):
 @pytest.mark.parametrize("layer", ["schnet", "transformer3d"])
 def test_3d_models_read_geometry(layer, graphs):
     net = network(layer)
-    before = predict_graphs(net, graphs, 64, 2)
+    before = predict_outputs(net, graphs, 64, 2)
     stretched = with_positions(graphs, graphs.positions * 1.3)
-    assert np.abs(predict_graphs(net, stretched, 64, 2) - before)[:2].max() > 1e-4
+    assert np.abs(predict_outputs(net, stretched, 64, 2) - before)[:2].max() > 1e-4
 
 
 @pytest.mark.parametrize("layer", [pytest.param("gin", marks=pytest.mark.slow), "mpnn"])

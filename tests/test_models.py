@@ -6,7 +6,7 @@ from rdkit import Chem
 from molmat.data.batching import Budget, make_batch
 from molmat.featurizers.graph import ATOM_DIM, BOND_DIM, ELEMENT_ONEHOT, featurize
 from molmat.models.gnn import build_model
-from molmat.training.property import _forward, predict_graphs
+from molmat.training.property import _forward, predict_outputs
 
 MOLS = [
     "CC(=O)Nc1ccc(O)cc1",
@@ -38,7 +38,7 @@ def net(kind: str, readout: str = "sum", n_targets: int = 2):
 
 
 def alone(model, mol) -> np.ndarray:
-    return predict_graphs(model, featurize([mol]), batch_size=1, n_targets=2)[0]
+    return predict_outputs(model, featurize([mol]), batch_size=1, n_targets=2)[0]
 
 
 @pytest.mark.parametrize("kind", ["mpnn", "gcn"])
@@ -60,7 +60,7 @@ def test_prediction_alone_equals_prediction_in_any_batch(kind):
     graphs = featurize(mols)
     single = np.stack([alone(model, m) for m in mols])
     # whole set, default budgets
-    np.testing.assert_allclose(predict_graphs(model, graphs, 64, 2), single, atol=1e-5)
+    np.testing.assert_allclose(predict_outputs(model, graphs, 64, 2), single, atol=1e-5)
     # shuffled order inside one generously padded batch
     order = np.random.default_rng(3).permutation(len(mols))
     batch = make_batch(

@@ -85,6 +85,11 @@ class GraphBatch(NamedTuple):
     def n_graphs(self) -> int:
         return self.graph_mask.shape[0]
 
+    @property
+    def row_mask(self) -> np.ndarray:
+        """[G] bool: the real graphs (what every labelled batch calls its rows)."""
+        return self.graph_mask
+
 
 def ladder(n: int) -> int:
     """Round ``n`` up to a bucket: 32, 34, ..., 62, 64, 68, ..., 124, 128, 136, ...

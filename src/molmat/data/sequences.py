@@ -2,9 +2,11 @@
 
 A batch holds ``batch_size`` sequences padded to one of a few bucket lengths,
 so a training run compiles once per bucket, not once per batch. Each row is
-``<bos> t1 ... tn <eos> <pad> ...``; the network reads ``tokens[:, :-1]`` and
-predicts ``tokens[:, 1:]``. Padded rows (the tail of the last batch of a
-bucket) have ``weight`` 0.
+``<bos> t1 ... tn <eos> <pad> ...``; a language model reads
+``tokens[:, :-1]`` and predicts ``tokens[:, 1:]``, an encoder reads the whole
+row. Padded rows (the tail of the last batch of a bucket) have ``weight`` 0
+(:class:`SequenceBatch`) or ``row_mask`` False (:class:`TokenBatch`, the
+labelled batches of sequence property models).
 
 Example:
     >>> import numpy as np
@@ -106,3 +108,58 @@ class SequenceBatcher:
     ) -> Iterator[SequenceBatch]:
         for idx, length in self.plan(order, rng):
             yield self.batch(ids, offsets, idx, length, condition)
+
+
+class TokenBatch(NamedTuple):
+    """Labelled sequences for a property model: ``tokens`` [B, L] int32
+    (``<bos> t1 ... tn <eos>`` then padding), ``row_mask`` [B] bool (False
+    for padded rows), ``y`` [B, T] float32 (0 where missing) and ``y_mask``
+    [B, T] bool (True where a label exists)."""
+
+    tokens: np.ndarray
+    row_mask: np.ndarray
+    y: np.ndarray
+    y_mask: np.ndarray
+
+
+class TokenBatcher:
+    """Length-bucketed labelled batches of a ragged token corpus (an object
+    with ``ids``, ``offsets`` and ``lengths``, such as
+    :class:`~molmat.featurizers.tokens.EncodedCorpus`); the interface of the
+    graph :class:`~molmat.data.batching.Batcher` (``plan``, ``batch``,
+    ``budgets``), so the property trainer drives both.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, step: int = 16):
+        self.sequences = SequenceBatcher(lengths, batch_size, step)
+        used = np.unique(np.searchsorted(self.sequences.buckets, lengths + 2))
+        self.budgets = {int(b): int(self.sequences.buckets[b]) for b in used}
+
+    def plan(self, corpus, order: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """``(indices, bucket length)`` per batch, each bucket cut in ``order``;
+        batches follow the position of their first sequence in ``order``, so
+        a shuffled ``order`` mixes the buckets."""
+        rank = np.empty(len(self.sequences.lengths), np.int64)
+        rank[order] = np.arange(len(order))
+        plan = self.sequences.plan(np.asarray(order))
+        return sorted(plan, key=lambda batch: rank[batch[0][0]])
+
+    def batch(
+        self,
+        corpus,
+        idx: np.ndarray,
+        length: int,
+        y: np.ndarray | None = None,
+        n_targets: int = 0,
+    ) -> TokenBatch:
+        """The padded batch of sequences ``idx`` with their targets (NaN =
+        missing) from ``y`` [n, T], or ``n_targets`` empty columns."""
+        rows = self.sequences.batch(corpus.ids, corpus.offsets, idx, length)
+        width = n_targets if y is None else y.shape[1]
+        targets = np.zeros((len(rows.weight), width), np.float32)
+        mask = np.zeros((len(rows.weight), width), bool)
+        if y is not None:
+            labels = y[idx]
+            mask[: len(idx)] = ~np.isnan(labels)
+            targets[: len(idx)] = np.nan_to_num(labels)
+        return TokenBatch(rows.tokens, rows.weight > 0, targets, mask)

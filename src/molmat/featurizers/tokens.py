@@ -1,4 +1,4 @@
-"""String tokenisers for molecules: atom-level SMILES and SELFIES.
+"""String tokenisers: atom-level SMILES, SELFIES and amino-acid sequences.
 
 A :class:`Vocabulary` maps tokens to integer ids; ids 0, 1 and 2 are the
 padding, begin and end tokens. A vocabulary is fitted on a corpus and saved
@@ -100,11 +100,45 @@ class SelfiesTokenizer:
             return ""
 
 
-TOKENIZERS = {"smiles": SmilesTokenizer, "selfies": SelfiesTokenizer}
+# One-letter codes: the 20 standard amino acids, selenocysteine (U),
+# pyrrolysine (O) and the IUPAC ambiguity codes B (D/N), Z (E/Q), J (I/L), X.
+AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY" + "UO" + "BZJX"
 
 
-def tokenizer(kind: str) -> SmilesTokenizer | SelfiesTokenizer:
-    """The tokeniser named ``kind`` (``smiles`` or ``selfies``)."""
+class AminoAcidTokenizer:
+    """One token per residue of a protein or peptide sequence in one-letter
+    code (upper or lower case; :data:`AMINO_ACIDS`); ``join`` gives the
+    upper-case sequence."""
+
+    kind = "aa"
+
+    def split(self, sequence: str) -> list[str]:
+        tokens = list(sequence.upper())
+        bad = sorted({t for t in tokens if t not in AMINO_ACIDS})
+        if bad:
+            where = next(i for i, t in enumerate(tokens) if t in bad)
+            raise TokenError(
+                f"{sequence!r}: {''.join(bad)!r} not one-letter amino-acid codes "
+                f"(first at position {where})"
+            )
+        if not tokens:
+            raise TokenError("empty sequence")
+        return tokens
+
+    def join(self, tokens: Sequence[str]) -> str:
+        return "".join(tokens)
+
+
+TOKENIZERS = {
+    "smiles": SmilesTokenizer,
+    "selfies": SelfiesTokenizer,
+    "aa": AminoAcidTokenizer,
+}
+MOLECULE_TOKENS = ("smiles", "selfies")  # tokens of molecules (read as SMILES)
+
+
+def tokenizer(kind: str) -> SmilesTokenizer | SelfiesTokenizer | AminoAcidTokenizer:
+    """The tokeniser named ``kind`` (``smiles``, ``selfies`` or ``aa``)."""
     try:
         return TOKENIZERS[kind]()
     except KeyError:

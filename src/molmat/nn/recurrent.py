@@ -126,3 +126,14 @@ class Recurrent(eqx.Module):
             x, s = self._update(layer, self.inputs[layer](x), state[layer])
             new.append(s)
         return x, tuple(new)
+
+
+def reverse_within(x: Array, lengths: Array) -> Array:
+    """Each row of ``x`` [B, L, ...] reversed within its first ``lengths`` [B]
+    positions; the padding after them stays in place (so a backward
+    recurrence over the result starts at each row's last real token)."""
+    pos = jnp.arange(x.shape[1])
+    last = lengths[:, None] - 1
+    order = jnp.where(pos < lengths[:, None], last - pos, pos)
+    order = order.reshape(order.shape + (1,) * (x.ndim - 2))
+    return jnp.take_along_axis(x, order, axis=1)

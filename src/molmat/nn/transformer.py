@@ -1,9 +1,12 @@
-"""Decoder-only (causal) transformer blocks with a key/value cache.
+"""Transformer blocks: causal (decoders, with a key/value cache) and
+bidirectional with a padding mask (encoders).
 
-:meth:`CausalBlock.__call__` runs a whole sequence with a causal mask;
-:meth:`CausalBlock.step` runs one position against the cache of the earlier
-ones (for sampling) and gives the same numbers. Pre-layer-norm residual
-blocks (GPT-2 style).
+:meth:`TransformerBlock.__call__` runs a whole sequence, with a causal mask
+for a decoder block; :meth:`TransformerBlock.step` runs one position of a
+decoder against the cache of the earlier ones (for sampling) and gives the
+same numbers. Pre-layer-norm residual blocks (GPT-2 style). An encoder block
+attends only to the real tokens of each row, so padding never changes the
+states of real tokens.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from molmat.nn.core import Dense, dropout
 
@@ -25,11 +28,12 @@ def layer_norm(x: Float[Array, "... d"], scale, offset, eps: float = 1e-5):
     return (x - mean) * jax.lax.rsqrt(var + eps) * scale + offset
 
 
-class CausalBlock(eqx.Module):
-    """``x + attn(ln(x))`` then ``x + mlp(ln(x))``; attention is causal.
+class TransformerBlock(eqx.Module):
+    """``x + attn(ln(x))`` then ``x + mlp(ln(x))``; attention is causal in a
+    decoder block (``causal=True``).
 
     Example:
-        >>> block = CausalBlock(16, 4, key=jax.random.key(0))
+        >>> block = TransformerBlock(16, 4, causal=True, key=jax.random.key(0))
         >>> block(jnp.ones((2, 5, 16))).shape
         (2, 5, 16)
     """
@@ -41,8 +45,17 @@ class CausalBlock(eqx.Module):
     norms: Float[Array, "4 d"]  # scale1, offset1, scale2, offset2
     heads: int = eqx.field(static=True)
     rate: float = eqx.field(static=True)
+    causal: bool = eqx.field(static=True)
 
-    def __init__(self, d: int, heads: int, dropout: float = 0.0, *, key: PRNGKeyArray):
+    def __init__(
+        self,
+        d: int,
+        heads: int,
+        dropout: float = 0.0,
+        *,
+        causal: bool,
+        key: PRNGKeyArray,
+    ):
         if d % heads:
             raise ValueError(f"width {d} is not divisible by {heads} heads")
         k1, k2, k3, k4 = jax.random.split(key, 4)
@@ -51,7 +64,7 @@ class CausalBlock(eqx.Module):
         self.up = Dense(d, 4 * d, key=k3)
         self.down = Dense(4 * d, d, key=k4)
         self.norms = jnp.stack([jnp.ones(d), jnp.zeros(d), jnp.ones(d), jnp.zeros(d)])
-        self.heads, self.rate = heads, dropout
+        self.heads, self.rate, self.causal = heads, dropout, causal
 
     def _split(self, x: Float[Array, "... d"]) -> tuple[Array, Array, Array]:
         q, k, v = jnp.split(self.qkv(x), 3, axis=-1)
@@ -66,17 +79,33 @@ class CausalBlock(eqx.Module):
     def __call__(
         self,
         x: Float[Array, "B L d"],
+        mask: Bool[Array, "B L"] | None = None,
         *,
         key: PRNGKeyArray | None = None,
         inference: bool = True,
     ) -> Float[Array, "B L d"]:
+        """States of every position; ``mask`` marks the real tokens (keys
+        outside it are not attended to)."""
         k1, k2 = jax.random.split(key) if key is not None else (None, None)
         q, k, v = self._split(layer_norm(x, self.norms[0], self.norms[1]))
-        length = x.shape[1]
-        causal = jnp.tril(jnp.ones((length, length), bool))
-        a = _attend(q, k, v, causal[None, None])
+        a = _attend(q, k, v, self._allowed(x.shape[1], mask))
         x = x + dropout(self.out(a.reshape(x.shape)), self.rate, k1, inference)
         return self._mlp(x, k2, inference)
+
+    def attention_weights(
+        self, x: Float[Array, "B L d"], mask: Bool[Array, "B L"] | None = None
+    ) -> Float[Array, "B h L L"]:
+        """Attention probabilities of every head (query rows, key columns)."""
+        q, k, _ = self._split(layer_norm(x, self.norms[0], self.norms[1]))
+        return _weights(q, k, self._allowed(x.shape[1], mask))
+
+    def _allowed(self, length: int, mask) -> Bool[Array, "B|1 1 L L"]:
+        allowed = jnp.ones((1, 1, length, length), bool)
+        if self.causal:
+            allowed = jnp.tril(allowed)
+        if mask is not None:
+            allowed = allowed & mask[:, None, None, :]
+        return allowed
 
     def step(
         self, x: Float[Array, "B d"], cache: Cache, t: Array
@@ -93,9 +122,16 @@ class CausalBlock(eqx.Module):
         return self._mlp(x, None, True), (keys, values)
 
 
-def _attend(q, k, v, mask) -> Array:
-    """Softmax attention; q [B, Lq, h, dh], k/v [B, Lk, h, dh], mask
-    broadcastable to [B, h, Lq, Lk]. Returns [B, Lq, h, dh]."""
+def _weights(q, k, mask) -> Array:
+    """Softmax attention weights [B, h, Lq, Lk]; q [B, Lq, h, dh], k [B, Lk,
+    h, dh], mask broadcastable to [B, h, Lq, Lk]."""
     logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(q.shape[-1])
-    logits = jnp.where(mask, logits, -jnp.inf)
-    return jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(logits, axis=-1), v)
+    # a finite floor: a row with no allowed key (a padded row) stays finite
+    floor = jnp.finfo(logits.dtype).min
+    return jax.nn.softmax(jnp.where(mask, logits, floor), axis=-1)
+
+
+def _attend(q, k, v, mask) -> Array:
+    """Softmax attention of q [B, Lq, h, dh] over k/v [B, Lk, h, dh]. Returns
+    [B, Lq, h, dh]."""
+    return jnp.einsum("bhqk,bkhd->bqhd", _weights(q, k, mask), v)

@@ -21,6 +21,7 @@ from molmat.training import archive
 # kind -> "module:function(folder, config)" that rebuilds it
 ARCHIVE_KINDS = {
     "property": "molmat.tasks.property:load_property",
+    "sequence": "molmat.tasks.sequence:load_sequence",
     "classic": "molmat.tasks.classic:load_classic",
     "ensemble": "molmat.tasks.ensemble:load_ensemble",
     "potential": "molmat.tasks.potential:load_potential",

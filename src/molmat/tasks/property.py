@@ -16,15 +16,11 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError
 from molmat.data.graphs import GraphSet
 from molmat.data.molecules import (
-    TASKS,
-    as_targets,
-    infer_task,
     molecules,
     valid_molecules,
 )
@@ -47,11 +43,10 @@ from molmat.models.gnn import (
     needs_positions,
     resolve_architecture,
 )
-from molmat.tasks.predictor import MoleculePredictor
+from molmat.tasks.neural import NeuralPropertyModel
 from molmat.training import archive
 from molmat.training.engine import History
-from molmat.training.metrics import score
-from molmat.training.property import TrainConfig, Trainer, predict_graphs
+from molmat.training.property import predict_outputs
 
 log = logging.getLogger("molmat")
 
@@ -78,7 +73,7 @@ def drop_failed(
     return (graphs.subset(kept) if len(failed) else graphs), kept, dropped
 
 
-class PropertyModel(MoleculePredictor, BaseEstimator):
+class PropertyModel(NeuralPropertyModel, BaseEstimator):
     """Graph neural network for molecular properties.
 
     Regression targets are standardised on the training data and predictions
@@ -208,58 +203,26 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         """
         self._check_params()
         self.architecture_ = self._architecture()
-        y = as_targets(y, "y")
-        if X_val is None and self.val_fraction > 0:
-            order = np.random.default_rng(self.seed).permutation(len(y))
-            n_val = max(1, int(round(self.val_fraction * len(y))))
-            X = list(X)
-            X_val, y_val = [X[i] for i in order[:n_val]], y[order[:n_val]]
-            X, y = [X[i] for i in order[n_val:]], y[order[n_val:]]
-        if len(X) != len(y):
-            raise DataError(f"X has {len(X)} molecules but y has {len(y)} rows")
+        X, y, X_val, y_val = self._hold_out(X, y, X_val, y_val)
         train_graphs, kept, self.dropped_ = self._graphs(X, "X")
         y = y[kept]
         val_graphs = None
         if X_val is not None:
-            y_val = as_targets(y_val, "y_val")
             val_graphs, kept, dropped = self._graphs(X_val, "X_val")
             y_val = y_val[kept]
             self.dropped_ += dropped
         if len(train_graphs) == 0:
             raise DataError("no training molecules left")
 
-        self.task_ = infer_task(y) if self.task == "auto" else self.task
-        self.n_targets_ = y.shape[1]
-        self.target_names_ = list(target_names or [f"y{j}" for j in range(y.shape[1])])
+        pos_weight = self._fit_targets(y, target_names)
         self._record_elements(X)
-        if len(self.target_names_) != self.n_targets_:
-            raise ValueError(
-                f"{len(self.target_names_)} target names for {y.shape[1]} targets"
-            )
-        if self.task_ == "regression":
-            self.y_scaler_ = Standardizer.fit(y)
-        else:
-            if not np.isin(y[~np.isnan(y)], (0, 1)).all():
-                raise DataError("classification labels must be 0 or 1")
-            self.y_scaler_ = Standardizer.identity(self.n_targets_)
-        pos_weight = self._pos_weight(y)
         self.mol_scaler_ = Standardizer.fit(train_graphs.mol_x, DESCRIPTOR_CLIP)
         train_graphs = self._scaled(train_graphs)
         if val_graphs is not None:
             val_graphs = self._scaled(val_graphs)
 
-        def evaluate(raw: np.ndarray) -> dict:
-            return score(self.task_, y_val, self._from_raw(raw), self.target_names_)
-
         net = build_model(self.network_config_(), key=jax.random.key(self.seed))
-        trainer = Trainer(
-            self._train_config(),
-            evaluate,
-            pos_weight=pos_weight,
-            checkpoint_dir=checkpoint_dir,
-            metrics_log=metrics_log,
-            progress=self.progress,
-        )
+        trainer = self._trainer(y_val, pos_weight, checkpoint_dir, metrics_log)
         net, self.history_ = trainer.fit(
             net,
             train_graphs,
@@ -271,14 +234,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         return self
 
     def _check_params(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.class_weight not in (None, "balanced"):
-            raise ValueError(
-                f"class_weight must be None or 'balanced', got {self.class_weight!r}"
-            )
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive")
+        self._check_training_params()
         check_kind(self.mol_features)
         if self.conformers is not None and self.conformers < 0:
             raise ValueError(f"conformers must be >= 0, got {self.conformers}")
@@ -306,20 +262,6 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
             raise ValueError(f"{layer} reads 3D positions; conformers must be >= 1")
         return ConformerOptions(n=self.conformers or 1, mmff=self.mmff, seed=self.seed)
 
-    def _train_config(self) -> TrainConfig:
-        return TrainConfig(
-            task=self.task_,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            init_lr=self.init_lr,
-            max_lr=self.max_lr,
-            final_lr=self.final_lr,
-            warmup_epochs=self.warmup_epochs,
-            weight_decay=self.weight_decay,
-            patience=self.patience or None,
-            seed=self.seed,
-        )
-
     def network_config_(self) -> dict:
         """Everything :func:`build_model` needs to rebuild the network."""
         return {
@@ -330,13 +272,6 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
             "bond_dim": BOND_DIM,
             "n_targets": self.n_targets_,
         }
-
-    def _pos_weight(self, y: np.ndarray) -> np.ndarray | None:
-        if self.task_ != "classification" or self.class_weight is None:
-            return None
-        pos = np.nansum(y, axis=0)
-        neg = np.sum(~np.isnan(y), axis=0) - pos
-        return (neg / np.maximum(pos, 1)).astype(np.float32)
 
     def _graphs(
         self, X: Sequence, name: str
@@ -358,12 +293,6 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
         )
 
     # -- prediction --------------------------------------------------------
-    def _from_raw(self, raw: np.ndarray) -> np.ndarray:
-        """Network outputs -> original units (regression) or probabilities."""
-        if self.task_ == "regression":
-            return self.y_scaler_.inverse(raw)
-        return expit(raw)  # no overflow warning for large negative logits
-
     def predict_values(self, X: Sequence) -> np.ndarray:
         """Predictions [n, T]: original units or probabilities, NaN for bad SMILES."""
         keys, mols, reasons = molecules(X)
@@ -383,7 +312,7 @@ class PropertyModel(MoleculePredictor, BaseEstimator):
             graphs, kept, _ = drop_failed(graphs, [keys[i] for i in good], "X")
             good = np.asarray(good)[kept]
             graphs = self._scaled(graphs)
-            raw = predict_graphs(self.net_, graphs, self.batch_size, self.n_targets_)
+            raw = predict_outputs(self.net_, graphs, self.batch_size, self.n_targets_)
             out[good] = self._from_raw(raw)
         return out
 

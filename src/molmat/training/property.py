@@ -1,8 +1,9 @@
-"""Training graph property models on the shared engine.
+"""Training property models (graph and sequence networks) on the shared engine.
 
 The family supplies its loss (standardised MSE or weighted BCE over labelled
-targets), its batches (molecules packed into bucketed padded batches, epoch
-``e`` shuffled by ``default_rng([seed, e])``) and its validation metric; the
+targets), its batches (molecules or token sequences packed into bucketed
+padded batches by the network's ``batcher``, epoch ``e`` shuffled by
+``default_rng([seed, e])``) and its validation metric; the
 :class:`~molmat.training.engine.Engine` does the rest, checkpoints and exact
 resume included.
 """
@@ -22,6 +23,8 @@ import numpy as np
 
 from molmat.data.batching import GraphBatch
 from molmat.data.graphs import GraphSet
+from molmat.data.sequences import TokenBatch
+from molmat.featurizers.tokens import EncodedCorpus
 from molmat.training.engine import (
     EarlyStopping,
     Engine,
@@ -72,11 +75,11 @@ class TrainConfig:
 
 
 def batch_loss(
-    model, batch: GraphBatch, task: str, pos_weight, key, inference: bool
+    model, batch: GraphBatch | TokenBatch, task: str, pos_weight, key, inference: bool
 ) -> jax.Array:
     """Masked loss of one batch (standardised MSE or weighted BCE)."""
     out = model(batch, key=key, inference=inference)
-    mask = batch.y_mask & batch.graph_mask[:, None]
+    mask = batch.y_mask & batch.row_mask[:, None]
     if task == "regression":
         return masked_mse(out, batch.y, mask)
     return masked_bce(out, batch.y, mask, pos_weight)
@@ -87,32 +90,34 @@ def _forward(model, batch: GraphBatch) -> jax.Array:
     return model(batch, inference=True)
 
 
-def predict_graphs(
-    model, graphs: GraphSet, batch_size: int = 64, n_targets: int | None = None
+def predict_outputs(
+    model, data, batch_size: int = 64, n_targets: int | None = None
 ) -> np.ndarray:
-    """Raw outputs [n_mols, T] for every molecule of ``graphs``, in order.
+    """Raw outputs [n, T] for every entry of ``data``, in order.
 
-    Batches are padded to bucketed budgets (``model.batcher``), so the result
-    of a molecule does not depend on the batch it lands in.
+    ``data`` is what the network's ``batcher`` takes (a :class:`GraphSet` of
+    molecules, an encoded token corpus). Batches are padded to bucketed
+    sizes, so the result of a molecule does not depend on the batch it lands
+    in.
     """
-    if len(graphs) == 0:
+    if len(data) == 0:
         return np.zeros((0, n_targets or 0), np.float32)
-    batcher = model.batcher(graphs, batch_size)
+    batcher = model.batcher(data, batch_size)
     outputs = []
-    for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
-        batch = batcher.batch(graphs, idx, budget, n_targets=n_targets or 0)
+    for idx, budget in batcher.plan(data, np.arange(len(data))):
+        batch = batcher.batch(data, idx, budget, n_targets=n_targets or 0)
         outputs.append((idx, _forward(model, batch)))
     result = None
     for idx, out in outputs:
         out = np.asarray(out)[: len(idx)]
         if result is None:
-            result = np.zeros((len(graphs), out.shape[1]), out.dtype)
+            result = np.zeros((len(data), out.shape[1]), out.dtype)
         result[idx] = out
     return result
 
 
 class Trainer:
-    """Fits a graph property model; see :meth:`fit`."""
+    """Fits a property network (graph or sequence); see :meth:`fit`."""
 
     def __init__(
         self,
@@ -143,9 +148,9 @@ class Trainer:
     def fit(
         self,
         model,
-        train: GraphSet,
+        train: GraphSet | EncodedCorpus,
         y_train: np.ndarray,
-        val: GraphSet | None = None,
+        val: GraphSet | EncodedCorpus | None = None,
         resume: bool = False,
     ) -> tuple[object, History]:
         """Train ``model`` on ``train`` with targets ``y_train`` (NaN = missing).
@@ -191,13 +196,13 @@ class Trainer:
         )
         return model, history
 
-    def _validator(self, val: GraphSet):
+    def _validator(self, val: GraphSet | EncodedCorpus):
         """Validation scores and the objective (lower is better) of a model."""
         task = self.cfg.task
         chosen = [selection_metric(task)]
 
         def validate(model) -> tuple[dict, float]:
-            scores = self.evaluate(predict_graphs(model, val, self.cfg.batch_size))
+            scores = self.evaluate(predict_outputs(model, val, self.cfg.batch_size))
             metric = selection_metric(task, scores)
             if metric != chosen[0]:
                 chosen[0] = metric

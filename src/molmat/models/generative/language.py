@@ -20,7 +20,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from molmat.nn.core import Dense, dropout
 from molmat.nn.recurrent import Recurrent
-from molmat.nn.transformer import CausalBlock, layer_norm
+from molmat.nn.transformer import TransformerBlock, layer_norm
 
 ARCHITECTURES = ("rnn", "transformer")
 
@@ -106,7 +106,7 @@ class TransformerLanguageModel(eqx.Module):
 
     embed: Float[Array, "V d"]
     position: Float[Array, "P d"]
-    blocks: tuple[CausalBlock, ...]
+    blocks: tuple[TransformerBlock, ...]
     final_norm: Float[Array, "2 d"]
     head: Dense
     cond: Dense | None
@@ -128,7 +128,8 @@ class TransformerLanguageModel(eqx.Module):
         self.embed = _embedding(k[0], vocab, width)
         self.position = jax.random.normal(k[1], (max_len, width)) * 0.02
         self.blocks = tuple(
-            CausalBlock(width, heads, dropout, key=k[4 + i]) for i in range(layers)
+            TransformerBlock(width, heads, dropout, causal=True, key=k[4 + i])
+            for i in range(layers)
         )
         self.final_norm = jnp.stack([jnp.ones(width), jnp.zeros(width)])
         self.head = Dense(width, vocab, key=k[2])

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from molmat.nn.core import MLP, Dense
-from molmat.nn.recurrent import Recurrent
+from molmat.nn.recurrent import Recurrent, reverse_within
 
 from .language import RNNLanguageModel
 
@@ -96,11 +96,9 @@ class SequenceVAE(eqx.Module):
         ``tokens``: rows ``<bos> t1 ... tn <eos>`` then padding;
         ``lengths``: n + 2, the tokens of each row before its padding.
         """
-        batch, width = tokens.shape
-        pos = jnp.arange(width)
+        batch = tokens.shape[0]
         last = lengths - 1
-        reverse = jnp.where(pos < lengths[:, None], last[:, None] - pos, pos)
-        flipped = jnp.take_along_axis(tokens, reverse, axis=1)
+        flipped = reverse_within(tokens, lengths)
         embed = self.decoder.embed
         fwd, _ = self.encoder_fwd(embed[tokens], self.encoder_fwd.zeros(batch))
         bwd, _ = self.encoder_bwd(embed[flipped], self.encoder_bwd.zeros(batch))
