@@ -22,17 +22,24 @@ from molmat.cli.potential import (
 from molmat.cli.predict import add_sep
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.featurizers.descriptors import FEATURE_SETS
+from molmat.featurizers.tokens import TOKENIZERS
 from molmat.models.gnn.config import is_architecture_file
 from molmat.models.potentials.registry import POTENTIALS
+from molmat.models.sequence import POOLS
 from molmat.nn.readout import READOUTS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.compare import compare_models
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import MODELS, SPLITS, train_run
+from molmat.tasks.sequence import SequenceModel
 from molmat.training.potential import LR_SCHEDULES
 
 # The CLI and the Python API agree; graph-network defaults win for shared names.
-DEFAULTS = {**ClassicModel().get_params(), **PropertyModel().get_params()}
+DEFAULTS = {
+    **ClassicModel().get_params(),
+    **SequenceModel().get_params(),
+    **PropertyModel().get_params(),
+}
 
 # (flag, PropertyModel parameter, type, help); defaults come from PropertyModel.
 MODEL_OPTIONS = [
@@ -43,11 +50,14 @@ MODEL_OPTIONS = [
         "Morgan fingerprint radius (2 = ECFP4; classic models)",
     ),
     ("--n-bits", "n_bits", int, "Morgan fingerprint length (classic models)"),
-    ("--hidden", "hidden", int, "message-passing width"),
-    ("--depth", "depth", int, "message-passing steps"),
+    ("--hidden", "hidden", int, "message-passing or sequence-encoder width"),
+    ("--depth", "depth", int, "message-passing steps or sequence-encoder layers"),
     ("--ffn-hidden", "ffn_hidden", int, "MLP head width"),
     ("--ffn-layers", "ffn_layers", int, "MLP head hidden layers"),
     ("--dropout", "dropout", float, "dropout rate"),
+    ("--embed", "embed", int, "token embedding width (sequence models)"),
+    ("--heads", "heads", int, "attention heads (sequence transformer)"),
+    ("--kernel", "kernel", int, "convolution width in tokens (cnn1d)"),
 ]
 TRAINING_OPTIONS = [
     ("--epochs", "epochs", int, "training epochs"),
@@ -73,8 +83,10 @@ MODEL_HELP = (
     "models on --features: rf (random forest), gp (Gaussian process), krr "
     "(kernel ridge), svr (support-vector machine), ridge, lasso, linear, "
     "logistic, mlp (a neural network on the features). Fingerprints use "
-    "Tanimoto/MinMax kernels. With --data qm9: painn, nequip or schnet on the "
-    "DFT geometries"
+    "Tanimoto/MinMax kernels. Sequence models on --tokens: cnn1d (1D "
+    "convolutions), gru (bidirectional GRU), transformer (with --tokens; "
+    "without it the graph transformer). With --data qm9: painn, nequip or "
+    "schnet on the DFT geometries"
 )
 
 
@@ -160,6 +172,12 @@ def add_run_arguments(p) -> None:
         help="CSV file, or a bundled dataset name (see `molmat datasets`)",
     )
     data.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    data.add_argument(
+        "--sequence-col",
+        help="column of the sequences a sequence model reads: amino-acid "
+        "sequences with --tokens aa (detected when named sequence, seq, peptide "
+        "or protein), SMILES otherwise (as --smiles-col)",
+    )
     add_sep(data)
     data.add_argument(
         "--target",
@@ -242,6 +260,20 @@ def add_run_arguments(p) -> None:
         "descriptors; morgan...: fingerprints; none: the graph alone)",
     )
     model.add_argument(
+        "--tokens",
+        choices=list(TOKENIZERS),
+        help="sequence models (cnn1d, gru, transformer) read tokens: smiles "
+        "(atom-level), selfies, or aa (one-letter amino-acid codes of peptides "
+        "and proteins; random, kfold or file splits only). Default for cnn1d "
+        "and gru: smiles",
+    )
+    model.add_argument(
+        "--pool",
+        choices=POOLS,
+        help="sequence models: mean or max over the tokens, or cls (the state "
+        f"of the leading <bos> token) (default: {DEFAULTS['pool']})",
+    )
+    model.add_argument(
         "--class-weight",
         choices=["balanced"],
         default=DEFAULTS["class_weight"],
@@ -301,6 +333,7 @@ def run_params(args) -> dict:
     params["mol_features"] = None if args.mol_features == "none" else args.mol_features
     return dict(
         smiles_col=args.smiles_col,
+        sequence_col=args.sequence_col,
         targets=args.targets,
         split=args.split,
         split_file=args.split_file,

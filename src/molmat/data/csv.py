@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -35,6 +36,7 @@ silence_rdkit()
 log = logging.getLogger("molmat")
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smi", "mol", "molecule")
+SEQUENCE_NAMES = ("sequence", "seq", "sequences", "peptide", "protein")
 DELIMITED = (".csv", ".tsv")
 SMI = (".smi", ".smiles")
 SDF = (".sdf", ".sd")
@@ -134,8 +136,56 @@ class MoleculeTable:
     smiles_col: str
     report: DataReport
 
+    input_name = "smiles"  # what an input row holds, as output columns name it
+
     def __len__(self) -> int:
         return len(self.mols)
+
+    @property
+    def inputs(self) -> list[Chem.Mol]:
+        """What a property model takes for each row: the molecules."""
+        return self.mols
+
+    @property
+    def texts(self) -> list[str]:
+        """Each row's input as written: the SMILES."""
+        return self.smiles
+
+
+@dataclass
+class SequenceTable:
+    """Parsed sequences (peptides, proteins) with their targets and rows.
+
+    Attributes:
+        frame: the whole input table, unchanged.
+        rows: [n] 0-based input row of each sequence.
+        sequences: [n] sequences as written (stripped).
+        y: [n, n_targets] float targets, NaN where a label is missing.
+        target_names: names of the target columns.
+        sequence_col: name of the sequence column.
+        report: bad rows and duplicates (same upper-case sequence).
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    sequences: list[str]
+    y: np.ndarray
+    target_names: list[str]
+    sequence_col: str
+    report: DataReport
+    input_name = "sequence"
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def inputs(self) -> list[str]:
+        """What a sequence model takes for each row: the sequences."""
+        return self.sequences
+
+    @property
+    def texts(self) -> list[str]:
+        return self.sequences
 
 
 def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str]:
@@ -475,6 +525,15 @@ def detect_smiles_column(frame: pd.DataFrame) -> str:
     raise DataError("no SMILES column found; name it with --smiles-col")
 
 
+def detect_sequence_column(frame: pd.DataFrame) -> str:
+    """The column named ``sequence``, ``seq``, ``peptide`` or ``protein``."""
+    by_name = {str(c).lower().strip(): c for c in frame.columns}
+    for name in SEQUENCE_NAMES:
+        if name in by_name:
+            return by_name[name]
+    raise DataError("no sequence column found; name it with --sequence-col")
+
+
 def detect_target_columns(frame: pd.DataFrame, smiles_col: str) -> list[str]:
     """The target when exactly one numeric column is left, else a clear error."""
     numeric = [
@@ -516,25 +575,124 @@ def read_molecules(
     when a target is non-numeric or infinite, or when all its targets are
     missing. With several targets, a missing label is kept as NaN (masked).
     """
+    read = _read_rows(
+        source,
+        smiles_col,
+        targets,
+        parse_smiles,
+        require_targets,
+        strict,
+        sep,
+        "SMILES",
+        detect_smiles_column,
+    )
+    canonical = [Chem.MolToSmiles(m) for m in read.items]
+    read.report.duplicates = _find_duplicates(
+        canonical, read.rows, read.y, conflict_tol
+    )
+    return MoleculeTable(
+        frame=read.frame,
+        rows=read.rows,
+        smiles=read.texts,
+        canonical=canonical,
+        mols=read.items,
+        y=read.y,
+        target_names=read.targets,
+        smiles_col=read.column,
+        report=read.report,
+    )
+
+
+def read_sequences(
+    source: str | Path,
+    sequence_col: str | None = None,
+    targets: list[str] | tuple[str, ...] | None = None,
+    *,
+    check: Callable[[str], object] | None = None,
+    require_targets: bool = True,
+    strict: bool = False,
+    conflict_tol: float = 1e-6,
+    sep: str | None = None,
+) -> SequenceTable:
+    """Read sequences (peptides, proteins: one-letter strings) and targets.
+
+    As :func:`read_molecules`; the sequence column is ``sequence_col`` or
+    one named ``sequence``, ``seq``, ``peptide`` or ``protein``, and each
+    sequence is passed to ``check`` (a ``ValueError`` it raises is the reason its
+    row is skipped, e.g. a letter that is no amino acid). Duplicates are rows
+    with the same upper-case sequence.
+    """
+
+    def parse(raw: object) -> tuple[str | None, str]:
+        if not isinstance(raw, str) or not raw.strip():
+            return None, "empty sequence cell"
+        text = raw.strip()
+        try:
+            if check is not None:
+                check(text)
+        except ValueError as err:
+            return None, str(err)
+        return text, ""
+
+    read = _read_rows(
+        source,
+        sequence_col,
+        targets,
+        parse,
+        require_targets,
+        strict,
+        sep,
+        "sequence",
+        detect_sequence_column,
+    )
+    keys = [t.upper() for t in read.texts]
+    read.report.duplicates = _find_duplicates(keys, read.rows, read.y, conflict_tol)
+    return SequenceTable(
+        frame=read.frame,
+        rows=read.rows,
+        sequences=read.texts,
+        y=read.y,
+        target_names=read.targets,
+        sequence_col=read.column,
+        report=read.report,
+    )
+
+
+@dataclass
+class _Rows:
+    """The usable rows of a table: their parsed items and targets."""
+
+    frame: pd.DataFrame
+    column: str
+    targets: list[str]
+    rows: np.ndarray
+    texts: list[str]
+    items: list
+    y: np.ndarray
+    report: DataReport
+
+
+def _read_rows(
+    source, column, targets, parse, require_targets, strict, sep, what, detect
+) -> _Rows:
+    """Read ``source``, find the input column (holding ``what``; found by
+    ``detect(frame)`` when not named) and the target columns, parse every row
+    with ``parse(cell) -> (item | None, reason)`` and report the bad ones."""
     file = read_table(source, sep)
     frame, name = file.frame, file.name
     info = DATASETS.get(name)
     try:
-        if smiles_col is None:
-            smiles_col = (
-                info.smiles_col
-                if info
-                else file.smiles_col or detect_smiles_column(frame)
-            )
-        if smiles_col not in frame.columns:
-            raise DataError(f"SMILES column {smiles_col!r} not found")
+        if column is None:
+            column = info.smiles_col if info else file.smiles_col or detect(frame)
+        if column not in frame.columns:
+            raise DataError(f"{what} column {column!r} not found")
         if targets is None or len(targets) == 0:
             if not require_targets:
                 targets = []
             elif info:
                 targets = list(info.targets)
             else:
-                targets = detect_target_columns(frame, smiles_col)
+                targets = detect_target_columns(frame, column)
         targets = list(targets)
         missing = [t for t in targets if t not in frame.columns]
         if missing and require_targets:
@@ -550,14 +708,14 @@ def read_molecules(
     frame_labels = _label_words(frame, targets, name)
     values, value_errors = _numeric_targets(frame_labels, targets)
     report = DataReport(source=name, n_rows=len(frame))
-    rows, smiles, mols = [], [], []
-    for i, raw in enumerate(frame[smiles_col].tolist()):
+    rows, texts, items = [], [], []
+    for i, raw in enumerate(frame[column].tolist()):
         reason = file.errors.get(i) or value_errors.get(i, "")
         if not reason and targets and np.isnan(values[i]).all():
             reason = "missing target value" + ("s" if len(targets) > 1 else "")
-        mol = None
+        item = None
         if not reason:
-            mol, reason = parse_smiles(raw)
+            item, reason = parse(raw)
         if reason:
             bad = BadRow(i, reason, file.where(i))
             if strict:
@@ -565,24 +723,12 @@ def read_molecules(
             report.bad_rows.append(bad)
             continue
         rows.append(i)
-        smiles.append(str(raw).strip())
-        mols.append(mol)
+        texts.append(str(raw).strip())
+        items.append(item)
 
     rows_arr = np.asarray(rows, dtype=np.int64)
     y = values[rows_arr] if targets else np.zeros((len(rows), 0), np.float32)
-    canonical = [Chem.MolToSmiles(m) for m in mols]
-    report.duplicates = _find_duplicates(canonical, rows_arr, y, conflict_tol)
-    return MoleculeTable(
-        frame=frame,
-        rows=rows_arr,
-        smiles=smiles,
-        canonical=canonical,
-        mols=mols,
-        y=y,
-        target_names=targets,
-        smiles_col=smiles_col,
-        report=report,
-    )
+    return _Rows(frame, column, targets, rows_arr, texts, items, y, report)
 
 
 def _numeric_targets(

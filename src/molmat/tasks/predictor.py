@@ -152,7 +152,7 @@ def table_predictions(
     if not len(table):
         return {"pred": np.full(shape, np.nan, np.float32)}
     placed = {}
-    for key, values in model.predict_with_uncertainty(table.mols).items():
+    for key, values in model.predict_with_uncertainty(table.inputs).items():
         placed[key] = np.full(shape, np.nan, np.float32)
         placed[key][table.rows] = values
     return placed
@@ -166,7 +166,7 @@ def in_domain(model: MoleculePredictor, table: MoleculeTable, shown: int = 5):
     Rows outside are summarised in one warning: their count, the first
     ``shown`` rows and the unseen elements.
     """
-    unseen = model.unseen_elements(table.mols)
+    unseen = model.unseen_elements(table.inputs)
     if unseen is None:
         return None
     flags = pd.array([pd.NA] * table.report.n_rows, dtype="boolean")

@@ -25,37 +25,64 @@ from scipy import stats
 from molmat.classic.intervals import fit_intervals, interval_summary
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
-from molmat.data.csv import DataError, DataReport, MoleculeTable, read_molecules
+from molmat.data.csv import (
+    DataError,
+    DataReport,
+    MoleculeTable,
+    SequenceTable,
+    read_molecules,
+    read_sequences,
+)
 from molmat.data.datasets import DATASETS
 from molmat.data.molecules import infer_task
+from molmat.featurizers.tokens import MOLECULE_TOKENS, TOKENIZERS, tokenizer
 from molmat.models.gnn import ENCODERS, is_graph_model
+from molmat.models.sequence import ENCODERS as SEQUENCE_ENCODERS
 from molmat.tasks.archives import load
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.ensemble import EnsembleModel
 from molmat.tasks.predictor import in_domain, table_predictions
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.run_folder import start_run, write_run_file
+from molmat.tasks.sequence import SequenceModel
 from molmat.training import archive, plots
 from molmat.training.metrics import choose_threshold, score, selection_metric
 
 log = logging.getLogger("molmat")
 
 SPLITS = ("random", "scaffold", "scaffold-deterministic", "kfold")
-MODELS = (*ENCODERS, *CLASSIC_MODELS)
+MODELS = tuple(dict.fromkeys((*ENCODERS, *SEQUENCE_ENCODERS, *CLASSIC_MODELS)))
+Table = MoleculeTable | SequenceTable
+
+
+def is_sequence_model(model: str, tokens: str | None) -> bool:
+    """Sequence models: ``cnn1d`` and ``gru``, and ``transformer`` with tokens
+    (without them ``transformer`` is the graph transformer)."""
+    return model in SEQUENCE_ENCODERS and (tokens is not None or model not in ENCODERS)
 
 
 def build_model(
     model: str, seed: int = 0, ensemble: int = 1, **params
-) -> PropertyModel | ClassicModel | EnsembleModel:
-    """A graph network (``mpnn``, ``gin``..., an architecture file) or a classic model.
+) -> PropertyModel | SequenceModel | ClassicModel | EnsembleModel:
+    """A graph network (``mpnn``, ``gin``..., an architecture file), a sequence
+    model (``cnn1d``, ``gru``, or ``transformer`` with ``tokens``) or a
+    classic model.
 
     ``params`` that the chosen kind of model does not take are left out, so
-    one set of options can describe both kinds. ``ensemble > 1`` gives an
+    one set of options can describe every kind. ``ensemble > 1`` gives an
     :class:`EnsembleModel` of that many copies with seeds ``seed + i``.
     """
     if not is_graph_model(model) and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
-    kind = PropertyModel if is_graph_model(model) else ClassicModel
+    if is_sequence_model(model, params.get("tokens")):
+        kind = SequenceModel
+    elif params.get("tokens") is not None:
+        raise ValueError(
+            f"--tokens is for the sequence models ({', '.join(SEQUENCE_ENCODERS)}), "
+            f"not {model}"
+        )
+    else:
+        kind = PropertyModel if is_graph_model(model) else ClassicModel
     accepted = kind().get_params()
     single = kind(
         model=model, seed=seed, **{k: v for k, v in params.items() if k in accepted}
@@ -88,7 +115,7 @@ def report_json(report: DataReport) -> str:
 
 
 def make_splits(
-    table: MoleculeTable,
+    table: Table,
     split: str,
     seed: int,
     split_file: str | Path | None = None,
@@ -106,6 +133,11 @@ def make_splits(
     if split == "random":
         return [splitting.random_split(len(table), seed)]
     if split in ("scaffold", "scaffold-deterministic"):
+        if isinstance(table, SequenceTable):
+            raise DataError(
+                f"a {split} split needs molecules; split sequences with --split "
+                "random, kfold or a --split-file"
+            )
         balanced = split == "scaffold"
         return [splitting.scaffold_split(table.mols, seed=seed, balanced=balanced)]
     if split == "kfold":
@@ -118,6 +150,7 @@ def train_run(
     out: str | Path,
     *,
     smiles_col: str | None = None,
+    sequence_col: str | None = None,
     targets: list[str] | None = None,
     split: str = "scaffold",
     split_file: str | Path | None = None,
@@ -136,6 +169,9 @@ def train_run(
         data: CSV path or bundled dataset name.
         out: run folder (one sub-folder per fold for ``split="kfold"``).
         smiles_col, targets, strict, sep: see :func:`read_molecules`.
+        sequence_col: the column of sequences of a sequence model: amino-acid
+            sequences with ``tokens="aa"`` (read by :func:`read_sequences`),
+            otherwise SMILES (as ``smiles_col``).
         split: ``random``, ``scaffold`` (seeded, balanced),
             ``scaffold-deterministic`` (largest scaffolds to train), 80/10/10,
             or ``kfold`` (each fold tests on one fold and trains on the rest,
@@ -150,14 +186,22 @@ def train_run(
             next to the predictions with their empirical coverage; their
             calibration is archived, so ``predict_file`` gives intervals too.
         **model_params: ``model`` (see :func:`build_model`) and the arguments of
-            :class:`PropertyModel` or :class:`ClassicModel`.
+            :class:`PropertyModel`, :class:`SequenceModel` or :class:`ClassicModel`.
 
     Returns:
         ``{"runs": [metrics.json of each fold], "summary": {metric: (mean, std)}}``.
     """
+    build_model(seed=seed, **model_params)  # a bad model choice fails first
     out = Path(out)
     resume = start_run(out, resume)
-    table = read_molecules(data, smiles_col, targets, strict=strict, sep=sep)
+    table = read_inputs(
+        data,
+        sequence_col or smiles_col,
+        model_params.get("tokens"),
+        targets,
+        strict=strict,
+        sep=sep,
+    )
     report_data(table.report)
     write_run_file(out / "data_report.json", report_json(table.report), resume)
     if len(table) < 3:
@@ -189,8 +233,28 @@ def train_run(
     return {"runs": runs, "summary": summary}
 
 
+def read_inputs(
+    data: str | Path,
+    column: str | None,
+    tokens: str | None,
+    targets: list[str] | None,
+    **options,
+) -> Table:
+    """The table a model reads: amino-acid sequences for ``tokens="aa"``
+    (checked residue by residue), otherwise molecules from SMILES.
+
+    ``options``: ``require_targets``, ``strict``, ``sep`` of the readers.
+    """
+    if tokens is not None and tokens not in MOLECULE_TOKENS:
+        check = tokenizer(tokens).split
+        return read_sequences(data, column, targets, check=check, **options)
+    if tokens is not None and tokens not in TOKENIZERS:
+        tokenizer(tokens)  # the error naming the known kinds
+    return read_molecules(data, column, targets, **options)
+
+
 def _train_one(
-    table: MoleculeTable,
+    table: Table,
     fold: tuple[np.ndarray, np.ndarray, np.ndarray],
     out: Path,
     *,
@@ -210,7 +274,7 @@ def _train_one(
     log.info("split: %d train, %d val, %d test", len(train), len(val), len(test))
 
     def pick(idx):
-        return [table.mols[i] for i in idx]
+        return [table.inputs[i] for i in idx]
 
     model = build_model(seed=seed, **model_params)
     tick = time.perf_counter()
@@ -303,7 +367,7 @@ def intervals_on_test(
     method: str,
     alpha: float,
     model,
-    table: MoleculeTable,
+    table: Table,
     train: np.ndarray,
     test: np.ndarray,
     seed: int,
@@ -320,14 +384,14 @@ def intervals_on_test(
         return build_model(seed=seed, **{**model_params, "progress": False})
 
     log.info("%s prediction intervals (%d%%)", method, round(100 * (1 - alpha)))
-    test_mols = [table.mols[i] for i in test]
+    test_mols = [table.inputs[i] for i in test]
     bounds, per_target, calibrations = {}, {}, []
     for j, name in enumerate(model.target_names_):
         labelled = train[~np.isnan(table.y[train, j])]
         *bounds[name], calibration = fit_intervals(
             method,
             make,
-            [table.mols[i] for i in labelled],
+            [table.inputs[i] for i in labelled],
             table.y[labelled, j],
             test_mols,
             alpha,
@@ -372,21 +436,23 @@ def spread_vs_error(
     return {"spearman_spread_error": mean, "per_target": per_target}
 
 
-def skipped_rows(table: MoleculeTable, parts: dict, model) -> list[dict]:
-    """Input rows a model left out while fitting (e.g. no 3D conformer), logged.
+def skipped_rows(table: Table, parts: dict, model) -> list[dict]:
+    """Input rows a model left out while fitting (e.g. no 3D conformer, a
+    token outside the vocabulary), logged.
 
     ``parts`` maps the model's set names (``X``, ``X_val``) to table positions.
     """
     skipped = []
     for d in getattr(model, "dropped_", []):
-        row = int(table.rows[parts[d["set"]][d["index"]]])
-        log.warning("skipped row %d (%s): %s", row, d["smiles"], d["reason"])
-        skipped.append({"row": row, "smiles": d["smiles"], "reason": d["reason"]})
+        position = parts[d["set"]][d["index"]]
+        row, text = int(table.rows[position]), table.texts[position]
+        log.warning("skipped row %d (%s): %s", row, text, d["reason"])
+        skipped.append({"row": row, table.input_name: text, "reason": d["reason"]})
     return skipped
 
 
 def write_predictions(
-    table: MoleculeTable,
+    table: Table,
     idx: np.ndarray,
     pred: np.ndarray,
     model,
@@ -394,14 +460,14 @@ def write_predictions(
     bounds: dict | None = None,
     thresholds: dict | None = None,
 ) -> None:
-    """Row, SMILES, measured and predicted values of the molecules ``idx``.
+    """Row, SMILES (or sequence), measured and predicted values of entries ``idx``.
 
     ``bounds`` (``{target: (lower, upper)}``, and ``"std"``: [n, T] ensemble
     spreads) adds interval and spread columns;
     classification adds 0/1 labels at ``thresholds`` (default 0.5).
     """
     frame = pd.DataFrame(
-        {"row": table.rows[idx], "smiles": [table.smiles[i] for i in idx]}
+        {"row": table.rows[idx], table.input_name: [table.texts[i] for i in idx]}
     )
     labels = (
         label_columns(model, pred, thresholds) if model.task_ != "regression" else {}
@@ -543,6 +609,14 @@ def load_for_prediction(model_path: str | Path, use_cache: bool = True):
     return model
 
 
+def model_tokens(model) -> str | None:
+    """The token kind of a sequence model (of an ensemble's members), else ``None``."""
+    member = getattr(model, "members_", [model])[0]
+    return (
+        getattr(member, "tokens", None) if isinstance(member, SequenceModel) else None
+    )
+
+
 def predict_file(
     model_path: str | Path,
     data: str | Path,
@@ -565,7 +639,9 @@ def predict_file(
     ``use_cache=False``: no feature cache or conformer store is read or written.
     """
     model = load_for_prediction(model_path, use_cache)
-    table = read_molecules(data, smiles_col, targets=[], require_targets=False, sep=sep)
+    table = read_inputs(
+        data, smiles_col, model_tokens(model), [], require_targets=False, sep=sep
+    )
     report_data(table.report)
     columns = table_predictions(model, table)
     pred = columns.pop("pred")
@@ -610,10 +686,12 @@ def evaluate_file(
             "go beside it, so the model stays as it was trained"
         )
     model = load_for_prediction(model_path, use_cache)
-    table = read_molecules(data, smiles_col, targets=model.target_names_, sep=sep)
+    table = read_inputs(
+        data, smiles_col, model_tokens(model), model.target_names_, sep=sep
+    )
     report_data(table.report)
     out.mkdir(parents=True, exist_ok=True)
-    pred = model.predict_values(table.mols)
+    pred = model.predict_values(table.inputs)
     thresholds = saved_thresholds(model_path)
     metrics = score(model.task_, table.y, pred, model.target_names_, thresholds)
     metrics["data_report"] = table.report.summary()
