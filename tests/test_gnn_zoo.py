@@ -120,7 +120,9 @@ def test_rotating_reflecting_and_translating_molecules_does_not_change_predictio
     mirror = np.diag([1.0, -1.0, 1.0]) @ rotation
     for matrix in (rotation, mirror):
         moved = with_positions(graphs, graphs.positions @ matrix.T + [3.0, -7.0, 11.0])
-        np.testing.assert_allclose(predict_outputs(net, moved, 64, 2), before, atol=1e-5)
+        np.testing.assert_allclose(
+            predict_outputs(net, moved, 64, 2), before, atol=1e-5
+        )
 
 
 @pytest.mark.parametrize("layer", [k for k in LAYERS if k != "mpnn"])
