@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from molmat.data.moses import MosesNotFound, moses_dir
-from molmat.generate.corpus import compute_property, read_corpus
+from molmat.tasks.corpus import compute_property, read_corpus
 
 
 def test_corpus_reports_bad_rows_and_reads_or_computes_conditions(tmp_path):

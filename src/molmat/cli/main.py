@@ -29,6 +29,7 @@ COMMANDS = {
     "md": "run molecular dynamics with a trained potential",
     "potential": "train or evaluate an interatomic potential",
     "generate": "train generators, sample and score new molecules",
+    "pretrain": "pretrain a sequence encoder on unlabelled molecules or sequences",
     "datasets": "list bundled datasets",
     "cache": "show or clear the on-disk caches",
 }

@@ -300,6 +300,27 @@ def add_run_arguments(p) -> None:
             shown = "" if DEFAULTS[name] is None else f" (default: {DEFAULTS[name]})"
             group.add_argument(flag, dest=name, type=kind, help=text + shown)
     training.add_argument(
+        "--init",
+        metavar="PRETRAINED",
+        help="start a sequence model from an encoder pretrained with `molmat "
+        "pretrain` (its run folder or model/): its vocabulary, embedding and "
+        "encoder; --model and --tokens must match it, its sizes win over "
+        "--embed/--hidden/--depth/--heads/--kernel",
+    )
+    training.add_argument(
+        "--freeze-encoder",
+        action="store_true",
+        help="with --init: train only the head on the pretrained encoder",
+    )
+    training.add_argument(
+        "--layer-lr-decay",
+        type=float,
+        metavar="F",
+        help="layer-wise learning rates for sequence models: the top encoder "
+        "layer learns at F x --lr, each layer below at one more factor F "
+        f"(default: {DEFAULTS['layer_lr_decay']}, one rate)",
+    )
+    training.add_argument(
         "--ensemble",
         type=int,
         default=1,

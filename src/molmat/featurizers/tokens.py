@@ -224,6 +224,16 @@ class EncodedCorpus:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def subset(self, idx: np.ndarray) -> EncodedCorpus:
+        """Entries ``idx`` (positions in this corpus) as a new contiguous
+        corpus (``errors`` left behind)."""
+        lens = self.lengths[idx]
+        starts = self.offsets[idx]
+        take = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        ids = self.ids[np.arange(lens.sum(), dtype=np.int64) + take]
+        offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        return EncodedCorpus(ids, offsets, self.kept[idx], {})
+
 
 def encode_corpus(
     texts: Sequence[str],

@@ -377,17 +377,7 @@ class LanguageModel(SequenceGenerator):
 
 def _subset(data: SequenceData, idx: np.ndarray) -> SequenceData:
     """Molecules ``idx`` of ``data`` as a new contiguous corpus."""
-    from molmat.featurizers.tokens import EncodedCorpus
-
-    c = data.corpus
-    lens = c.lengths[idx]
-    starts = c.offsets[idx]
-    take = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
-    ids = c.ids[np.arange(lens.sum()) + take]
-    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    return SequenceData(
-        EncodedCorpus(ids, offsets, c.kept[idx], {}), data.condition[idx]
-    )
+    return SequenceData(data.corpus.subset(idx), data.condition[idx])
 
 
 def load_generator(folder: Path, config: dict) -> LanguageModel:

@@ -36,9 +36,9 @@ from matplotlib.figure import Figure
 
 from molmat.data.console import progress_bar
 from molmat.data.rdkit_log import silence_rdkit
-from molmat.generate.corpus import compute_property
 from molmat.generate.metrics import canonical_smiles
 from molmat.nn.core import MLP
+from molmat.tasks.corpus import compute_property
 from molmat.training.plots import save_figure, titled, with_units
 
 OBJECTIVES = {"qed": "QED", "plogp": "plogP"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molmat.generate.corpus import read_corpus
+from molmat.tasks.corpus import read_corpus
 from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.training.plots import learning_curve
 

@@ -26,9 +26,9 @@ import numpy as np
 
 from molmat.data.sequences import PAD, SequenceBatch, SequenceBatcher
 from molmat.data.statistics import Standardizer
-from molmat.generate.corpus import compute_property
 from molmat.generate.language import SequenceGenerator, _subset, parse_condition
 from molmat.models.generative.vae import SequenceVAE
+from molmat.tasks.corpus import compute_property
 from molmat.training.losses import token_nll
 from molmat.training.sequence import (
     SequenceData,
@@ -130,7 +130,7 @@ class VAE(SequenceGenerator):
         beta, kl_anneal_epochs: the KL weight and its linear warm-up (epochs).
         property_weight: weight of the property head's MSE.
         properties: RDKit properties the head predicts (see
-            :func:`~molmat.generate.corpus.compute_property`).
+            :func:`~molmat.tasks.corpus.compute_property`).
         epochs, epoch_size, batch_size, lr, patience, time_limit: see
             :class:`~molmat.training.sequence.SequenceTrainConfig`
             (``time_limit`` in minutes).

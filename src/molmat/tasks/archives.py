@@ -22,6 +22,7 @@ from molmat.training import archive
 ARCHIVE_KINDS = {
     "property": "molmat.tasks.property:load_property",
     "sequence": "molmat.tasks.sequence:load_sequence",
+    "sequence-encoder": "molmat.tasks.pretrain:load_encoder",
     "classic": "molmat.tasks.classic:load_classic",
     "ensemble": "molmat.tasks.ensemble:load_ensemble",
     "potential": "molmat.tasks.potential:load_potential",

@@ -79,6 +79,7 @@ class NeuralPropertyModel(MoleculePredictor):
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
+            lr_scales=self._lr_scales(),
             task=self.task_,
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -90,6 +91,10 @@ class NeuralPropertyModel(MoleculePredictor):
             patience=self.patience or None,
             seed=self.seed,
         )
+
+    def _lr_scales(self) -> tuple[tuple[str, float], ...]:
+        """Update scales of parts of the network (none by default)."""
+        return ()
 
     def _trainer(
         self,

@@ -57,7 +57,8 @@ Table = MoleculeTable | SequenceTable
 
 def is_sequence_model(model: str, tokens: str | None) -> bool:
     """Sequence models: ``cnn1d`` and ``gru``, and ``transformer`` with tokens
-    (without them ``transformer`` is the graph transformer)."""
+    or a pretrained encoder (without them ``transformer`` is the graph
+    transformer)."""
     return model in SEQUENCE_ENCODERS and (tokens is not None or model not in ENCODERS)
 
 
@@ -74,7 +75,7 @@ def build_model(
     """
     if not is_graph_model(model) and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
-    if is_sequence_model(model, params.get("tokens")):
+    if is_sequence_model(model, params.get("tokens") or params.get("init")):
         kind = SequenceModel
     elif params.get("tokens") is not None:
         raise ValueError(

@@ -34,7 +34,9 @@ from molmat.featurizers.tokens import (
     tokenizer,
 )
 from molmat.models.sequence import ENCODERS, build_sequence_net, check_network
+from molmat.models.sequence.network import transplant_encoder, update_scales
 from molmat.tasks.neural import NeuralPropertyModel
+from molmat.tasks.pretrain import PretrainedEncoder
 from molmat.training import archive
 from molmat.training.engine import History
 from molmat.training.property import predict_outputs
@@ -64,6 +66,15 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         weight_decay, patience, val_fraction, class_weight, seed, progress:
             as for :class:`~molmat.tasks.property.PropertyModel`.
         use_cache: cache the token encodings on disk (``$MOLMAT_CACHE_DIR``).
+        init: a pretrained encoder (the ``model/`` folder of
+            :func:`~molmat.tasks.pretrain.pretrain_sequences`, or its run
+            folder) to start from: its vocabulary, embedding and encoder (its
+            ``embed``, ``hidden``, ``depth``, ``heads`` and ``kernel`` win over
+            the options above); ``model`` and ``tokens`` must match it.
+        freeze_encoder: train only the head on top of the ``init`` encoder.
+        layer_lr_decay: layer-wise learning rates: the top encoder layer
+            learns at ``layer_lr_decay`` times the rate, each layer below at
+            one more factor (1: one rate everywhere).
     """
 
     def __init__(
@@ -93,6 +104,9 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         seed: int = 0,
         use_cache: bool = True,
         progress: bool = True,
+        init: str | None = None,
+        freeze_encoder: bool = False,
+        layer_lr_decay: float = 1.0,
     ):
         self.model = model
         self.tokens = tokens
@@ -119,6 +133,9 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         self.seed = seed
         self.use_cache = use_cache
         self.progress = progress
+        self.init = init
+        self.freeze_encoder = freeze_encoder
+        self.layer_lr_decay = layer_lr_decay
 
     # -- fitting -----------------------------------------------------------
     def fit(
@@ -147,12 +164,49 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
                 f"unknown sequence model {self.model!r}; choose from "
                 f"{', '.join(ENCODERS)}"
             )
-        tok = tokenizer(self.tokens)
+        pretrained = self._pretrained()
         X, y, X_val, y_val = self._hold_out(X, y, X_val, y_val)
+        self.dropped_ = []
+        if pretrained is None:
+            train = self._fit_vocabulary(X)
+        else:  # strings with a token the encoder never saw are left out
+            self.vocabulary_ = pretrained.vocabulary
+            train, kept = self._encode(X, "X")
+            y = y[kept]
+        val = None
+        if X_val is not None:
+            val, kept = self._encode(X_val, "X_val")
+            y_val = y_val[kept]
+        if len(train) == 0:
+            raise DataError("no training sequences left")
+        pos_weight = self._fit_targets(y, target_names)
+        self.elements_ = None  # amino acids: no elements to compare
+        if self.tokens in MOLECULE_TOKENS:
+            self._record_elements(X)
+        self.network_ = self._network_config(pretrained)
+        net = build_sequence_net(self.network_, key=jax.random.key(self.seed))
+        if pretrained is not None:
+            net = transplant_encoder(net, pretrained.net)
+            self.pretraining_ = {"init": str(self.init), **pretrained.provenance}
+        trainer = self._trainer(y_val, pos_weight, checkpoint_dir, metrics_log)
+        self.net_, self.history_ = trainer.fit(
+            net, train, self.y_scaler_.transform(y), val, resume=resume
+        )
+        return self
+
+    def _fit_vocabulary(self, X: Sequence) -> EncodedCorpus:
+        """Encode the training strings, fitting ``vocabulary_`` on them.
+
+        Raises:
+            DataError: naming the strings that cannot be tokenised.
+        """
         texts, reasons = self._texts(X)
         bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
         train, self.vocabulary_ = encode_corpus(
-            texts, tok, progress=self.progress, use_cache=self.use_cache
+            texts,
+            tokenizer(self.tokens),
+            progress=self.progress,
+            use_cache=self.use_cache,
         )
         bad += [f"{i}: {r}" for i, r in sorted(train.errors.items()) if not reasons[i]]
         if bad:
@@ -160,39 +214,58 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
                 f"X has {len(bad)} sequences that cannot be tokenised: "
                 + "; ".join(bad[:5])
             )
-        val = None
-        self.dropped_ = []
-        if X_val is not None:
-            val, kept = self._encode(X_val, "X_val")
-            y_val = y_val[kept]
-        pos_weight = self._fit_targets(y, target_names)
-        self.elements_ = None  # amino acids: no elements to compare
-        if self.tokens in MOLECULE_TOKENS:
-            self._record_elements(X)
-        self.network_ = self._network_config()
-        net = build_sequence_net(self.network_, key=jax.random.key(self.seed))
-        trainer = self._trainer(y_val, pos_weight, checkpoint_dir, metrics_log)
-        self.net_, self.history_ = trainer.fit(
-            net, train, self.y_scaler_.transform(y), val, resume=resume
-        )
-        return self
+        return train
 
-    def _network_config(self) -> dict:
+    def _pretrained(self) -> PretrainedEncoder | None:
+        """The ``init`` encoder, checked against ``model`` and ``tokens``."""
+        if self.init is None:
+            if self.freeze_encoder:
+                raise ValueError("freeze_encoder needs a pretrained encoder (init)")
+            return None
+        from molmat.tasks.archives import load
+
+        folder = Path(self.init)
+        if (folder / "model" / "config.json").exists():
+            folder = folder / "model"  # a pretraining run folder
+        pretrained = load(folder)
+        if not isinstance(pretrained, PretrainedEncoder):
+            raise archive.ArchiveError(
+                f"{self.init}: not a pretrained encoder (a {type(pretrained).__name__}"
+                "); pretrain one with `molmat pretrain`"
+            )
+        found = (pretrained.network["encoder"], pretrained.tokens)
+        if found != (self.model, self.tokens):
+            raise ValueError(
+                f"{self.init} is a {found[0]} encoder of {found[1]} tokens; this "
+                f"model is a {self.model} on {self.tokens} tokens: choose "
+                f"--model {found[0]} --tokens {found[1]}"
+            )
+        return pretrained
+
+    def _network_config(self, pretrained: PretrainedEncoder | None = None) -> dict:
+        own = {
+            "encoder": self.model,
+            "vocab": len(self.vocabulary_),
+            "embed": self.embed,
+            "hidden": self.hidden,
+            "depth": self.depth,
+            "heads": self.heads,
+            "kernel": self.kernel,
+        }
+        if pretrained is not None:
+            own = {k: pretrained.network[k] for k in own}
         return check_network(
             {
-                "encoder": self.model,
-                "vocab": len(self.vocabulary_),
-                "embed": self.embed,
-                "hidden": self.hidden,
-                "depth": self.depth,
-                "heads": self.heads,
-                "kernel": self.kernel,
+                **own,
                 "dropout": float(self.dropout),
                 "pool": self.pool,
                 "head": [self.ffn_hidden] * self.ffn_layers,
                 "n_targets": self.n_targets_,
             }
         )
+
+    def _lr_scales(self) -> tuple[tuple[str, float], ...]:
+        return update_scales(self.network_, self.freeze_encoder, self.layer_lr_decay)
 
     def _texts(self, X: Sequence) -> tuple[list[str], list[str]]:
         """The strings to tokenise (canonical SMILES for molecule tokens) and,
@@ -225,8 +298,7 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             self.dropped_.append({"set": name, "index": i, "reason": reason})
         if problems:  # an unusable item never reaches the encoder
             usable = np.setdiff1d(corpus.kept, sorted(problems))
-            position = np.searchsorted(corpus.kept, usable)
-            corpus = _subset(corpus, position)
+            corpus = corpus.subset(np.searchsorted(corpus.kept, usable))
         return corpus, corpus.kept
 
     # -- prediction --------------------------------------------------------
@@ -256,21 +328,10 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
                 "best_epoch": self.history_.best_epoch,
                 "epochs_run": len(self.history_.records),
             },
+            "pretraining": getattr(self, "pretraining_", None),
             **self.archive_extras(path),
         }
         return archive.save_archive(path, self.net_, config, metrics)
-
-
-def _subset(corpus: EncodedCorpus, position: np.ndarray) -> EncodedCorpus:
-    """The corpus of entries ``position`` (ragged ids re-packed)."""
-    lengths = corpus.lengths[position]
-    starts = corpus.offsets[position]
-    ids = np.concatenate(
-        [corpus.ids[s : s + n] for s, n in zip(starts, lengths, strict=True)]
-        or [np.zeros(0, np.int32)]
-    )
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return EncodedCorpus(ids, offsets, corpus.kept[position], {})
 
 
 def load_sequence(folder: Path, config: dict) -> SequenceModel:
@@ -284,6 +345,7 @@ def load_sequence(folder: Path, config: dict) -> SequenceModel:
         model.vocabulary_ = Vocabulary(tuple(config["vocabulary"]))
         model.network_ = check_network(config["network"])
         model.history_ = History(best_epoch=config["history"]["best_epoch"])
+        model.pretraining_ = config.get("pretraining")
         template = jax.eval_shape(
             lambda: build_sequence_net(model.network_, key=jax.random.key(0))
         )

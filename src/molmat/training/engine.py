@@ -91,6 +91,12 @@ class OptimizerConfig:
         warmup_steps, total_steps: schedule length in optimiser steps.
         weight_decay: decoupled weight decay (AdamW); 0 gives Adam.
         grad_clip: global-norm gradient clipping (None: off).
+        scales: ``(path prefix, factor)`` pairs scaling the updates of the
+            parameters whose path (``jax.tree_util.keystr``, e.g.
+            ``.encoder.blocks[0].qkv.weight``) lies under the prefix (here
+            ``.encoder.blocks[0]``, which does not hold ``blocks[10]``); the
+            first match wins. Factor 0 freezes them; factors below 1 give layer-wise
+            learning rates.
     """
 
     lr: float = 1e-3
@@ -101,6 +107,7 @@ class OptimizerConfig:
     total_steps: int = 1
     weight_decay: float = 0.0
     grad_clip: float | None = None
+    scales: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -138,7 +145,31 @@ def make_optimizer(cfg: OptimizerConfig) -> optax.GradientTransformation:
         chain.append(optax.adamw(schedule, weight_decay=cfg.weight_decay))
     else:
         chain.append(optax.adam(schedule))
+    if cfg.scales:
+        chain.append(scale_by_path(cfg.scales))
     return optax.chain(*chain)
+
+
+def scale_by_path(
+    scales: tuple[tuple[str, float], ...],
+) -> optax.GradientTransformation:
+    """Multiply each update by the factor of the first ``(prefix, factor)``
+    whose prefix starts its parameter path (1 when none does)."""
+
+    def inside(name: str, prefix: str) -> bool:
+        return name == prefix or name.startswith((prefix + ".", prefix + "["))
+
+    def factor(path) -> float:
+        name = jax.tree_util.keystr(path)
+        return next((f for prefix, f in scales if inside(name, prefix)), 1.0)
+
+    def update(updates, state, params=None):
+        scaled = jax.tree_util.tree_map_with_path(
+            lambda path, u: u * factor(path), updates
+        )
+        return scaled, state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
 # -- state and history -----------------------------------------------------------

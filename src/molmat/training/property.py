@@ -46,6 +46,9 @@ class TrainConfig:
     ``warmup_epochs`` and then decays exponentially to ``final_lr`` at the last
     epoch. Training stops early after ``patience`` epochs without a better
     validation metric (``None``: never) and keeps the best parameters.
+    ``lr_scales`` scale the updates of parts of the network (a frozen or
+    slower pretrained encoder; see
+    :class:`~molmat.training.engine.OptimizerConfig`).
     """
 
     task: str = "regression"
@@ -59,6 +62,7 @@ class TrainConfig:
     grad_clip: float | None = 10.0
     patience: int | None = None
     seed: int = 0
+    lr_scales: tuple[tuple[str, float], ...] = ()
 
     def optimizer(self, steps_per_epoch: int) -> OptimizerConfig:
         """Warm-up then exponential decay, AdamW, global-norm clipping."""
@@ -71,6 +75,7 @@ class TrainConfig:
             total_steps=self.epochs * steps_per_epoch,
             weight_decay=self.weight_decay,
             grad_clip=self.grad_clip,
+            scales=self.lr_scales,
         )
 
 

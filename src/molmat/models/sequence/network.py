@@ -131,10 +131,10 @@ def encoder_width(config: dict) -> int:
     return 2 * config["hidden"] if config["encoder"] == "gru" else config["hidden"]
 
 
-def build_sequence_net(config: dict, *, key: PRNGKeyArray) -> SequenceNet:
-    """The :class:`SequenceNet` of a network config."""
+def build_encoder(config: dict, *, key: PRNGKeyArray) -> tuple[Array, eqx.Module]:
+    """The token embedding [V, embed] and the encoder of a network config."""
     c = check_network(config)
-    k_embed, k_enc, k_head = jax.random.split(key, 3)
+    k_embed, k_enc = jax.random.split(key)
     size = (c["embed"], c["hidden"], c["depth"])
     if c["encoder"] == "cnn1d":
         encoder = CNNEncoder(*size, c["kernel"], c["dropout"], key=k_enc)
@@ -143,7 +143,14 @@ def build_sequence_net(config: dict, *, key: PRNGKeyArray) -> SequenceNet:
     else:
         encoder = TransformerEncoder(*size, c["heads"], c["dropout"], key=k_enc)
     embed = jax.random.normal(k_embed, (c["vocab"], c["embed"])) * 0.1
-    embed = embed.at[PAD].set(0.0)
+    return embed.at[PAD].set(0.0), encoder
+
+
+def build_sequence_net(config: dict, *, key: PRNGKeyArray) -> SequenceNet:
+    """The :class:`SequenceNet` of a network config."""
+    c = check_network(config)
+    k_enc, k_head = jax.random.split(key)
+    embed, encoder = build_encoder(c, key=k_enc)
     head = MLP(
         encoder_width(c),
         list(c["head"]),
@@ -152,3 +159,64 @@ def build_sequence_net(config: dict, *, key: PRNGKeyArray) -> SequenceNet:
         key=k_head,
     )
     return SequenceNet(embed, encoder, head, c["pool"])
+
+
+def transplant_encoder(net: SequenceNet, source: eqx.Module) -> SequenceNet:
+    """``net`` with the embedding and encoder weights of ``source`` (any
+    module with ``embed`` and ``encoder`` of the same architecture; static
+    settings such as dropout stay ``net``'s).
+
+    Raises:
+        ValueError: the architectures differ.
+    """
+    target = (net.embed, net.encoder)
+    leaves = jax.tree.leaves((source.embed, source.encoder))
+    mine = jax.tree.leaves(target)
+    if [x.shape for x in leaves] != [x.shape for x in mine]:
+        raise ValueError(
+            "the pretrained encoder's architecture differs from the model's"
+        )
+    moved = jax.tree.unflatten(jax.tree.structure(target), leaves)
+    return eqx.tree_at(lambda n: (n.embed, n.encoder), net, moved)
+
+
+def encoder_levels(config: dict) -> list[list[str]]:
+    """Parameter-path prefixes of the embedding and encoder, one list per
+    level from the input (level 0: embedding and input projection) to the
+    top layer."""
+    c = check_network(config)
+    layers = range(c["depth"])
+    if c["encoder"] == "gru":
+        upper = [
+            [
+                f".encoder.{d}.{part}[{i}]"
+                for d in ("forward", "backward")
+                for part in ("inputs", "hiddens")
+            ]
+            for i in layers
+        ]
+        return [[".embed"], *upper]
+    stack = "convs" if c["encoder"] == "cnn1d" else "blocks"
+    levels = [[".embed", ".encoder.project"]]
+    levels += [[f".encoder.{stack}[{i}]"] for i in layers]
+    if c["encoder"] == "transformer":
+        levels[-1].append(".encoder.final_norm")
+    return levels
+
+
+def update_scales(
+    config: dict, freeze: bool = False, decay: float = 1.0
+) -> tuple[tuple[str, float], ...]:
+    """``(path prefix, factor)`` rules for the optimiser (see
+    :class:`~molmat.training.engine.OptimizerConfig`): a frozen encoder and
+    embedding (factor 0), or layer-wise rates: the top encoder level gets
+    ``decay``, each level below one more factor of ``decay``; the head 1."""
+    levels = encoder_levels(config)
+    if not freeze and decay == 1.0:
+        return ()
+    top = len(levels)
+    return tuple(
+        (prefix, 0.0 if freeze else float(decay ** (top - level)))
+        for level, prefixes in enumerate(levels)
+        for prefix in prefixes
+    )

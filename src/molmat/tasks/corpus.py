@@ -1,4 +1,4 @@
-"""Training corpora for generative models: SMILES and their conditions.
+"""Training corpora of SMILES (generative models, pretraining) and their conditions.
 
 ``read_corpus("moses")`` reads MOSES' training split (trusted, canonical
 SMILES: parsed only when a condition must be computed); any other source is

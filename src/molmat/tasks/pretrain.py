@@ -1,0 +1,304 @@
+"""Self-supervised pretraining of sequence encoders, and the pretrained encoder.
+
+``pretrain_sequences`` learns a masked-token model (:mod:`molmat.models.
+sequence.pretrain`) on unlabelled strings: MOSES' 1.6M training SMILES
+(``data="moses"``), any SMILES file, or amino-acid sequences. The corpus
+streams in epochs of ``epoch_size`` strings, so a checkpoint, a validation
+loss and a chance to stop on time come every few minutes; a run killed at any
+instant resumes to the same result. The run folder holds ``model/`` (an
+archive of kind ``sequence-encoder``), ``metrics.jsonl``,
+``pretraining_curve.png``, ``data_report.json`` and ``checkpoint/``.
+
+``SequenceModel(init="runs/pre/model")`` (``molmat train --init``) fine-tunes
+the encoder on labelled data.
+
+Example:
+    >>> from molmat.tasks.pretrain import pretrain_sequences
+    >>> pretrain_sequences("moses", "runs/pre", time_limit=60)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+
+from molmat.data.csv import read_sequences
+from molmat.data.sequences import SequenceBatcher
+from molmat.featurizers.tokens import (
+    MOLECULE_TOKENS,
+    EncodedCorpus,
+    Vocabulary,
+    encode_corpus,
+    tokenizer,
+)
+from molmat.models.sequence import check_network
+from molmat.models.sequence.pretrain import (
+    MASK,
+    MASK_TOKEN,
+    MaskedTokenNet,
+    masked_token_loss,
+    masked_token_sums,
+)
+from molmat.tasks.corpus import read_corpus
+from molmat.tasks.run_folder import start_run, write_run_file
+from molmat.training import archive, plots
+from molmat.training.sequence import (
+    SequenceData,
+    SequenceTrainConfig,
+    SequenceTrainer,
+)
+
+log = logging.getLogger("molmat")
+
+OBJECTIVES = ("masking",)
+ENCODER_KEYS = ("encoder", "vocab", "embed", "hidden", "depth", "heads", "kernel")
+
+
+@dataclass
+class PretrainedEncoder:
+    """A pretrained embedding and encoder with what made them.
+
+    Attributes:
+        network: the encoder's network config (:data:`ENCODER_KEYS`).
+        tokens: token kind (``smiles``, ``selfies``, ``aa``).
+        vocabulary: the pretraining vocabulary (``<mask>`` at id 3).
+        net: the :class:`MaskedTokenNet`.
+        provenance: objective, data, sizes, time and final losses.
+    """
+
+    network: dict
+    tokens: str
+    vocabulary: Vocabulary
+    net: MaskedTokenNet
+    provenance: dict
+
+
+def pretraining_vocabulary(vocab: Vocabulary) -> Vocabulary:
+    """``vocab`` with ``<mask>`` inserted at id :data:`MASK`."""
+    return Vocabulary.from_tokens([MASK_TOKEN, *vocab.tokens[MASK:]])
+
+
+def pretrain_sequences(
+    data: str | Path,
+    out: str | Path,
+    *,
+    model: str = "transformer",
+    tokens: str = "smiles",
+    column: str | None = None,
+    embed: int = 64,
+    hidden: int = 256,
+    depth: int = 4,
+    heads: int = 8,
+    kernel: int = 5,
+    dropout: float = 0.1,
+    mask_rate: float = 0.15,
+    epochs: int = 1000,
+    epoch_size: int | None = 100_000,
+    batch_size: int = 128,
+    lr: float = 5e-4,
+    weight_decay: float = 0.01,
+    time_limit: float | None = None,
+    val_size: int | None = None,
+    max_tokens: int | None = 200,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Masked-token pretraining of a sequence encoder; writes a run folder.
+
+    Args:
+        data: ``moses``, a SMILES file (CSV/TSV/.smi/SDF), or a file of
+            amino-acid sequences with ``tokens="aa"``.
+        out: run folder.
+        model: encoder: ``transformer``, ``cnn1d`` or ``gru``.
+        tokens: ``smiles``, ``selfies`` or ``aa``.
+        column: SMILES or sequence column of a file (detected when ``None``).
+        embed, hidden, depth, heads, kernel, dropout: the encoder.
+        mask_rate: share of real tokens picked per row.
+        epochs: most epochs of ``epoch_size`` strings (``None``: one pass).
+        batch_size, lr, weight_decay: AdamW with warm-up and a cosine decay
+            over the epoch or time budget.
+        time_limit: stop after this many minutes of training.
+        val_size: strings held out to score the masked-token loss (default
+            5 %, at most 10,000).
+        max_tokens: longer strings are reported and left out.
+        seed: seed of the hold-out, the masks and the initialisation.
+        resume: continue an interrupted run from ``out/checkpoint``.
+
+    Returns:
+        The run summary (also in ``out/metrics.json``).
+    """
+    if model not in ("transformer", "cnn1d", "gru"):
+        raise ValueError(f"unknown encoder {model!r}; choose transformer, cnn1d, gru")
+    out = Path(out)
+    resume = start_run(out, resume)
+    texts, source, bad = _read_texts(data, tokens, column)
+    encoded, vocab = encode_corpus(
+        texts, tokenizer(tokens), max_tokens=max_tokens, progress=progress
+    )
+    vocab = pretraining_vocabulary(vocab)
+    ids = np.where(encoded.ids >= MASK, encoded.ids + 1, encoded.ids)
+    encoded = EncodedCorpus(ids, encoded.offsets, encoded.kept, encoded.errors)
+    bad += [f"{texts[i]!r}: {r}" for i, r in sorted(encoded.errors.items())]
+    for line in bad[:10]:
+        log.warning("left out %s", line)
+    if len(bad) > 10:
+        log.warning("... and %d more left out", len(bad) - 10)
+    report = {"source": source, "n_read": len(texts), "n_used": len(encoded)}
+    write_run_file(
+        out / "data_report.json",
+        json.dumps({**report, "left_out": bad}, indent=1),
+        resume,
+    )
+    network = check_network(
+        {
+            "encoder": model,
+            "vocab": len(vocab),
+            "embed": embed,
+            "hidden": hidden,
+            "depth": depth,
+            "heads": heads,
+            "kernel": kernel,
+            "dropout": float(dropout),
+        }
+    )
+    train, val = _hold_out(encoded, val_size, seed)
+    net = MaskedTokenNet(network, mask_rate, key=jax.random.key(seed))
+    cfg = SequenceTrainConfig(
+        epochs=epochs,
+        epoch_size=epoch_size,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=None,
+        time_limit=time_limit,
+        seed=seed,
+    )
+
+    def validate(model) -> dict:
+        return {"loss": masked_loss(model, val, batch_size, seed)}
+
+    trainer = SequenceTrainer(
+        cfg,
+        masked_token_loss,
+        validate=validate if len(val) else None,
+        checkpoint_dir=out / "checkpoint",
+        metrics_log=out / "metrics.jsonl",
+        progress=progress,
+    )
+    tick = time.perf_counter()
+    net, history = trainer.fit(net, train, resume=resume)
+    records = history.records
+    seen = len(records) * (epoch_size or len(train))
+    summary = {
+        **report,
+        "objective": "masking",
+        "tokens": tokens,
+        "n_train": len(train),
+        "n_val": len(val),
+        "epochs_run": len(records),
+        "strings_seen": seen,
+        "passes": seen / max(len(train), 1),
+        "train_seconds": history.train_seconds,
+        "molecules_per_second": seen / max(history.train_seconds, 1e-9),
+        "tokens_per_second": float(np.median([r["tokens_per_second"] for r in records]))
+        if records
+        else None,
+        "val_loss": records[-1].get("val_loss") if records else None,
+        "stopped_by": history.stopped_by,
+        "fit_seconds": time.perf_counter() - tick,
+    }
+    config = {
+        "kind": "sequence-encoder",
+        "network": network,
+        "tokens": tokens,
+        "mask_rate": mask_rate,
+        "vocabulary": list(vocab.tokens),
+        "provenance": summary,
+    }
+    archive.save_archive(out / "model", net, config, summary)
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    if records:
+        plots.learning_curve(
+            records,
+            out / "pretraining_curve.png",
+            "loss",
+            0,
+            loss_label="train loss (masked-token cross-entropy, nats)",
+            title=f"{Path(str(source)).name}: masked-token pretraining, {model}",
+        )
+    return summary
+
+
+def _read_texts(data, tokens: str, column: str | None):
+    """The strings to learn from, the source name and the rows left out."""
+    if tokens in MOLECULE_TOKENS:
+        corpus = read_corpus(str(data), column)
+        return corpus.smiles, corpus.source, list(corpus.bad_rows)
+    tokenizer(tokens)  # a clear error for an unknown kind
+    table = read_sequences(
+        data, column, [], check=tokenizer(tokens).split, require_targets=False
+    )
+    bad = [str(b) for b in table.report.bad_rows]
+    return table.sequences, table.report.source, bad
+
+
+def _hold_out(
+    corpus: EncodedCorpus, val_size: int | None, seed: int
+) -> tuple[SequenceData, SequenceData]:
+    n = len(corpus)
+    if val_size is None:
+        val_size = min(10_000, n // 20) if n >= 40 else 0
+    order = np.random.default_rng([seed, 7]).permutation(n)
+    return _part(corpus, np.sort(order[val_size:])), _part(
+        corpus, np.sort(order[:val_size])
+    )
+
+
+def _part(corpus: EncodedCorpus, idx: np.ndarray) -> SequenceData:
+    return SequenceData(corpus.subset(idx), np.zeros((len(idx), 0), np.float32))
+
+
+@eqx.filter_jit
+def _masked_sums(model, batch, key):
+    return masked_token_sums(model, batch, key, inference=True)
+
+
+def masked_loss(model, data: SequenceData, batch_size: int, seed: int = 0) -> float:
+    """Mean masked-token cross-entropy (nats/token) of ``data``; the masks are
+    drawn from ``seed`` and the batch number, so the score is reproducible."""
+    batcher = SequenceBatcher(data.corpus.lengths, batch_size)
+    total, count = 0.0, 0
+    batches = batcher.batches(
+        data.corpus.ids, data.corpus.offsets, np.arange(len(data)), None
+    )
+    for i, batch in enumerate(batches):
+        key = jax.random.fold_in(jax.random.key(seed), i)
+        t, c = _masked_sums(model, batch, key)
+        total, count = total + float(t), count + int(c)
+    return total / max(count, 1)
+
+
+def load_encoder(folder: Path, config: dict) -> PretrainedEncoder:
+    """Rebuild a :class:`PretrainedEncoder` from its archive folder and config."""
+    try:
+        network = check_network(config["network"])
+        vocabulary = Vocabulary(tuple(config["vocabulary"]))
+        rate = float(config["mask_rate"])
+        template = jax.eval_shape(
+            lambda: MaskedTokenNet(network, rate, key=jax.random.key(0))
+        )
+        tokens, provenance = config["tokens"], dict(config["provenance"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise archive.ArchiveError(
+            f"{folder}: incomplete or invalid config ({err!r})"
+        ) from err
+    net = archive.load_params(folder, template)
+    return PretrainedEncoder(network, tokens, vocabulary, net, provenance)

@@ -1,0 +1,123 @@
+"""Masked-token pretraining of sequence encoders and fine-tuning from it."""
+
+import contextlib
+import io
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from molmat.cli.main import main
+from molmat.models.sequence.pretrain import MASK, mask_tokens
+from molmat.tasks.archives import load
+from molmat.tasks.pretrain import PretrainedEncoder, pretrain_sequences
+from molmat.tasks.sequence import SequenceModel
+from molmat.training.archive import ArchiveError
+
+from .conftest import DATA
+from .test_resume import Killed, count_writes
+
+CORPUS = DATA / "moses_sample.csv"
+SMALL = dict(hidden=16, depth=2, heads=2, embed=8, batch_size=64, progress=False)
+
+
+def test_masking_picks_real_tokens_only_and_hides_most_of_them():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(MASK + 1, 30, size=(64, 40))
+    tokens[:, 0], tokens[:, 30], tokens[:, 31:] = 1, 2, 0  # <bos> ... <eos> pad
+    tokens = jnp.asarray(tokens)
+    inputs, picked = mask_tokens(jax.random.key(0), tokens, 30, rate=0.15)
+    assert not picked[:, 0].any() and not picked[:, 30:].any()
+    np.testing.assert_array_equal(inputs[~picked], tokens[~picked])
+    assert 0.12 < float(picked[:, 1:30].mean()) < 0.18
+    hidden = float((inputs[picked] == MASK).mean())
+    assert 0.74 < hidden < 0.86  # 80 % masked, 10 % random, 10 % kept
+    assert int(inputs.max()) < 30 and int(inputs[tokens > 2].min()) >= MASK
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A run of ``molmat pretrain`` (its folder, summary and printed table)."""
+    out = tmp_path_factory.mktemp("pre") / "run"
+    options = [
+        f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items() if k != "progress"
+    ]
+    argv = [
+        "pretrain",
+        "--data",
+        str(CORPUS),
+        *options,
+        "--epochs",
+        "2",
+        "--epoch-size",
+        "256",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(argv) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    return out, summary, printed.getvalue()
+
+
+def test_pretraining_writes_an_encoder_and_its_record(pretrained):
+    out, summary, printed = pretrained
+    assert "molecules/s" in printed and "--init" in printed
+    assert summary["n_train"] + summary["n_val"] == summary["n_used"] == 1200
+    assert summary["strings_seen"] == 512 and np.isfinite(summary["val_loss"])
+    assert (out / "pretraining_curve.png").stat().st_size > 0
+    encoder = load(out / "model")
+    assert isinstance(encoder, PretrainedEncoder)
+    assert encoder.vocabulary.tokens[MASK] == "<mask>"
+
+
+def test_pretraining_killed_in_its_second_epoch_resumes_exactly(
+    pretrained, tmp_path, monkeypatch
+):
+    out, *_ = pretrained
+    run = dict(epochs=2, epoch_size=256, **SMALL)
+    count_writes(monkeypatch, kill_at=4)  # log start, line 1, checkpoint 1, line 2
+    with pytest.raises(Killed):
+        pretrain_sequences(CORPUS, tmp_path / "r", **run)
+    count_writes(monkeypatch, kill_at=None)
+    pretrain_sequences(CORPUS, tmp_path / "r", resume=True, **run)
+    straight = [json.loads(x) for x in (out / "metrics.jsonl").open()]
+    resumed = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").open()]
+    for key in ("train_loss", "val_loss"):
+        assert [r[key] for r in resumed] == [r[key] for r in straight]
+
+
+def test_fine_tuning_starts_from_the_encoder_and_keeps_its_record(
+    pretrained, esol, tmp_path
+):
+    out, *_ = pretrained
+    short = [i for i, s in enumerate(esol.smiles) if len(s) <= 14][:60]
+    X, y = [esol.smiles[i] for i in short], esol.y[short, 0]
+    options = dict(model="transformer", tokens="smiles", init=str(out), epochs=2)
+    frozen = SequenceModel(**options, freeze_encoder=True, progress=False).fit(X, y)
+    encoder = load(out / "model")
+    np.testing.assert_array_equal(frozen.net_.embed, encoder.net.embed)
+    assert frozen.network_["hidden"] == 16  # the encoder's sizes win
+    tuned = SequenceModel(**options, layer_lr_decay=0.5, progress=False).fit(X, y)
+    assert not np.allclose(tuned.net_.embed, encoder.net.embed)
+    tuned.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    np.testing.assert_array_equal(again.predict(X), tuned.predict(X))
+    assert again.pretraining_["objective"] == "masking"
+
+
+def test_init_must_match_the_model_and_be_an_encoder(pretrained, small_model, tmp_path):
+    out, *_ = pretrained
+    with pytest.raises(ValueError, match="transformer encoder of smiles tokens"):
+        SequenceModel(model="gru", init=str(out), progress=False).fit(
+            ["CCO"] * 3, [1, 2, 3]
+        )
+    small_model.save(tmp_path / "graph")
+    with pytest.raises(ArchiveError, match="not a pretrained encoder"):
+        SequenceModel(model="transformer", init=str(tmp_path / "graph")).fit(
+            ["CCO"] * 3, [1, 2, 3]
+        )
