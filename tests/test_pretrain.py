@@ -117,7 +117,86 @@ def test_init_must_match_the_model_and_be_an_encoder(pretrained, small_model, tm
             ["CCO"] * 3, [1, 2, 3]
         )
     small_model.save(tmp_path / "graph")
-    with pytest.raises(ArchiveError, match="not a pretrained encoder"):
+    with pytest.raises(ArchiveError, match="not a pretrained sequence encoder"):
         SequenceModel(model="transformer", init=str(tmp_path / "graph")).fit(
             ["CCO"] * 3, [1, 2, 3]
         )
+
+
+def test_atom_masking_never_leaks_the_masked_atoms_features(esol):
+    from molmat.featurizers.graph import ELEMENT_ONEHOT, featurize
+    from molmat.models.gnn import resolve_architecture
+    from molmat.models.gnn.pretrain import MaskedAtomNet, mask_atoms
+    from molmat.tasks.pretrain import GRAPH_DIMS
+
+    graphs = featurize(esol.mols[:8])
+    options = {"hidden": 16, "depth": 2, "dropout": 0.0, "head": []}
+    arch = resolve_architecture("gin", options)
+    net = MaskedAtomNet(arch, GRAPH_DIMS, key=jax.random.key(0))
+    batcher = net.batcher(graphs, 8)
+    ((idx, budget),) = batcher.plan(graphs, np.arange(8))
+    batch = batcher.batch(graphs, idx, budget)
+    key = jax.random.key(3)
+    masked, picked = mask_atoms(key, batch)
+    assert picked.any() and not (picked & ~batch.node_mask).any()
+    assert float(jnp.abs(masked.atom_x[picked]).max()) == 0.0
+    # another element and other features on the picked atoms: same input, same logits
+    scrambled = np.asarray(batch.atom_x).copy()
+    scrambled[np.asarray(picked)] = np.roll(scrambled[np.asarray(picked)], 1, axis=1)
+    again, _ = mask_atoms(key, batch._replace(atom_x=jnp.asarray(scrambled)))
+    np.testing.assert_array_equal(net(again), net(masked))
+    elements = np.asarray(batch.atom_x[:, :ELEMENT_ONEHOT]).argmax(1)
+    assert len(set(elements[np.asarray(picked)])) >= 1
+
+
+@pytest.fixture(scope="module")
+def graph_pretrained(tmp_path_factory):
+    from molmat.tasks.pretrain import pretrain_graphs
+
+    out = tmp_path_factory.mktemp("gpre") / "run"
+    summary = pretrain_graphs(
+        CORPUS,
+        out,
+        hidden=16,
+        depth=2,
+        shard_size=400,
+        batch_size=64,
+        progress=False,
+    )
+    return out, summary
+
+
+def test_graph_pretraining_streams_shards_and_fine_tunes(
+    graph_pretrained, esol, tmp_path
+):
+    from molmat import PropertyModel
+    from molmat.tasks.pretrain import PretrainedGraphEncoder
+
+    out, summary = graph_pretrained
+    assert summary["shards"] == 3 and summary["passes"] == 1.0
+    assert 0.0 <= summary["val_accuracy"] <= 1.0
+    encoder = load(out / "model")
+    assert isinstance(encoder, PretrainedGraphEncoder)
+    X, y = esol.smiles[:60], esol.y[:60, 0]
+    model = PropertyModel(
+        model="gin", init=str(out), freeze_encoder=True, epochs=2, progress=False
+    ).fit(X, y)
+
+    def weights(module):  # batch-norm statistics are calibrated, not trained
+        return {
+            jax.tree_util.keystr(path): leaf
+            for path, leaf in jax.tree_util.tree_leaves_with_path(module)
+            if not jax.tree_util.keystr(path).endswith((".mean", ".var", "calibrated"))
+        }
+
+    frozen, pretrained = weights(model.net_.encoder), weights(encoder.net.encoder)
+    assert frozen.keys() == pretrained.keys()
+    for name, value in frozen.items():
+        np.testing.assert_array_equal(value, pretrained[name], err_msg=name)
+    assert model.architecture_["hidden"] == 16
+    model.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    assert again.pretraining_["objective"] == "masking"
+    with pytest.raises(ValueError, match="is a gin encoder"):
+        PropertyModel(model="gcn", init=str(out), progress=False).fit(X, y)

@@ -1,24 +1,34 @@
-"""``molmat pretrain``: self-supervised pretraining of a sequence encoder."""
+"""``molmat pretrain``: self-supervised pretraining of a graph or sequence encoder."""
 
 from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter, table
 from molmat.featurizers.tokens import TOKENIZERS
 from molmat.models.sequence import ENCODERS
-from molmat.tasks.pretrain import OBJECTIVES, pretrain_sequences
+from molmat.tasks.pretrain import (
+    GRAPH_LAYERS,
+    OBJECTIVES,
+    pretrain_graphs,
+    pretrain_sequences,
+)
 
 
 def add_parser(sub):
     p = sub.add_parser(
         "pretrain",
         formatter_class=HelpFormatter,
-        description="Pretrain a sequence encoder on unlabelled strings with a "
-        "masked-token objective (15%% of the tokens of each string are masked, "
-        "replaced or kept, and predicted back), then fine-tune it with `molmat "
-        "train --init OUT`. The corpus streams in epochs of --epoch-size strings "
-        "with a checkpoint after each (--resume continues a killed run exactly). "
-        "Writes OUT/model (the encoder), metrics.jsonl, metrics.json, "
-        "pretraining_curve.png and data_report.json (every string left out).",
+        description="Pretrain an encoder on unlabelled molecules or sequences, "
+        "then fine-tune it with `molmat train --init OUT`. Graph encoders (gin, "
+        "gcn, gat, mpnn, attentivefp) learn by attribute masking (Hu et al. "
+        "2020: the features of 15%% of the atoms are blanked and their elements "
+        "predicted); the corpus is cut into shards of --shard-size molecules, "
+        "one per epoch, featurised and cached shard by shard. Sequence encoders "
+        "(transformer, cnn1d, gru on --tokens) learn masked tokens (15%% of the "
+        "tokens masked, replaced or kept, and predicted back) in epochs of "
+        "--epoch-size strings. A checkpoint follows every epoch (--resume "
+        "continues a killed run exactly). Writes OUT/model (the encoder), "
+        "metrics.jsonl, metrics.json, pretraining_curve.png and "
+        "data_report.json (everything left out).",
     )
     p.add_argument(
         "--data",
@@ -29,7 +39,11 @@ def add_parser(sub):
     )
     p.add_argument("--column", help="SMILES or sequence column (detected if omitted)")
     p.add_argument(
-        "--model", choices=ENCODERS, default="transformer", help="the encoder"
+        "--model",
+        choices=[*GRAPH_LAYERS, *ENCODERS],
+        default="transformer",
+        help="graph encoders: gin, gcn, gat, mpnn, attentivefp; sequence "
+        "encoders: transformer, cnn1d, gru",
     )
     p.add_argument(
         "--tokens", choices=list(TOKENIZERS), default="smiles", help="token kind"
@@ -38,23 +52,44 @@ def add_parser(sub):
         "--objective",
         choices=OBJECTIVES,
         default="masking",
-        help="masking: BERT-style masked-token prediction",
+        help="masking: masked atoms (graphs) or masked tokens (sequences)",
     )
     p.add_argument("--embed", type=int, default=64, help="token embedding width")
-    p.add_argument("--hidden", type=int, default=256, help="encoder width")
-    p.add_argument("--depth", type=int, default=4, help="encoder layers")
+    p.add_argument(
+        "--hidden", type=int, help="encoder width (default: 300 graph, 256 sequence)"
+    )
+    p.add_argument(
+        "--depth", type=int, help="encoder layers (default: 5 graph, 4 sequence)"
+    )
+    p.add_argument(
+        "--norm",
+        choices=["batch", "layer", "none"],
+        default="batch",
+        help="normalisation in a graph encoder",
+    )
+    p.add_argument(
+        "--shard-size",
+        type=int,
+        default=50_000,
+        help="graph encoders: molecules per shard (one shard per epoch)",
+    )
     p.add_argument("--heads", type=int, default=8, help="attention heads")
     p.add_argument("--kernel", type=int, default=5, help="cnn1d kernel width")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout rate")
     p.add_argument(
         "--mask-rate", type=float, default=0.15, help="share of tokens picked"
     )
-    p.add_argument("--epochs", type=int, default=1000, help="most epochs")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help="most epochs (default: one pass over the shards for graph "
+        "encoders, 1000 for sequence encoders)",
+    )
     p.add_argument(
         "--epoch-size",
         type=int,
         default=100_000,
-        help="strings per epoch (0: one pass over the corpus)",
+        help="sequence encoders: strings per epoch (0: one pass over the corpus)",
     )
     p.add_argument("--batch-size", type=int, default=128, help="strings per step")
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
@@ -77,20 +112,59 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    summary = pretrain_sequences(
+    summary = _graphs(args) if args.model in GRAPH_LAYERS else _sequences(args)
+    shown = [
+        ("molecules used", f"{summary['n_used']:,} of {summary['n_read']:,}"),
+        ("train / validation", f"{summary['n_train']:,} / {summary['n_val']:,}"),
+        ("epochs", summary["epochs_run"]),
+        ("passes over the corpus", f"{summary['passes']:.2f}"),
+        ("molecules/s", f"{summary['molecules_per_second']:.0f}"),
+        ("validation loss", summary["val_loss"]),
+    ]
+    if "val_accuracy" in summary:
+        shown.append(("validation masked-atom accuracy", summary["val_accuracy"]))
+    print(table(["", "value"], [[k, v] for k, v in shown]))
+    print(f"\nencoder: {args.out}/model (fine-tune: molmat train --init {args.out})")
+    return 0
+
+
+def _graphs(args) -> dict:
+    return pretrain_graphs(
+        args.data,
+        args.out,
+        model=args.model,
+        column=args.column,
+        hidden=args.hidden or 300,
+        depth=args.depth or 5,
+        norm=args.norm,
+        dropout=args.dropout,
+        mask_rate=args.mask_rate,
+        shard_size=args.shard_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        resume=args.resume,
+        progress=args.progress,
+    )
+
+
+def _sequences(args) -> dict:
+    return pretrain_sequences(
         args.data,
         args.out,
         model=args.model,
         tokens=args.tokens,
         column=args.column,
         embed=args.embed,
-        hidden=args.hidden,
-        depth=args.depth,
+        hidden=args.hidden or 256,
+        depth=args.depth or 4,
         heads=args.heads,
         kernel=args.kernel,
         dropout=args.dropout,
         mask_rate=args.mask_rate,
-        epochs=args.epochs,
+        epochs=args.epochs or 1000,
         epoch_size=args.epoch_size or None,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -100,14 +174,3 @@ def run(args) -> int:
         resume=args.resume,
         progress=args.progress,
     )
-    shown = [
-        ("strings used", f"{summary['n_used']:,} of {summary['n_read']:,}"),
-        ("train / validation", f"{summary['n_train']:,} / {summary['n_val']:,}"),
-        ("epochs", summary["epochs_run"]),
-        ("passes over the corpus", f"{summary['passes']:.2f}"),
-        ("molecules/s", f"{summary['molecules_per_second']:.0f}"),
-        ("validation masked-token loss", summary["val_loss"]),
-    ]
-    print(table(["", "value"], [[k, v] for k, v in shown]))
-    print(f"\nencoder: {args.out}/model (fine-tune: molmat train --init {args.out})")
-    return 0

@@ -302,22 +302,24 @@ def add_run_arguments(p) -> None:
     training.add_argument(
         "--init",
         metavar="PRETRAINED",
-        help="start a sequence model from an encoder pretrained with `molmat "
-        "pretrain` (its run folder or model/): its vocabulary, embedding and "
-        "encoder; --model and --tokens must match it, its sizes win over "
-        "--embed/--hidden/--depth/--heads/--kernel",
+        help="start from an encoder pretrained with `molmat pretrain` (its run "
+        "folder or model/): a graph encoder for the same graph --model, or a "
+        "sequence encoder (its vocabulary, embedding and encoder) for the same "
+        "--model and --tokens; its sizes win over --hidden/--depth (and "
+        "--embed/--heads/--kernel)",
     )
     training.add_argument(
         "--freeze-encoder",
         action="store_true",
-        help="with --init: train only the head on the pretrained encoder",
+        help="with --init: train only the readout and head on the pretrained encoder",
     )
     training.add_argument(
         "--layer-lr-decay",
         type=float,
         metavar="F",
-        help="layer-wise learning rates for sequence models: the top encoder "
-        "layer learns at F x --lr, each layer below at one more factor F "
+        help="layer-wise learning rates of the encoder (graph and sequence "
+        "networks): the top encoder layer learns at F x --lr, each layer below "
+        "at one more factor F "
         f"(default: {DEFAULTS['layer_lr_decay']}, one rate)",
     )
     training.add_argument(

@@ -169,3 +169,19 @@ class GRUCell(eqx.Module):
         z = jax.nn.sigmoid(xz + hz)
         n = jnp.tanh(xn + r * hn)
         return (1.0 - z) * n + z * h
+
+
+def copy_weights(target, source):
+    """``target`` (a module or pytree) holding the arrays of ``source``, an
+    equally shaped one (e.g. a pretrained encoder); ``target``'s static
+    settings (such as its dropout rate) are kept.
+
+    Raises:
+        ValueError: the two differ in structure or shapes.
+    """
+    mine, theirs = jax.tree.leaves(target), jax.tree.leaves(source)
+    if [x.shape for x in mine] != [x.shape for x in theirs]:
+        raise ValueError(
+            "the pretrained weights do not fit this network (other layers or sizes)"
+        )
+    return jax.tree.unflatten(jax.tree.structure(target), theirs)

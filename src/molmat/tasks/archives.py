@@ -23,6 +23,7 @@ ARCHIVE_KINDS = {
     "property": "molmat.tasks.property:load_property",
     "sequence": "molmat.tasks.sequence:load_sequence",
     "sequence-encoder": "molmat.tasks.pretrain:load_encoder",
+    "graph-encoder": "molmat.tasks.pretrain:load_graph_encoder",
     "classic": "molmat.tasks.classic:load_classic",
     "ensemble": "molmat.tasks.ensemble:load_ensemble",
     "potential": "molmat.tasks.potential:load_potential",

@@ -5,7 +5,8 @@ settings and the mapping of raw network outputs to predictions.
 Subclasses are scikit-learn estimators whose ``__init__`` stores ``task``,
 ``class_weight``, ``epochs``, ``batch_size``, the learning-rate schedule
 (``init_lr``, ``max_lr``, ``final_lr``, ``warmup_epochs``),
-``weight_decay``, ``patience``, ``val_fraction``, ``seed`` and ``progress``.
+``weight_decay``, ``patience``, ``val_fraction``, ``seed``, ``progress``,
+and for fine-tuning ``init``, ``freeze_encoder`` and ``layer_lr_decay``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,24 @@ from molmat.data.statistics import Standardizer
 from molmat.tasks.predictor import MoleculePredictor
 from molmat.training.metrics import score
 from molmat.training.property import TrainConfig, Trainer
+
+
+def level_scales(
+    levels: list[list[str]], freeze: bool = False, decay: float = 1.0
+) -> tuple[tuple[str, float], ...]:
+    """``(path prefix, factor)`` rules for the optimiser (see
+    :class:`~molmat.training.engine.OptimizerConfig`) from an encoder's
+    ``levels`` (input first): all 0 (``freeze``), or layer-wise rates: the
+    top level gets ``decay``, each level below one more factor of ``decay``
+    (the head keeps 1). No rules for neither."""
+    if not freeze and decay == 1.0:
+        return ()
+    top = len(levels)
+    return tuple(
+        (prefix, 0.0 if freeze else float(decay ** (top - level)))
+        for level, prefixes in enumerate(levels)
+        for prefix in prefixes
+    )
 
 
 class NeuralPropertyModel(MoleculePredictor):
@@ -93,8 +112,15 @@ class NeuralPropertyModel(MoleculePredictor):
         )
 
     def _lr_scales(self) -> tuple[tuple[str, float], ...]:
-        """Update scales of parts of the network (none by default)."""
-        return ()
+        """Update scales of the encoder: frozen (``freeze_encoder``) or
+        layer-wise (``layer_lr_decay``); none by default."""
+        return level_scales(
+            self._encoder_levels(), self.freeze_encoder, self.layer_lr_decay
+        )
+
+    def _encoder_levels(self) -> list[list[str]]:
+        """Parameter-path prefixes of the encoder, input level first."""
+        raise NotImplementedError
 
     def _trainer(
         self,

@@ -1,4 +1,10 @@
-"""Self-supervised pretraining of sequence encoders, and the pretrained encoder.
+"""Self-supervised pretraining of sequence and graph encoders.
+
+``pretrain_graphs`` learns a graph encoder (``gin``, ``mpnn``, ``gcn``,
+``gat``, ``attentivefp``, ``transformer``) by attribute masking
+(:mod:`molmat.models.gnn.pretrain`) on unlabelled molecules. The corpus is
+cut into shards of ``shard_size`` molecules; each epoch featurises one shard
+(cached on disk per shard), so memory holds one shard's graphs, not 1.6M.
 
 ``pretrain_sequences`` learns a masked-token model (:mod:`molmat.models.
 sequence.pretrain`) on unlabelled strings: MOSES' 1.6M training SMILES
@@ -9,8 +15,8 @@ instant resumes to the same result. The run folder holds ``model/`` (an
 archive of kind ``sequence-encoder``), ``metrics.jsonl``,
 ``pretraining_curve.png``, ``data_report.json`` and ``checkpoint/``.
 
-``SequenceModel(init="runs/pre/model")`` (``molmat train --init``) fine-tunes
-the encoder on labelled data.
+``SequenceModel(init=...)`` and ``PropertyModel(init=...)`` (``molmat train
+--init``) fine-tune the encoders on labelled data.
 
 Example:
     >>> from molmat.tasks.pretrain import pretrain_sequences
@@ -28,15 +34,30 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import numpy as np
+from rdkit import Chem
 
 from molmat.data.csv import read_sequences
+from molmat.data.graphs import GraphSet
 from molmat.data.sequences import SequenceBatcher
+from molmat.featurizers.graph import (
+    ATOM_DIM,
+    BOND_DIM,
+    ELEMENT_ONEHOT,
+    FEATURIZER_VERSION,
+    featurize_cached,
+)
 from molmat.featurizers.tokens import (
     MOLECULE_TOKENS,
     EncodedCorpus,
     Vocabulary,
     encode_corpus,
     tokenizer,
+)
+from molmat.models.gnn import needs_positions, resolve_architecture
+from molmat.models.gnn.pretrain import (
+    MaskedAtomNet,
+    masked_atom_loss,
+    masked_atom_sums,
 )
 from molmat.models.sequence import check_network
 from molmat.models.sequence.pretrain import (
@@ -49,6 +70,13 @@ from molmat.models.sequence.pretrain import (
 from molmat.tasks.corpus import read_corpus
 from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.training import archive, plots
+from molmat.training.engine import (
+    CosineBudget,
+    Engine,
+    MetricsLog,
+    OptimizerConfig,
+    TimeLimit,
+)
 from molmat.training.sequence import (
     SequenceData,
     SequenceTrainConfig,
@@ -78,6 +106,40 @@ class PretrainedEncoder:
     vocabulary: Vocabulary
     net: MaskedTokenNet
     provenance: dict
+
+
+GRAPH_LAYERS = ("gin", "gcn", "gat", "mpnn", "attentivefp")  # 2D graph encoders
+
+
+def is_graph_encoder(path: str | Path) -> bool:
+    """Whether ``path`` (a pretraining run folder or its ``model/``) holds a
+    graph encoder (else a sequence encoder or something else)."""
+    folder = Path(path)
+    if (folder / "model" / "config.json").exists():
+        folder = folder / "model"
+    return archive.read_config(folder)[1].get("kind") == "graph-encoder"
+
+
+def load_pretrained(path: str | Path, kind: type):
+    """The pretrained encoder of class ``kind`` at ``path`` (a pretraining run
+    folder or its ``model/``).
+
+    Raises:
+        ArchiveError: no archive there, or an archive of another kind.
+    """
+    from molmat.tasks.archives import load
+
+    folder = Path(path)
+    if (folder / "model" / "config.json").exists():
+        folder = folder / "model"
+    found = load(folder)
+    if not isinstance(found, kind):
+        family = "graph" if kind is PretrainedGraphEncoder else "sequence"
+        raise archive.ArchiveError(
+            f"{path}: not a pretrained {family} encoder (a {type(found).__name__}); "
+            "pretrain one with `molmat pretrain`"
+        )
+    return found
 
 
 def pretraining_vocabulary(vocab: Vocabulary) -> Vocabulary:
@@ -302,3 +364,241 @@ def load_encoder(folder: Path, config: dict) -> PretrainedEncoder:
         ) from err
     net = archive.load_params(folder, template)
     return PretrainedEncoder(network, tokens, vocabulary, net, provenance)
+
+
+@dataclass
+class PretrainedGraphEncoder:
+    """A pretrained graph encoder with what made it.
+
+    Attributes:
+        architecture: the encoder's architecture (see
+            :mod:`molmat.models.gnn.config`).
+        net: the :class:`~molmat.models.gnn.pretrain.MaskedAtomNet`.
+        provenance: objective, data, sizes, time and final losses.
+    """
+
+    architecture: dict
+    net: MaskedAtomNet
+    provenance: dict
+
+
+GRAPH_DIMS = {"atom_dim": ATOM_DIM, "atom_onehot": ELEMENT_ONEHOT, "bond_dim": BOND_DIM}
+
+
+def pretrain_graphs(
+    data: str | Path,
+    out: str | Path,
+    *,
+    model: str = "gin",
+    column: str | None = None,
+    hidden: int = 300,
+    depth: int = 5,
+    norm: str = "batch",
+    dropout: float = 0.0,
+    mask_rate: float = 0.15,
+    shard_size: int = 50_000,
+    epochs: int | None = None,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    time_limit: float | None = None,
+    val_size: int = 2000,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Attribute-masking pretraining of a graph encoder; writes a run folder.
+
+    Args:
+        data: ``moses`` or a SMILES file (CSV/TSV/.smi/SDF).
+        out: run folder (``model/`` is an archive of kind ``graph-encoder``).
+        model: the graph layer (not ``schnet``: it reads conformers).
+        column: SMILES column of a file (detected when ``None``).
+        hidden, depth, norm, dropout: the encoder (Hu et al.: GIN, 300, 5,
+            batch norm).
+        mask_rate: share of the atoms of a batch whose features are blanked.
+        shard_size: molecules per shard; an epoch is one shard.
+        epochs: epochs to run (``None``: one pass over every shard).
+        batch_size, lr: Adam with a warm-up, then a cosine decay over the
+            epoch or time budget.
+        time_limit: stop after this many minutes of training.
+        val_size: molecules held out to score the masked-atom loss and
+            accuracy.
+        seed: seed of the hold-out, the shards' order, the masks and the
+            initialisation.
+        resume: continue an interrupted run from ``out/checkpoint``.
+
+    Returns:
+        The run summary (also in ``out/metrics.json``).
+    """
+    out = Path(out)
+    arch = resolve_architecture(
+        model, {"hidden": hidden, "depth": depth, "dropout": float(dropout), "head": []}
+    )
+    arch["norm"] = norm
+    if needs_positions(arch):
+        raise ValueError(f"{model} reads 3D conformers; pretrain a 2D graph layer")
+    resume = start_run(out, resume)
+    corpus = read_corpus(str(data), column)
+    order = np.random.default_rng([seed, 7]).permutation(len(corpus))
+    val_size = min(val_size, len(corpus) // 5)
+    train_idx = order[val_size:]
+    shards = [
+        train_idx[start : start + shard_size]
+        for start in range(0, len(train_idx), shard_size)
+    ]
+    n_epochs = epochs or len(shards)
+    smiles = corpus.smiles
+    val = _shard_graphs([smiles[i] for i in np.sort(order[:val_size])])
+    net = MaskedAtomNet(arch, GRAPH_DIMS, mask_rate, key=jax.random.key(seed))
+    steps = n_epochs * -(-min(shard_size, len(train_idx)) // batch_size)
+    warmup = max(min(500, steps // 10), 1)
+    optimizer = OptimizerConfig(  # warm-up; CosineBudget decays per epoch
+        lr=lr,
+        schedule="warmup_exponential",
+        init_lr=lr * 0.01,
+        warmup_steps=warmup,
+        total_steps=warmup + 1,
+    )
+
+    def batches(epoch: int):
+        graphs = _shard_graphs([smiles[i] for i in shards[epoch % len(shards)]])
+        batcher = net.batcher(graphs, batch_size)
+        shuffle = np.random.default_rng([seed, epoch]).permutation(len(graphs))
+        for idx, budget in batcher.plan(graphs, shuffle):
+            yield batcher.batch(graphs, idx, budget)
+
+    def validate(model) -> tuple[dict, float]:
+        scores = masked_atom_scores(model, val, batch_size, seed)
+        return scores, scores["loss"]
+
+    callbacks = [
+        CosineBudget(n_epochs, time_limit, 0.05),
+        MetricsLog(out / "metrics.jsonl"),
+    ]
+    if time_limit is not None:
+        callbacks.append(TimeLimit(time_limit))
+    engine = Engine(
+        masked_atom_loss,
+        optimizer,
+        epochs=n_epochs,
+        seed=seed,
+        callbacks=callbacks,
+        validate=validate if len(val) else None,
+        checkpoint_dir=out / "checkpoint",
+        fingerprint={
+            "architecture": arch,
+            "mask_rate": mask_rate,
+            "shard_size": shard_size,
+            "batch_size": batch_size,
+            "lr": lr,
+            "n": len(corpus),
+            "seed": seed,
+        },
+        term_names=("mask_accuracy",),
+        throughput=("molecules", min(shard_size, len(train_idx))),
+        progress=progress,
+    )
+    tick = time.perf_counter()
+    net, history = engine.fit(net, batches, resume=resume)
+    records = history.records
+    seen = int(sum(len(shards[e % len(shards)]) for e in range(len(records))))
+    summary = {
+        "source": corpus.source,
+        "n_read": len(corpus) + len(corpus.bad_rows),
+        "n_used": len(corpus),
+        "objective": "masking",
+        "n_train": len(train_idx),
+        "n_val": len(val),
+        "shards": len(shards),
+        "epochs_run": len(records),
+        "molecules_seen": seen,
+        "passes": seen / max(len(train_idx), 1),
+        "train_seconds": history.train_seconds,
+        "molecules_per_second": seen / max(history.train_seconds, 1e-9),
+        "val_loss": records[-1].get("val_loss") if records else None,
+        "val_accuracy": records[-1].get("val_accuracy") if records else None,
+        "stopped_by": history.stopped_by,
+        "fit_seconds": time.perf_counter() - tick,
+    }
+    config = {
+        "kind": "graph-encoder",
+        "architecture": arch,
+        "featurizer": {"name": "graph", "version": FEATURIZER_VERSION, **GRAPH_DIMS},
+        "mask_rate": mask_rate,
+        "provenance": summary,
+    }
+    archive.save_archive(out / "model", net, config, summary)
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    write_run_file(
+        out / "data_report.json",
+        json.dumps({"source": corpus.source, "left_out": corpus.bad_rows}, indent=1),
+        False,
+    )
+    if records:
+        plots.learning_curve(
+            records,
+            out / "pretraining_curve.png",
+            "loss",
+            0,
+            loss_label="train loss (masked-atom cross-entropy, nats)",
+            title=f"{Path(str(corpus.source)).name}: attribute masking, {model}",
+        )
+    return summary
+
+
+def _shard_graphs(smiles: list[str]) -> GraphSet:
+    """Featurised graphs of trusted SMILES (cached on disk per list)."""
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    bad = [i for i, m in enumerate(mols) if m is None]
+    if bad:
+        log.warning("%d SMILES of a shard do not parse; left out", len(bad))
+        smiles = [s for s, m in zip(smiles, mols, strict=True) if m is not None]
+        mols = [m for m in mols if m is not None]
+    return featurize_cached(smiles, mols, None)
+
+
+@eqx.filter_jit
+def _masked_atom_sums(model, batch, key):
+    return masked_atom_sums(model, batch, key, inference=True)
+
+
+def masked_atom_scores(
+    model, graphs: GraphSet, batch_size: int, seed: int = 0
+) -> dict[str, float]:
+    """Masked-atom cross-entropy (nats/atom) and accuracy of ``graphs``; masks
+    drawn from ``seed`` and the batch number (reproducible)."""
+    batcher = model.batcher(graphs, batch_size)
+    total = count = right = 0.0
+    for i, (idx, budget) in enumerate(batcher.plan(graphs, np.arange(len(graphs)))):
+        key = jax.random.fold_in(jax.random.key(seed), i)
+        t, c, r = _masked_atom_sums(model, batcher.batch(graphs, idx, budget), key)
+        total, count, right = total + float(t), count + float(c), right + float(r)
+    return {"loss": total / max(count, 1), "accuracy": right / max(count, 1)}
+
+
+def load_graph_encoder(folder: Path, config: dict) -> PretrainedGraphEncoder:
+    """Rebuild a :class:`PretrainedGraphEncoder` from its archive."""
+    try:
+        feat = config["featurizer"]
+        if feat["version"] != FEATURIZER_VERSION or any(
+            feat[k] != v for k, v in GRAPH_DIMS.items()
+        ):
+            raise archive.ArchiveError(
+                f"{folder}: featuriser {feat['version']} differs from this molmat's "
+                f"{FEATURIZER_VERSION}; pretrain again"
+            )
+        arch = dict(config["architecture"])
+        rate = float(config["mask_rate"])
+        template = jax.eval_shape(
+            lambda: MaskedAtomNet(arch, GRAPH_DIMS, rate, key=jax.random.key(0))
+        )
+        provenance = dict(config["provenance"])
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, archive.ArchiveError):
+            raise
+        raise archive.ArchiveError(
+            f"{folder}: incomplete or invalid config ({err!r})"
+        ) from err
+    return PretrainedGraphEncoder(
+        arch, archive.load_params(folder, template), provenance
+    )

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -43,7 +44,10 @@ from molmat.models.gnn import (
     needs_positions,
     resolve_architecture,
 )
+from molmat.models.gnn.network import encoder_levels
+from molmat.nn.core import copy_weights
 from molmat.tasks.neural import NeuralPropertyModel
+from molmat.tasks.pretrain import PretrainedGraphEncoder, load_pretrained
 from molmat.training import archive
 from molmat.training.engine import History
 from molmat.training.property import predict_outputs
@@ -121,6 +125,16 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         use_cache: cache featurised graphs of training data and conformers of
             every molecule on disk (``$MOLMAT_CACHE_DIR``).
         progress: show a progress bar while training.
+        init: an encoder pretrained with
+            :func:`~molmat.tasks.pretrain.pretrain_graphs` (its run folder or
+            ``model/``) to start from; its layer must be ``model``'s and its
+            encoder settings (``hidden``, ``depth``, norm, residual...) win
+            over the options above.
+        freeze_encoder: train only the readout and head on the ``init``
+            encoder.
+        layer_lr_decay: layer-wise learning rates: the top encoder level
+            learns at ``layer_lr_decay`` times the rate, each level below at
+            one more factor (1: one rate everywhere).
     """
 
     def __init__(
@@ -149,6 +163,9 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         seed: int = 0,
         use_cache: bool = True,
         progress: bool = True,
+        init: str | None = None,
+        freeze_encoder: bool = False,
+        layer_lr_decay: float = 1.0,
     ):
         self.model = model
         self.hidden = hidden
@@ -174,6 +191,9 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         self.seed = seed
         self.use_cache = use_cache
         self.progress = progress
+        self.init = init
+        self.freeze_encoder = freeze_encoder
+        self.layer_lr_decay = layer_lr_decay
 
     # -- fitting -----------------------------------------------------------
     def fit(
@@ -202,7 +222,8 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
             DataError: for unparsable molecules or non-finite, non-missing targets.
         """
         self._check_params()
-        self.architecture_ = self._architecture()
+        pretrained = self._pretrained()
+        self.architecture_ = self._architecture(pretrained)
         X, y, X_val, y_val = self._hold_out(X, y, X_val, y_val)
         train_graphs, kept, self.dropped_ = self._graphs(X, "X")
         y = y[kept]
@@ -222,6 +243,10 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
             val_graphs = self._scaled(val_graphs)
 
         net = build_model(self.network_config_(), key=jax.random.key(self.seed))
+        if pretrained is not None:
+            encoder = copy_weights(net.encoder, pretrained.net.encoder)
+            net = eqx.tree_at(lambda n: n.encoder, net, encoder)
+            self.pretraining_ = {"init": str(self.init), **pretrained.provenance}
         trainer = self._trainer(y_val, pos_weight, checkpoint_dir, metrics_log)
         net, self.history_ = trainer.fit(
             net,
@@ -239,8 +264,9 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         if self.conformers is not None and self.conformers < 0:
             raise ValueError(f"conformers must be >= 0, got {self.conformers}")
 
-    def _architecture(self) -> dict:
-        """The network architecture: ``model`` completed by the options."""
+    def _architecture(self, pretrained: PretrainedGraphEncoder | None = None) -> dict:
+        """The network architecture: ``model`` completed by the options (and
+        by the encoder settings of a pretrained encoder, which win)."""
         options = {
             "hidden": self.hidden,
             "depth": self.depth,
@@ -249,7 +275,27 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         }
         if self.readout is not None:
             options["readout"] = self.readout
-        return resolve_architecture(self.model, options)
+        arch = resolve_architecture(self.model, options)
+        if pretrained is None:
+            return arch
+        theirs = pretrained.architecture
+        if theirs["layer"] != arch["layer"]:
+            raise ValueError(
+                f"{self.init} is a {theirs['layer']} encoder; this model is a "
+                f"{arch['layer']}: choose --model {theirs['layer']}"
+            )
+        keep = ("readout", "head", "dropout")
+        return {**arch, **{k: v for k, v in theirs.items() if k not in keep}}
+
+    def _pretrained(self) -> PretrainedGraphEncoder | None:
+        if self.init is None:
+            if self.freeze_encoder:
+                raise ValueError("freeze_encoder needs a pretrained encoder (init)")
+            return None
+        return load_pretrained(self.init, PretrainedGraphEncoder)
+
+    def _encoder_levels(self) -> list[list[str]]:
+        return encoder_levels(self.architecture_)
 
     def _conformer_options(self) -> ConformerOptions | None:
         """How to embed conformers; ``None`` when the network reads no positions."""
@@ -337,6 +383,7 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
                 "best_epoch": self.history_.best_epoch,
                 "epochs_run": len(self.history_.records),
             },
+            "pretraining": getattr(self, "pretraining_", None),
             **self.archive_extras(path),
         }
         return archive.save_archive(path, self.net_, config, metrics)
@@ -367,6 +414,7 @@ def load_property(folder: Path, config: dict) -> PropertyModel:
         model.history_ = History(
             best_epoch=config["history"]["best_epoch"],
         )
+        model.pretraining_ = config.get("pretraining")
         template = jax.eval_shape(
             lambda: build_model(config["network"], key=jax.random.key(0))
         )

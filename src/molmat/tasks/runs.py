@@ -42,6 +42,7 @@ from molmat.tasks.archives import load
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.ensemble import EnsembleModel
 from molmat.tasks.predictor import in_domain, table_predictions
+from molmat.tasks.pretrain import is_graph_encoder
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.tasks.sequence import SequenceModel
@@ -75,7 +76,9 @@ def build_model(
     """
     if not is_graph_model(model) and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
-    if is_sequence_model(model, params.get("tokens") or params.get("init")):
+    init = params.get("init")
+    sequence_init = init is not None and not is_graph_encoder(init)
+    if is_sequence_model(model, params.get("tokens") or sequence_init):
         kind = SequenceModel
     elif params.get("tokens") is not None:
         raise ValueError(

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import numpy as np
 from rdkit import Chem
@@ -34,9 +35,10 @@ from molmat.featurizers.tokens import (
     tokenizer,
 )
 from molmat.models.sequence import ENCODERS, build_sequence_net, check_network
-from molmat.models.sequence.network import transplant_encoder, update_scales
+from molmat.models.sequence.network import encoder_levels
+from molmat.nn.core import copy_weights
 from molmat.tasks.neural import NeuralPropertyModel
-from molmat.tasks.pretrain import PretrainedEncoder
+from molmat.tasks.pretrain import PretrainedEncoder, load_pretrained
 from molmat.training import archive
 from molmat.training.engine import History
 from molmat.training.property import predict_outputs
@@ -186,7 +188,12 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         self.network_ = self._network_config(pretrained)
         net = build_sequence_net(self.network_, key=jax.random.key(self.seed))
         if pretrained is not None:
-            net = transplant_encoder(net, pretrained.net)
+            source = (pretrained.net.embed, pretrained.net.encoder)
+            net = eqx.tree_at(
+                lambda n: (n.embed, n.encoder),
+                net,
+                copy_weights((net.embed, net.encoder), source),
+            )
             self.pretraining_ = {"init": str(self.init), **pretrained.provenance}
         trainer = self._trainer(y_val, pos_weight, checkpoint_dir, metrics_log)
         self.net_, self.history_ = trainer.fit(
@@ -222,17 +229,7 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             if self.freeze_encoder:
                 raise ValueError("freeze_encoder needs a pretrained encoder (init)")
             return None
-        from molmat.tasks.archives import load
-
-        folder = Path(self.init)
-        if (folder / "model" / "config.json").exists():
-            folder = folder / "model"  # a pretraining run folder
-        pretrained = load(folder)
-        if not isinstance(pretrained, PretrainedEncoder):
-            raise archive.ArchiveError(
-                f"{self.init}: not a pretrained encoder (a {type(pretrained).__name__}"
-                "); pretrain one with `molmat pretrain`"
-            )
+        pretrained = load_pretrained(self.init, PretrainedEncoder)
         found = (pretrained.network["encoder"], pretrained.tokens)
         if found != (self.model, self.tokens):
             raise ValueError(
@@ -264,8 +261,8 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             }
         )
 
-    def _lr_scales(self) -> tuple[tuple[str, float], ...]:
-        return update_scales(self.network_, self.freeze_encoder, self.layer_lr_decay)
+    def _encoder_levels(self) -> list[list[str]]:
+        return encoder_levels(self.network_)
 
     def _texts(self, X: Sequence) -> tuple[list[str], list[str]]:
         """The strings to tokenise (canonical SMILES for molecule tokens) and,

@@ -204,6 +204,24 @@ def build_encoder(arch: dict, dims: dict, *, key: PRNGKeyArray) -> eqx.Module:
     )
 
 
+def encoder_levels(arch: dict) -> list[list[str]]:
+    """Parameter-path prefixes (in a :class:`PropertyNet`) of the encoder of
+    ``arch``, one list per level from the atom embedding to the top layer.
+    The D-MPNN shares its message weights across steps: its levels are the
+    input, message and output weights."""
+    if arch["layer"] == "mpnn":
+        return [
+            [".encoder.w_i_atom", ".encoder.w_i_bond"],
+            [".encoder.w_h", ".encoder.norms"],
+            [".encoder.w_o_atom", ".encoder.w_o_message"],
+        ]
+    levels = [[".encoder.embed"]]
+    levels += [
+        [f".encoder.layers[{i}]", f".encoder.norms[{i}]"] for i in range(arch["depth"])
+    ]
+    return levels
+
+
 def _is_batch_norm(node) -> bool:
     return isinstance(node, BatchNorm)
 

@@ -161,25 +161,6 @@ def build_sequence_net(config: dict, *, key: PRNGKeyArray) -> SequenceNet:
     return SequenceNet(embed, encoder, head, c["pool"])
 
 
-def transplant_encoder(net: SequenceNet, source: eqx.Module) -> SequenceNet:
-    """``net`` with the embedding and encoder weights of ``source`` (any
-    module with ``embed`` and ``encoder`` of the same architecture; static
-    settings such as dropout stay ``net``'s).
-
-    Raises:
-        ValueError: the architectures differ.
-    """
-    target = (net.embed, net.encoder)
-    leaves = jax.tree.leaves((source.embed, source.encoder))
-    mine = jax.tree.leaves(target)
-    if [x.shape for x in leaves] != [x.shape for x in mine]:
-        raise ValueError(
-            "the pretrained encoder's architecture differs from the model's"
-        )
-    moved = jax.tree.unflatten(jax.tree.structure(target), leaves)
-    return eqx.tree_at(lambda n: (n.embed, n.encoder), net, moved)
-
-
 def encoder_levels(config: dict) -> list[list[str]]:
     """Parameter-path prefixes of the embedding and encoder, one list per
     level from the input (level 0: embedding and input projection) to the
@@ -202,21 +183,3 @@ def encoder_levels(config: dict) -> list[list[str]]:
     if c["encoder"] == "transformer":
         levels[-1].append(".encoder.final_norm")
     return levels
-
-
-def update_scales(
-    config: dict, freeze: bool = False, decay: float = 1.0
-) -> tuple[tuple[str, float], ...]:
-    """``(path prefix, factor)`` rules for the optimiser (see
-    :class:`~molmat.training.engine.OptimizerConfig`): a frozen encoder and
-    embedding (factor 0), or layer-wise rates: the top encoder level gets
-    ``decay``, each level below one more factor of ``decay``; the head 1."""
-    levels = encoder_levels(config)
-    if not freeze and decay == 1.0:
-        return ()
-    top = len(levels)
-    return tuple(
-        (prefix, 0.0 if freeze else float(decay ** (top - level)))
-        for level, prefixes in enumerate(levels)
-        for prefix in prefixes
-    )
