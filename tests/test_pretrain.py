@@ -200,3 +200,42 @@ def test_graph_pretraining_streams_shards_and_fine_tunes(
     assert again.pretraining_["objective"] == "masking"
     with pytest.raises(ValueError, match="is a gin encoder"):
         PropertyModel(model="gcn", init=str(out), progress=False).fit(X, y)
+
+
+def test_contrastive_loss_is_invariant_to_the_order_of_the_batch():
+    from molmat.models.gnn.pretrain import nt_xent
+
+    k1, k2 = jax.random.split(jax.random.key(0))
+    z1, z2 = jax.random.normal(k1, (6, 8)), jax.random.normal(k2, (6, 8))
+    rows = jnp.array([True, True, True, True, True, False])
+    loss, count, right = nt_xent(z1, z2, rows)
+    order = jnp.array([3, 5, 0, 4, 1, 2])
+    again = nt_xent(z1[order], z2[order], rows[order])
+    np.testing.assert_allclose(again[0], loss, rtol=1e-6)
+    assert int(again[1]) == int(count) == 10 and int(again[2]) == int(right)
+    # the padded row changes nothing; identical views are always found
+    padded = nt_xent(z1.at[5].set(100.0), z2, rows)
+    np.testing.assert_allclose(padded[0], loss, rtol=1e-6)
+    assert int(nt_xent(z1, z1, rows)[2]) == 10
+
+
+def test_contrastive_pretraining_hands_its_encoder_on(esol, tmp_path):
+    from molmat import PropertyModel
+    from molmat.tasks.pretrain import pretrain_graphs
+
+    summary = pretrain_graphs(
+        CORPUS,
+        tmp_path / "c",
+        objective="contrastive",
+        hidden=16,
+        depth=2,
+        shard_size=600,
+        epochs=1,
+        batch_size=64,
+        progress=False,
+    )
+    assert summary["objective"] == "contrastive" and np.isfinite(summary["val_loss"])
+    model = PropertyModel(
+        model="gin", init=str(tmp_path / "c"), epochs=1, progress=False
+    ).fit(esol.smiles[:40], esol.y[:40, 0])
+    assert model.pretraining_["objective"] == "contrastive"

@@ -52,7 +52,9 @@ def add_parser(sub):
         "--objective",
         choices=OBJECTIVES,
         default="masking",
-        help="masking: masked atoms (graphs) or masked tokens (sequences)",
+        help="masking: masked atoms (graphs) or masked tokens (sequences); "
+        "contrastive (graphs): MolCLR's NT-Xent between two views of each "
+        "molecule with atoms blanked and bonds deleted",
     )
     p.add_argument("--embed", type=int, default=64, help="token embedding width")
     p.add_argument(
@@ -77,7 +79,10 @@ def add_parser(sub):
     p.add_argument("--kernel", type=int, default=5, help="cnn1d kernel width")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout rate")
     p.add_argument(
-        "--mask-rate", type=float, default=0.15, help="share of tokens picked"
+        "--mask-rate",
+        type=float,
+        help="share of tokens or atoms picked (and of bonds deleted, "
+        "contrastive); default 0.15, contrastive 0.25",
     )
     p.add_argument(
         "--epochs",
@@ -122,7 +127,7 @@ def run(args) -> int:
         ("validation loss", summary["val_loss"]),
     ]
     if "val_accuracy" in summary:
-        shown.append(("validation masked-atom accuracy", summary["val_accuracy"]))
+        shown.append(("validation accuracy", summary["val_accuracy"]))
     print(table(["", "value"], [[k, v] for k, v in shown]))
     print(f"\nencoder: {args.out}/model (fine-tune: molmat train --init {args.out})")
     return 0
@@ -133,6 +138,7 @@ def _graphs(args) -> dict:
         args.data,
         args.out,
         model=args.model,
+        objective=args.objective,
         column=args.column,
         hidden=args.hidden or 300,
         depth=args.depth or 5,
@@ -151,6 +157,11 @@ def _graphs(args) -> dict:
 
 
 def _sequences(args) -> dict:
+    if args.objective != "masking":
+        raise ValueError(
+            f"sequence encoders learn by masking; {args.objective} is for graph "
+            f"encoders ({', '.join(GRAPH_LAYERS)})"
+        )
     return pretrain_sequences(
         args.data,
         args.out,
@@ -163,7 +174,7 @@ def _sequences(args) -> dict:
         heads=args.heads,
         kernel=args.kernel,
         dropout=args.dropout,
-        mask_rate=args.mask_rate,
+        mask_rate=args.mask_rate or 0.15,
         epochs=args.epochs or 1000,
         epoch_size=args.epoch_size or None,
         batch_size=args.batch_size,

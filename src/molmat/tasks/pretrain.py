@@ -55,7 +55,10 @@ from molmat.featurizers.tokens import (
 )
 from molmat.models.gnn import needs_positions, resolve_architecture
 from molmat.models.gnn.pretrain import (
+    ContrastiveNet,
     MaskedAtomNet,
+    contrastive_loss,
+    contrastive_sums,
     masked_atom_loss,
     masked_atom_sums,
 )
@@ -85,7 +88,12 @@ from molmat.training.sequence import (
 
 log = logging.getLogger("molmat")
 
-OBJECTIVES = ("masking",)
+OBJECTIVES = ("masking", "contrastive")
+# graph objective -> (network, training loss, (model, batch, key, inference) sums)
+GRAPH_OBJECTIVES = {
+    "masking": (MaskedAtomNet, masked_atom_loss, masked_atom_sums),
+    "contrastive": (ContrastiveNet, contrastive_loss, contrastive_sums),
+}
 ENCODER_KEYS = ("encoder", "vocab", "embed", "hidden", "depth", "heads", "kernel")
 
 
@@ -373,12 +381,14 @@ class PretrainedGraphEncoder:
     Attributes:
         architecture: the encoder's architecture (see
             :mod:`molmat.models.gnn.config`).
-        net: the :class:`~molmat.models.gnn.pretrain.MaskedAtomNet`.
+        net: the pretraining network (its ``encoder`` is what fine-tuning
+            takes): a :class:`~molmat.models.gnn.pretrain.MaskedAtomNet` or
+            :class:`~molmat.models.gnn.pretrain.ContrastiveNet`.
         provenance: objective, data, sizes, time and final losses.
     """
 
     architecture: dict
-    net: MaskedAtomNet
+    net: MaskedAtomNet | ContrastiveNet
     provenance: dict
 
 
@@ -390,12 +400,13 @@ def pretrain_graphs(
     out: str | Path,
     *,
     model: str = "gin",
+    objective: str = "masking",
     column: str | None = None,
     hidden: int = 300,
     depth: int = 5,
     norm: str = "batch",
     dropout: float = 0.0,
-    mask_rate: float = 0.15,
+    mask_rate: float | None = None,
     shard_size: int = 50_000,
     epochs: int | None = None,
     batch_size: int = 256,
@@ -406,23 +417,27 @@ def pretrain_graphs(
     resume: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Attribute-masking pretraining of a graph encoder; writes a run folder.
+    """Self-supervised pretraining of a graph encoder; writes a run folder.
 
     Args:
         data: ``moses`` or a SMILES file (CSV/TSV/.smi/SDF).
         out: run folder (``model/`` is an archive of kind ``graph-encoder``).
         model: the graph layer (not ``schnet``: it reads conformers).
+        objective: ``masking`` (attribute masking: predict the elements of
+            blanked atoms) or ``contrastive`` (MolCLR: NT-Xent between two
+            views with atoms blanked and bonds deleted).
         column: SMILES column of a file (detected when ``None``).
         hidden, depth, norm, dropout: the encoder (Hu et al.: GIN, 300, 5,
             batch norm).
-        mask_rate: share of the atoms of a batch whose features are blanked.
+        mask_rate: share of atoms blanked (and, contrastive, of bonds
+            deleted); default 0.15 for masking, 0.25 for contrastive.
         shard_size: molecules per shard; an epoch is one shard.
         epochs: epochs to run (``None``: one pass over every shard).
         batch_size, lr: Adam with a warm-up, then a cosine decay over the
             epoch or time budget.
         time_limit: stop after this many minutes of training.
-        val_size: molecules held out to score the masked-atom loss and
-            accuracy.
+        val_size: molecules held out to score the loss and accuracy (of the
+            masked elements, or of finding each view's partner).
         seed: seed of the hold-out, the shards' order, the masks and the
             initialisation.
         resume: continue an interrupted run from ``out/checkpoint``.
@@ -430,6 +445,13 @@ def pretrain_graphs(
     Returns:
         The run summary (also in ``out/metrics.json``).
     """
+    if objective not in GRAPH_OBJECTIVES:
+        raise ValueError(
+            f"unknown objective {objective!r}; choose {', '.join(GRAPH_OBJECTIVES)}"
+        )
+    make_net, loss_fn, sums = GRAPH_OBJECTIVES[objective]
+    if mask_rate is None:
+        mask_rate = 0.15 if objective == "masking" else 0.25
     out = Path(out)
     arch = resolve_architecture(
         model, {"hidden": hidden, "depth": depth, "dropout": float(dropout), "head": []}
@@ -449,7 +471,7 @@ def pretrain_graphs(
     n_epochs = epochs or len(shards)
     smiles = corpus.smiles
     val = _shard_graphs([smiles[i] for i in np.sort(order[:val_size])])
-    net = MaskedAtomNet(arch, GRAPH_DIMS, mask_rate, key=jax.random.key(seed))
+    net = make_net(arch, GRAPH_DIMS, mask_rate, key=jax.random.key(seed))
     steps = n_epochs * -(-min(shard_size, len(train_idx)) // batch_size)
     warmup = max(min(500, steps // 10), 1)
     optimizer = OptimizerConfig(  # warm-up; CosineBudget decays per epoch
@@ -468,7 +490,7 @@ def pretrain_graphs(
             yield batcher.batch(graphs, idx, budget)
 
     def validate(model) -> tuple[dict, float]:
-        scores = masked_atom_scores(model, val, batch_size, seed)
+        scores = pretraining_scores(sums, model, val, batch_size, seed)
         return scores, scores["loss"]
 
     callbacks = [
@@ -478,7 +500,7 @@ def pretrain_graphs(
     if time_limit is not None:
         callbacks.append(TimeLimit(time_limit))
     engine = Engine(
-        masked_atom_loss,
+        loss_fn,
         optimizer,
         epochs=n_epochs,
         seed=seed,
@@ -487,6 +509,7 @@ def pretrain_graphs(
         checkpoint_dir=out / "checkpoint",
         fingerprint={
             "architecture": arch,
+            "objective": objective,
             "mask_rate": mask_rate,
             "shard_size": shard_size,
             "batch_size": batch_size,
@@ -494,7 +517,7 @@ def pretrain_graphs(
             "n": len(corpus),
             "seed": seed,
         },
-        term_names=("mask_accuracy",),
+        term_names=("train_accuracy",),
         throughput=("molecules", min(shard_size, len(train_idx))),
         progress=progress,
     )
@@ -506,7 +529,7 @@ def pretrain_graphs(
         "source": corpus.source,
         "n_read": len(corpus) + len(corpus.bad_rows),
         "n_used": len(corpus),
-        "objective": "masking",
+        "objective": objective,
         "n_train": len(train_idx),
         "n_val": len(val),
         "shards": len(shards),
@@ -522,6 +545,7 @@ def pretrain_graphs(
     }
     config = {
         "kind": "graph-encoder",
+        "objective": objective,
         "architecture": arch,
         "featurizer": {"name": "graph", "version": FEATURIZER_VERSION, **GRAPH_DIMS},
         "mask_rate": mask_rate,
@@ -540,8 +564,8 @@ def pretrain_graphs(
             out / "pretraining_curve.png",
             "loss",
             0,
-            loss_label="train loss (masked-atom cross-entropy, nats)",
-            title=f"{Path(str(corpus.source)).name}: attribute masking, {model}",
+            loss_label=f"train loss ({LOSS_NAMES[objective]})",
+            title=f"{Path(str(corpus.source)).name}: {objective} pretraining, {model}",
         )
     return summary
 
@@ -557,21 +581,29 @@ def _shard_graphs(smiles: list[str]) -> GraphSet:
     return featurize_cached(smiles, mols, None)
 
 
+LOSS_NAMES = {
+    "masking": "masked-atom cross-entropy, nats",
+    "contrastive": "NT-Xent, nats",
+}
+
+
 @eqx.filter_jit
-def _masked_atom_sums(model, batch, key):
-    return masked_atom_sums(model, batch, key, inference=True)
+def _inference_sums(sums, model, batch, key):
+    return sums(model, batch, key, inference=True)
 
 
-def masked_atom_scores(
-    model, graphs: GraphSet, batch_size: int, seed: int = 0
+def pretraining_scores(
+    sums, model, graphs: GraphSet, batch_size: int, seed: int = 0
 ) -> dict[str, float]:
-    """Masked-atom cross-entropy (nats/atom) and accuracy of ``graphs``; masks
-    drawn from ``seed`` and the batch number (reproducible)."""
+    """Mean loss and accuracy of an objective's ``sums`` over ``graphs``; the
+    random masks and views come from ``seed`` and the batch number, so the
+    scores are reproducible."""
     batcher = model.batcher(graphs, batch_size)
     total = count = right = 0.0
     for i, (idx, budget) in enumerate(batcher.plan(graphs, np.arange(len(graphs)))):
         key = jax.random.fold_in(jax.random.key(seed), i)
-        t, c, r = _masked_atom_sums(model, batcher.batch(graphs, idx, budget), key)
+        batch = batcher.batch(graphs, idx, budget)
+        t, c, r = _inference_sums(sums, model, batch, key)
         total, count, right = total + float(t), count + float(c), right + float(r)
     return {"loss": total / max(count, 1), "accuracy": right / max(count, 1)}
 
@@ -589,8 +621,9 @@ def load_graph_encoder(folder: Path, config: dict) -> PretrainedGraphEncoder:
             )
         arch = dict(config["architecture"])
         rate = float(config["mask_rate"])
+        make_net = GRAPH_OBJECTIVES[config.get("objective", "masking")][0]
         template = jax.eval_shape(
-            lambda: MaskedAtomNet(arch, GRAPH_DIMS, rate, key=jax.random.key(0))
+            lambda: make_net(arch, GRAPH_DIMS, rate, key=jax.random.key(0))
         )
         provenance = dict(config["provenance"])
     except (KeyError, TypeError, ValueError) as err:

@@ -1,11 +1,18 @@
-"""Attribute masking: self-supervised pretraining of graph encoders (Hu et al.,
-"Strategies for pre-training graph neural networks", ICLR 2020).
+"""Self-supervised objectives for graph encoders.
 
-Each step picks ``rate`` of the real atoms of a batch and blanks their whole
-feature row (element, degree, charge, hydrogens... all zero), so nothing of a
-masked atom reaches the encoder through its own features; the encoder's state
-of each masked atom then predicts its element from the neighbourhood. The
-encoder initialises a property model (``PropertyModel(init=...)``).
+**Attribute masking** (Hu et al., "Strategies for pre-training graph neural
+networks", ICLR 2020). Each step picks ``rate`` of the real atoms of a batch
+and blanks their whole feature row (element, degree, charge, hydrogens... all
+zero), so nothing of a masked atom reaches the encoder through its own
+features; the encoder's state of each masked atom then predicts its element
+from the neighbourhood.
+
+**Contrastive learning** (MolCLR, Wang et al. 2022). Two random views of each
+molecule (atoms blanked, bonds deleted) are encoded, pooled and projected;
+the NT-Xent loss pulls the two views of a molecule together and pushes the
+other molecules of the batch away.
+
+Either encoder initialises a property model (``PropertyModel(init=...)``).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from jaxtyping import Array, Bool, Float, PRNGKeyArray
 from molmat.data.batching import Batcher, BatchingStrategy, GraphBatch
 from molmat.data.graphs import GraphSet
 from molmat.models.gnn.network import batching_strategy, build_encoder
-from molmat.nn.core import Dense
+from molmat.nn.core import MLP, Dense
+from molmat.nn.readout import pool
 
 
 def mask_atoms(
@@ -86,5 +94,95 @@ def masked_atom_sums(
 def masked_atom_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
     """Mean cross-entropy of the masked atoms; term: their accuracy."""
     total, count, right = masked_atom_sums(model, g, key, inference=False)
+    n = jnp.maximum(count, 1)
+    return total / n, jnp.stack([right / n])
+
+
+# -- contrastive learning (MolCLR, Wang et al., Nat. Mach. Intell. 2022) ---------
+
+
+def augment(key: PRNGKeyArray, g: GraphBatch, rate: float = 0.25) -> GraphBatch:
+    """A random view of every molecule of ``g``: the feature rows of ``rate``
+    of the atoms blanked and ``rate`` of the bonds deleted (both directions;
+    edges are stored as (u->v, v->u) pairs)."""
+    k_atoms, k_bonds = jax.random.split(key)
+    blank = jax.random.uniform(k_atoms, g.node_mask.shape) < rate
+    drop = jax.random.uniform(k_bonds, (g.edge_mask.shape[0] // 2,)) < rate
+    return g._replace(
+        atom_x=jnp.where(blank[:, None], 0.0, g.atom_x),
+        edge_mask=g.edge_mask & ~jnp.repeat(drop, 2),
+    )
+
+
+def nt_xent(
+    z1: Float[Array, "G d"],
+    z2: Float[Array, "G d"],
+    rows: Bool[Array, " G"],
+    temperature: float = 0.1,
+) -> tuple[Array, Array, Array]:
+    """Normalised-temperature cross-entropy of two views (SimCLR): each real
+    view's positive is the other view of its molecule, its negatives every
+    other real view. Returns the summed loss, the number of views scored and
+    how many find their positive as nearest (top-1 retrieval)."""
+    z = jnp.concatenate([z1, z2])
+    z = z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), 1e-9)
+    real = jnp.concatenate([rows, rows])
+    n = z1.shape[0]
+    logits = z @ z.T / temperature
+    allowed = real[None, :] & ~jnp.eye(2 * n, dtype=bool)
+    logits = jnp.where(allowed, logits, jnp.finfo(logits.dtype).min)
+    partner = jnp.concatenate([jnp.arange(n) + n, jnp.arange(n)])
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    nll = -logp[jnp.arange(2 * n), partner]
+    hit = jnp.argmax(logits, axis=-1) == partner
+    return jnp.where(real, nll, 0.0).sum(), real.sum(), (real & hit).sum()
+
+
+class ContrastiveNet(eqx.Module):
+    """A graph encoder, mean pooling and a projection MLP (MolCLR's head)."""
+
+    encoder: eqx.Module
+    project: MLP
+    rate: float = eqx.field(static=True)
+    temperature: float = eqx.field(static=True)
+    batching: BatchingStrategy = eqx.field(static=True)
+
+    def __init__(
+        self,
+        arch: dict,
+        dims: dict,
+        rate: float = 0.25,
+        temperature: float = 0.1,
+        *,
+        key: PRNGKeyArray,
+    ):
+        k_enc, k_proj = jax.random.split(key)
+        self.encoder = build_encoder(arch, dims, key=k_enc)
+        self.project = MLP(arch["hidden"], arch["hidden"], 128, key=k_proj)
+        self.rate, self.temperature = rate, temperature
+        self.batching = batching_strategy(arch)
+
+    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
+        return self.batching.batcher(graphs, batch_size)
+
+    def __call__(self, g: GraphBatch, *, key=None, inference: bool = True):
+        """Projected embeddings of the molecules [G, 128]."""
+        h = self.encoder(g, key=key, inference=inference)
+        return self.project(pool(h, g, "mean"), inference=inference)
+
+
+def contrastive_sums(
+    model: ContrastiveNet, g: GraphBatch, key: PRNGKeyArray, inference: bool
+) -> tuple[Array, Array, Array]:
+    """NT-Xent sums of two random views of each molecule of ``g``."""
+    k1, k2, k_drop1, k_drop2 = jax.random.split(key, 4)
+    z1 = model(augment(k1, g, model.rate), key=k_drop1, inference=inference)
+    z2 = model(augment(k2, g, model.rate), key=k_drop2, inference=inference)
+    return nt_xent(z1, z2, g.graph_mask, model.temperature)
+
+
+def contrastive_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
+    """Mean NT-Xent loss; term: top-1 retrieval accuracy of the positives."""
+    total, count, right = contrastive_sums(model, g, key, inference=False)
     n = jnp.maximum(count, 1)
     return total / n, jnp.stack([right / n])
