@@ -40,10 +40,10 @@ def add_parser(sub):
     p.add_argument("--column", help="SMILES or sequence column (detected if omitted)")
     p.add_argument(
         "--model",
-        choices=[*GRAPH_LAYERS, *ENCODERS],
+        choices=[*GRAPH_LAYERS, "schnet", *ENCODERS],
         default="transformer",
-        help="graph encoders: gin, gcn, gat, mpnn, attentivefp; sequence "
-        "encoders: transformer, cnn1d, gru",
+        help="graph encoders: gin, gcn, gat, mpnn, attentivefp, schnet (3D, "
+        "--objective denoising); sequence encoders: transformer, cnn1d, gru",
     )
     p.add_argument(
         "--tokens", choices=list(TOKENIZERS), default="smiles", help="token kind"
@@ -54,7 +54,9 @@ def add_parser(sub):
         default="masking",
         help="masking: masked atoms (graphs) or masked tokens (sequences); "
         "contrastive (graphs): MolCLR's NT-Xent between two views of each "
-        "molecule with atoms blanked and bonds deleted",
+        "molecule with atoms blanked and bonds deleted; denoising (schnet, on "
+        "one ETKDG conformer per molecule): predict the Gaussian noise added "
+        "to the positions",
     )
     p.add_argument("--embed", type=int, default=64, help="token embedding width")
     p.add_argument(
@@ -83,6 +85,11 @@ def add_parser(sub):
         type=float,
         help="share of tokens or atoms picked (and of bonds deleted, "
         "contrastive); default 0.15, contrastive 0.25",
+    )
+    p.add_argument(
+        "--noise",
+        type=float,
+        help="denoising: standard deviation of the position noise in Å (default 0.1)",
     )
     p.add_argument(
         "--epochs",
@@ -117,7 +124,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    summary = _graphs(args) if args.model in GRAPH_LAYERS else _sequences(args)
+    graph = args.model in (*GRAPH_LAYERS, "schnet")
+    summary = _graphs(args) if graph else _sequences(args)
     shown = [
         ("molecules used", f"{summary['n_used']:,} of {summary['n_read']:,}"),
         ("train / validation", f"{summary['n_train']:,} / {summary['n_val']:,}"),
@@ -144,7 +152,7 @@ def _graphs(args) -> dict:
         depth=args.depth or 5,
         norm=args.norm,
         dropout=args.dropout,
-        mask_rate=args.mask_rate,
+        strength=args.mask_rate if args.objective != "denoising" else args.noise,
         shard_size=args.shard_size,
         epochs=args.epochs,
         batch_size=args.batch_size,

@@ -39,6 +39,7 @@ from rdkit import Chem
 from molmat.data.csv import read_sequences
 from molmat.data.graphs import GraphSet
 from molmat.data.sequences import SequenceBatcher
+from molmat.featurizers.conformers import ConformerOptions
 from molmat.featurizers.graph import (
     ATOM_DIM,
     BOND_DIM,
@@ -56,9 +57,12 @@ from molmat.featurizers.tokens import (
 from molmat.models.gnn import needs_positions, resolve_architecture
 from molmat.models.gnn.pretrain import (
     ContrastiveNet,
+    DenoisingNet,
     MaskedAtomNet,
     contrastive_loss,
     contrastive_sums,
+    denoising_loss,
+    denoising_sums,
     masked_atom_loss,
     masked_atom_sums,
 )
@@ -88,11 +92,18 @@ from molmat.training.sequence import (
 
 log = logging.getLogger("molmat")
 
-OBJECTIVES = ("masking", "contrastive")
+OBJECTIVES = ("masking", "contrastive", "denoising")
 # graph objective -> (network, training loss, (model, batch, key, inference) sums)
 GRAPH_OBJECTIVES = {
     "masking": (MaskedAtomNet, masked_atom_loss, masked_atom_sums),
     "contrastive": (ContrastiveNet, contrastive_loss, contrastive_sums),
+    "denoising": (DenoisingNet, denoising_loss, denoising_sums),
+}
+DEFAULT_STRENGTH = {"masking": 0.15, "contrastive": 0.25, "denoising": 0.1}
+SCORE_NAMES = {
+    "masking": "accuracy",
+    "contrastive": "accuracy",
+    "denoising": "explained_variance",
 }
 ENCODER_KEYS = ("encoder", "vocab", "embed", "hidden", "depth", "heads", "kernel")
 
@@ -406,7 +417,7 @@ def pretrain_graphs(
     depth: int = 5,
     norm: str = "batch",
     dropout: float = 0.0,
-    mask_rate: float | None = None,
+    strength: float | None = None,
     shard_size: int = 50_000,
     epochs: int | None = None,
     batch_size: int = 256,
@@ -429,8 +440,9 @@ def pretrain_graphs(
         column: SMILES column of a file (detected when ``None``).
         hidden, depth, norm, dropout: the encoder (Hu et al.: GIN, 300, 5,
             batch norm).
-        mask_rate: share of atoms blanked (and, contrastive, of bonds
-            deleted); default 0.15 for masking, 0.25 for contrastive.
+        strength: masking: share of atoms blanked (default 0.15);
+            contrastive: share of atoms blanked and of bonds deleted (0.25);
+            denoising: standard deviation of the noise in Å (0.1).
         shard_size: molecules per shard; an epoch is one shard.
         epochs: epochs to run (``None``: one pass over every shard).
         batch_size, lr: Adam with a warm-up, then a cosine decay over the
@@ -450,15 +462,20 @@ def pretrain_graphs(
             f"unknown objective {objective!r}; choose {', '.join(GRAPH_OBJECTIVES)}"
         )
     make_net, loss_fn, sums = GRAPH_OBJECTIVES[objective]
-    if mask_rate is None:
-        mask_rate = 0.15 if objective == "masking" else 0.25
+    if strength is None:
+        strength = DEFAULT_STRENGTH[objective]
     out = Path(out)
     arch = resolve_architecture(
         model, {"hidden": hidden, "depth": depth, "dropout": float(dropout), "head": []}
     )
     arch["norm"] = norm
-    if needs_positions(arch):
-        raise ValueError(f"{model} reads 3D conformers; pretrain a 2D graph layer")
+    if needs_positions(arch) != (objective == "denoising"):
+        raise ValueError(
+            f"{objective} pretraining takes a 3D layer (schnet)"
+            if objective == "denoising"
+            else f"{model} reads 3D conformers: pretrain it by denoising"
+        )
+    conformers = ConformerOptions(n=1, seed=seed) if objective == "denoising" else None
     resume = start_run(out, resume)
     corpus = read_corpus(str(data), column)
     order = np.random.default_rng([seed, 7]).permutation(len(corpus))
@@ -470,8 +487,8 @@ def pretrain_graphs(
     ]
     n_epochs = epochs or len(shards)
     smiles = corpus.smiles
-    val = _shard_graphs([smiles[i] for i in np.sort(order[:val_size])])
-    net = make_net(arch, GRAPH_DIMS, mask_rate, key=jax.random.key(seed))
+    val = _shard_graphs([smiles[i] for i in np.sort(order[:val_size])], conformers)
+    net = make_net(arch, GRAPH_DIMS, strength, key=jax.random.key(seed))
     steps = n_epochs * -(-min(shard_size, len(train_idx)) // batch_size)
     warmup = max(min(500, steps // 10), 1)
     optimizer = OptimizerConfig(  # warm-up; CosineBudget decays per epoch
@@ -483,14 +500,15 @@ def pretrain_graphs(
     )
 
     def batches(epoch: int):
-        graphs = _shard_graphs([smiles[i] for i in shards[epoch % len(shards)]])
+        shard = [smiles[i] for i in shards[epoch % len(shards)]]
+        graphs = _shard_graphs(shard, conformers)
         batcher = net.batcher(graphs, batch_size)
         shuffle = np.random.default_rng([seed, epoch]).permutation(len(graphs))
         for idx, budget in batcher.plan(graphs, shuffle):
             yield batcher.batch(graphs, idx, budget)
 
     def validate(model) -> tuple[dict, float]:
-        scores = pretraining_scores(sums, model, val, batch_size, seed)
+        scores = pretraining_scores(objective, model, val, batch_size, seed)
         return scores, scores["loss"]
 
     callbacks = [
@@ -510,14 +528,14 @@ def pretrain_graphs(
         fingerprint={
             "architecture": arch,
             "objective": objective,
-            "mask_rate": mask_rate,
+            "strength": strength,
             "shard_size": shard_size,
             "batch_size": batch_size,
             "lr": lr,
             "n": len(corpus),
             "seed": seed,
         },
-        term_names=("train_accuracy",),
+        term_names=(f"train_{SCORE_NAMES[objective]}",),
         throughput=("molecules", min(shard_size, len(train_idx))),
         progress=progress,
     )
@@ -539,7 +557,9 @@ def pretrain_graphs(
         "train_seconds": history.train_seconds,
         "molecules_per_second": seen / max(history.train_seconds, 1e-9),
         "val_loss": records[-1].get("val_loss") if records else None,
-        "val_accuracy": records[-1].get("val_accuracy") if records else None,
+        f"val_{SCORE_NAMES[objective]}": (
+            records[-1].get(f"val_{SCORE_NAMES[objective]}") if records else None
+        ),
         "stopped_by": history.stopped_by,
         "fit_seconds": time.perf_counter() - tick,
     }
@@ -548,7 +568,7 @@ def pretrain_graphs(
         "objective": objective,
         "architecture": arch,
         "featurizer": {"name": "graph", "version": FEATURIZER_VERSION, **GRAPH_DIMS},
-        "mask_rate": mask_rate,
+        "strength": strength,
         "provenance": summary,
     }
     archive.save_archive(out / "model", net, config, summary)
@@ -570,20 +590,30 @@ def pretrain_graphs(
     return summary
 
 
-def _shard_graphs(smiles: list[str]) -> GraphSet:
-    """Featurised graphs of trusted SMILES (cached on disk per list)."""
+def _shard_graphs(
+    smiles: list[str], conformers: ConformerOptions | None = None
+) -> GraphSet:
+    """Featurised graphs of trusted SMILES (cached on disk per list), with an
+    ETKDG conformer each when ``conformers`` are asked for (molecules that
+    cannot be embedded are logged and left out)."""
     mols = [Chem.MolFromSmiles(s) for s in smiles]
     bad = [i for i, m in enumerate(mols) if m is None]
     if bad:
         log.warning("%d SMILES of a shard do not parse; left out", len(bad))
         smiles = [s for s, m in zip(smiles, mols, strict=True) if m is not None]
         mols = [m for m in mols if m is not None]
-    return featurize_cached(smiles, mols, None)
+    graphs = featurize_cached(smiles, mols, None, conformers=conformers)
+    if graphs.errors is not None and (graphs.errors != "").any():
+        failed = int((graphs.errors != "").sum())
+        log.warning("%d molecules of a shard have no conformer; left out", failed)
+        graphs = graphs.subset(np.flatnonzero(graphs.errors == ""))
+    return graphs
 
 
 LOSS_NAMES = {
     "masking": "masked-atom cross-entropy, nats",
     "contrastive": "NT-Xent, nats",
+    "denoising": "squared error of the noise / sigma per atom",
 }
 
 
@@ -593,11 +623,13 @@ def _inference_sums(sums, model, batch, key):
 
 
 def pretraining_scores(
-    sums, model, graphs: GraphSet, batch_size: int, seed: int = 0
+    objective: str, model, graphs: GraphSet, batch_size: int, seed: int = 0
 ) -> dict[str, float]:
-    """Mean loss and accuracy of an objective's ``sums`` over ``graphs``; the
-    random masks and views come from ``seed`` and the batch number, so the
-    scores are reproducible."""
+    """Mean loss of ``objective`` over ``graphs`` and its second score
+    (:data:`SCORE_NAMES`: accuracy, or the share of the noise's variance
+    explained); the random masks, views and noise come from ``seed`` and the
+    batch number, so the scores are reproducible."""
+    sums = GRAPH_OBJECTIVES[objective][2]
     batcher = model.batcher(graphs, batch_size)
     total = count = right = 0.0
     for i, (idx, budget) in enumerate(batcher.plan(graphs, np.arange(len(graphs)))):
@@ -605,7 +637,12 @@ def pretraining_scores(
         batch = batcher.batch(graphs, idx, budget)
         t, c, r = _inference_sums(sums, model, batch, key)
         total, count, right = total + float(t), count + float(c), right + float(r)
-    return {"loss": total / max(count, 1), "accuracy": right / max(count, 1)}
+    name = SCORE_NAMES[objective]
+    second = 1.0 - total / max(right, 1e-9) if objective == "denoising" else None
+    return {
+        "loss": total / max(count, 1),
+        name: right / max(count, 1) if second is None else second,
+    }
 
 
 def load_graph_encoder(folder: Path, config: dict) -> PretrainedGraphEncoder:
@@ -620,10 +657,10 @@ def load_graph_encoder(folder: Path, config: dict) -> PretrainedGraphEncoder:
                 f"{FEATURIZER_VERSION}; pretrain again"
             )
         arch = dict(config["architecture"])
-        rate = float(config["mask_rate"])
-        make_net = GRAPH_OBJECTIVES[config.get("objective", "masking")][0]
+        strength = float(config["strength"])
+        make_net = GRAPH_OBJECTIVES[config["objective"]][0]
         template = jax.eval_shape(
-            lambda: make_net(arch, GRAPH_DIMS, rate, key=jax.random.key(0))
+            lambda: make_net(arch, GRAPH_DIMS, strength, key=jax.random.key(0))
         )
         provenance = dict(config["provenance"])
     except (KeyError, TypeError, ValueError) as err:

@@ -12,7 +12,12 @@ molecule (atoms blanked, bonds deleted) are encoded, pooled and projected;
 the NT-Xent loss pulls the two views of a molecule together and pushes the
 other molecules of the batch away.
 
-Either encoder initialises a property model (``PropertyModel(init=...)``).
+**Coordinate denoising** (Zaidi et al., "Pre-training via denoising for
+molecular property prediction", ICLR 2023), for 3D encoders on ETKDG
+conformers: positions move by Gaussian noise and the gradient of an
+atom-wise scalar predicts the noise.
+
+Every encoder initialises a property model (``PropertyModel(init=...)``).
 """
 
 from __future__ import annotations
@@ -186,3 +191,65 @@ def contrastive_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
     total, count, right = contrastive_sums(model, g, key, inference=False)
     n = jnp.maximum(count, 1)
     return total / n, jnp.stack([right / n])
+
+
+# -- coordinate denoising (Zaidi et al., ICLR 2023) ------------------------------
+
+
+class DenoisingNet(eqx.Module):
+    """A 3D graph encoder (SchNet) and an atom-wise scalar ``E = Σ_atoms
+    w·h``; the predicted noise is ``∇E`` with respect to the positions, so
+    it rotates with the molecule (the encoder itself is invariant)."""
+
+    encoder: eqx.Module
+    out: Dense
+    sigma: float = eqx.field(static=True)
+    batching: BatchingStrategy = eqx.field(static=True)
+
+    def __init__(
+        self, arch: dict, dims: dict, sigma: float = 0.1, *, key: PRNGKeyArray
+    ):
+        k_enc, k_out = jax.random.split(key)
+        self.encoder = build_encoder(arch, dims, key=k_enc)
+        self.out = Dense(arch["hidden"], 1, key=k_out)
+        self.sigma = sigma
+        self.batching = batching_strategy(arch)
+
+    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
+        return self.batching.batcher(graphs, batch_size)
+
+    def __call__(
+        self, g: GraphBatch, *, key=None, inference: bool = True
+    ) -> Float[Array, "N 3"]:
+        """The predicted (scaled) noise of every atom's position."""
+
+        def energy(positions):
+            h = self.encoder(
+                g._replace(positions=positions), key=key, inference=inference
+            )
+            return jnp.sum(self.out(h)[:, 0] * g.node_mask)
+
+        return jax.grad(energy)(g.positions)
+
+
+def denoising_sums(
+    model: DenoisingNet, g: GraphBatch, key: PRNGKeyArray, inference: bool
+) -> tuple[Array, Array, Array]:
+    """Positions moved by Gaussian noise of ``sigma`` Å; summed squared error
+    of the predicted noise (in units of ``sigma``) over real atoms, the number
+    of atoms, and the summed squared target (the error of predicting 0)."""
+    k_noise, k_drop = jax.random.split(key)
+    noise = jax.random.normal(k_noise, g.positions.shape) * g.node_mask[:, None]
+    moved = g._replace(positions=g.positions + model.sigma * noise)
+    predicted = model(moved, key=k_drop, inference=inference)
+    error = jnp.sum((predicted - noise) ** 2, axis=-1) * g.node_mask
+    return error.sum(), g.node_mask.sum(), jnp.sum(noise**2)
+
+
+def denoising_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
+    """Mean squared error of the predicted noise per atom; term: the share of
+    the noise's variance explained."""
+    total, count, target = denoising_sums(model, g, key, inference=False)
+    return total / jnp.maximum(count, 1), jnp.stack(
+        [1.0 - total / jnp.maximum(target, 1e-9)]
+    )
