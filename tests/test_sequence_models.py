@@ -246,3 +246,41 @@ def test_cli_trains_predicts_and_refuses_scaffold_splits(tmp_path, capsys):
     assert "split needs molecules" in capsys.readouterr().err
     assert main([*common, "--model", "rf"]) == 2
     assert "--tokens is for the sequence models" in capsys.readouterr().err
+
+
+def test_attention_maps_of_one_molecule_are_drawn(esol, tmp_path):
+    short = [i for i, smi in enumerate(esol.smiles) if len(smi) <= 14][:30]
+    X, y = [esol.smiles[i] for i in short], esol.y[short, 0]
+    model = SequenceModel(
+        model="transformer",
+        tokens="smiles",
+        hidden=16,
+        heads=2,
+        depth=2,
+        epochs=1,
+        progress=False,
+        val_fraction=0,
+    ).fit(X, y)
+    tokens, weights = model.attention("CCO")
+    assert tokens == ["<bos>", "C", "C", "O", "<eos>"]
+    assert weights.shape == (2, 2, 5, 5)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+    model.save(tmp_path / "m")
+    out = tmp_path / "att.png"
+    assert (
+        main(
+            [
+                "attention",
+                "--model",
+                str(tmp_path / "m"),
+                "--input",
+                "CCO",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.stat().st_size > 1000
+    with pytest.raises(ValueError, match="not in the model's vocabulary"):
+        model.attention("C[Se]C")

@@ -29,7 +29,8 @@ COMMANDS = {
     "md": "run molecular dynamics with a trained potential",
     "potential": "train or evaluate an interatomic potential",
     "generate": "train generators, sample and score new molecules",
-    "pretrain": "pretrain a sequence encoder on unlabelled molecules or sequences",
+    "pretrain": "pretrain a graph or sequence encoder on unlabelled data",
+    "attention": "draw a sequence transformer's attention for one input",
     "datasets": "list bundled datasets",
     "cache": "show or clear the on-disk caches",
 }

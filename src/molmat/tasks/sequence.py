@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator
 
 from molmat.data.csv import DataError
 from molmat.data.molecules import molecules
+from molmat.data.sequences import BOS, EOS
 from molmat.data.statistics import Standardizer
 from molmat.featurizers.tokens import (
     MOLECULE_TOKENS,
@@ -39,7 +40,7 @@ from molmat.models.sequence.network import encoder_levels
 from molmat.nn.core import copy_weights
 from molmat.tasks.neural import NeuralPropertyModel
 from molmat.tasks.pretrain import PretrainedEncoder, load_pretrained
-from molmat.training import archive
+from molmat.training import archive, plots
 from molmat.training.engine import History
 from molmat.training.property import predict_outputs
 
@@ -309,6 +310,32 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             raw = predict_outputs(self.net_, corpus, self.batch_size, self.n_targets_)
             out[kept] = self._from_raw(raw)
         return out
+
+    def attention(self, item) -> tuple[list[str], np.ndarray]:
+        """Tokens of one sequence or molecule and the transformer's attention
+        probabilities over them, [layers, heads, L, L] (``<bos>`` and
+        ``<eos>`` included).
+
+        Raises:
+            ValueError: not a transformer, or an untokenisable input.
+        """
+        if self.network_["encoder"] != "transformer":
+            raise ValueError(f"a {self.model} model has no attention maps")
+        self.dropped_ = []
+        corpus, _ = self._encode([item], "X")
+        if not len(corpus):
+            raise ValueError(f"{item!r}: {self.dropped_[0]['reason']}")
+        ids = np.concatenate([[BOS], corpus.ids, [EOS]])[None]
+        mask = np.ones_like(ids, bool)
+        weights = self.net_.encoder.attention_weights(self.net_.embed[ids], mask)
+        tokens = [self.vocabulary_.tokens[i] for i in ids[0]]
+        return tokens, np.asarray(weights[:, 0])
+
+    def attention_plot(self, item, path: str | Path) -> Path:
+        """Draw :meth:`attention` of ``item`` (a PNG or SVG at ``path``)."""
+        tokens, weights = self.attention(item)
+        title = f"{item if isinstance(item, str) else 'molecule'}: {self.model}"
+        return plots.attention_plot(weights, tokens, path, title)
 
     # -- persistence -------------------------------------------------------
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:

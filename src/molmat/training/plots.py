@@ -436,3 +436,35 @@ def comparison_bars(
     ax.set_ylabel(f"{name}\n({spread})" if several else name)
     ax.set_title(f"model comparison: {METRIC_NAMES.get(metric, metric)}")
     return save_figure(fig, path)
+
+
+def attention_plot(
+    weights: np.ndarray, tokens: list[str], path: str | Path, title: str = ""
+) -> Path:
+    """Attention maps of one sequence: one panel per layer, heads averaged.
+
+    Args:
+        weights: [layers, heads, L, L] attention probabilities (query rows,
+            key columns) over the ``L`` tokens.
+        tokens: the ``L`` token labels (``<bos>``, ..., ``<eos>``).
+        path: PNG (or SVG) to write.
+        title: e.g. the molecule and the model.
+    """
+    layers = weights.shape[0]
+    size = max(3.0, 0.22 * len(tokens))
+    fig = Figure(figsize=(size * layers + 0.8, size + 0.8), dpi=120)
+    axes = np.atleast_1d(fig.subplots(1, layers))
+    for layer, ax in enumerate(axes):
+        image = ax.imshow(weights[layer].mean(0), cmap="viridis", vmin=0.0)
+        ticks = np.arange(len(tokens))
+        ax.set_xticks(ticks, tokens, rotation=90, fontsize=7)
+        ax.set_yticks(ticks, tokens, fontsize=7)
+        ax.set_title(f"layer {layer + 1}", fontsize=9)
+        ax.set_xlabel("attended token")
+        if layer == 0:
+            ax.set_ylabel("token")
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="attention (mean of heads)")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.savefig(path, bbox_inches="tight")
+    return Path(path)
