@@ -286,3 +286,40 @@ def test_denoising_pretraining_runs_on_conformers(tmp_path):
     assert np.isfinite(summary["val_loss"]) and "val_explained_variance" in summary
     with pytest.raises(ValueError, match="takes a 3D layer"):
         pretrain_graphs(CORPUS, tmp_path / "x", model="gin", objective="denoising")
+
+
+def test_compare_puts_scratch_and_pretrained_side_by_side(
+    graph_pretrained, esol, tmp_path
+):
+    import pandas as pd
+
+    from molmat.tasks.compare import compare_models
+
+    out, _ = graph_pretrained
+    data = tmp_path / "sol.csv"
+    pd.DataFrame({"smiles": esol.smiles[:40], "logS": esol.y[:40, 0]}).to_csv(
+        data, index=False
+    )
+    summary = compare_models(
+        data,
+        tmp_path / "cmp",
+        ["gin"],
+        [0],
+        init=str(out),
+        epochs=1,
+        split="random",
+        progress=False,
+    )
+    assert [r["model"] for r in summary["rows"]] == [
+        "gin (scratch)",
+        "gin (pretrained)",
+    ]
+    splits = [
+        (tmp_path / "cmp" / "gin" / v / "seed_0" / "split.json").read_text()
+        for v in ("scratch", "pretrained")
+    ]
+    assert splits[0] == splits[1]
+    scratch = json.loads(
+        (tmp_path / "cmp/gin/scratch/seed_0/model/config.json").read_text()
+    )
+    assert scratch["pretraining"] is None

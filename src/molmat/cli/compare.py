@@ -21,7 +21,9 @@ def add_parser(sub):
         "fixes a random, scaffold or k-fold split; scaffold-deterministic splits "
         "do not depend on it) and write OUT/<model>/"
         "seed_<s>/ run folders, comparison.csv/.json (test metrics mean ± std) "
-        "and comparison.png (bar plot). Takes every option of `molmat train`.",
+        "and comparison.png (bar plot). Takes every option of `molmat train`; "
+        "with --init every model trains from scratch and from the pretrained "
+        "encoder, side by side.",
     )
     p.add_argument(
         "--models",

@@ -42,7 +42,10 @@ def compare_models(
         models: names accepted by :func:`~molmat.tasks.runs.build_model`.
         seeds: seeds of split and training.
         **run_params: the other arguments of :func:`train_run` (split,
-            targets, model hyperparameters...).
+            targets, model hyperparameters...). With ``init`` (a pretrained
+            encoder) every model trains twice, from scratch and from the
+            encoder (rows ``<model> (scratch)`` and ``<model> (pretrained)``,
+            folders ``out/<model>/{scratch,pretrained}/seed_<s>``).
 
     Returns:
         ``{"task", "metrics", "rows": [{"model", "<metric>": (mean, std),
@@ -54,11 +57,13 @@ def compare_models(
     out = Path(out)
     runs: dict[str, list[dict]] = {}
     for name in models:
-        for seed in seeds:
-            log.info("== %s, seed %d", name, seed)
-            folder = out / Path(name).stem / f"seed_{seed}"  # stem: architecture files
-            result = train_run(data, folder, model=name, seed=seed, **run_params)
-            runs.setdefault(name, []).extend(result["runs"])
+        for label, sub, params in _variants(name, run_params):
+            for seed in seeds:
+                log.info("== %s, seed %d", label, seed)
+                # stem: architecture files
+                folder = out / Path(name).stem / sub / f"seed_{seed}"
+                result = train_run(data, folder, model=name, seed=seed, **params)
+                runs.setdefault(label, []).extend(result["runs"])
     task = next(iter(runs.values()))[0]["task"]
     metrics = HEADLINE[task]
     rows = [_row(name, model_runs, metrics) for name, model_runs in runs.items()]
@@ -83,6 +88,18 @@ def compare_models(
     units = target_units(next(iter(runs.values()))[0]["data"], task)
     plots.comparison_bars(rows, metrics[0], out / "comparison.png", units)
     return summary
+
+
+def _variants(name: str, run_params: dict) -> list[tuple[str, str, dict]]:
+    """``(row label, sub-folder, train_run parameters)`` of one model: itself,
+    or from scratch and from the ``init`` encoder."""
+    if not run_params.get("init"):
+        return [(name, "", run_params)]
+    scratch = {**run_params, "init": None, "freeze_encoder": False}
+    return [
+        (f"{name} (scratch)", "scratch", scratch),
+        (f"{name} (pretrained)", "pretrained", run_params),
+    ]
 
 
 def _row(name: str, runs: list[dict], metrics: tuple[str, ...]) -> dict:
