@@ -323,3 +323,65 @@ def test_compare_puts_scratch_and_pretrained_side_by_side(
         (tmp_path / "cmp/gin/scratch/seed_0/model/config.json").read_text()
     )
     assert scratch["pretraining"] is None
+
+
+def test_context_rings_follow_bond_distances(esol):
+    from rdkit import Chem
+
+    from molmat.featurizers.graph import featurize
+    from molmat.models.gnn import resolve_architecture
+    from molmat.models.gnn.pretrain import (
+        ContextNet,
+        context_graph,
+        context_sums,
+        hops_from,
+    )
+    from molmat.tasks.pretrain import GRAPH_DIMS
+
+    mols = [m for m in esol.mols if m.GetNumAtoms() >= 10][:4]
+    graphs = featurize(mols)
+    options = {"hidden": 16, "depth": 3, "dropout": 0.0, "head": []}
+    net = ContextNet(
+        resolve_architecture("gin", options), GRAPH_DIMS, key=jax.random.key(0)
+    )
+    batcher = net.batcher(graphs, 4)
+    ((idx, budget),) = batcher.plan(graphs, np.arange(4))
+    batch = batcher.batch(graphs, idx, budget)
+    starts = np.concatenate([[0], np.cumsum(graphs.n_atoms)[:-1]])
+    centers = np.zeros(batch.graph_mask.shape[0], np.int32)  # padded graphs: 0
+    centers[:4] = starts + 2  # atom 2 of each molecule
+    centers = jnp.asarray(centers)
+    hops = np.asarray(hops_from(batch, centers, 6))
+    for k, mol in enumerate(mols):
+        expected = np.minimum(Chem.GetDistanceMatrix(mol)[2], 7)
+        np.testing.assert_array_equal(
+            hops[starts[k] : starts[k] + len(expected)], expected
+        )
+    ring = context_graph(batch, jnp.asarray(hops), 2, 5)
+    inside = np.asarray(ring.node_mask)
+    assert (inside == ((hops >= 2) & (hops <= 5))).all()
+    assert not np.asarray(ring.atom_x)[~inside].any()
+    total, count, right = context_sums(net, batch, jax.random.key(1), True)
+    assert int(count) == 8 and np.isfinite(float(total)) and 0 <= int(right) <= 8
+
+
+def test_context_pretraining_runs_and_fine_tunes(esol, tmp_path):
+    from molmat import PropertyModel
+    from molmat.tasks.pretrain import pretrain_graphs
+
+    summary = pretrain_graphs(
+        CORPUS,
+        tmp_path / "ctx",
+        objective="context",
+        hidden=16,
+        depth=2,
+        shard_size=600,
+        epochs=1,
+        batch_size=64,
+        progress=False,
+    )
+    assert 0.0 <= summary["val_accuracy"] <= 1.0
+    model = PropertyModel(
+        model="gin", init=str(tmp_path / "ctx"), epochs=1, progress=False
+    ).fit(esol.smiles[:40], esol.y[:40, 0])
+    assert model.pretraining_["objective"] == "context"

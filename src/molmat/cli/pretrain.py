@@ -56,7 +56,9 @@ def add_parser(sub):
         "contrastive (graphs): MolCLR's NT-Xent between two views of each "
         "molecule with atoms blanked and bonds deleted; denoising (schnet, on "
         "one ETKDG conformer per molecule): predict the Gaussian noise added "
-        "to the positions",
+        "to the positions; context (graphs): a centre atom's neighbourhood "
+        "tells its own context (atoms depth-1 to depth+2 bonds away) from "
+        "another molecule's",
     )
     p.add_argument("--embed", type=int, default=64, help="token embedding width")
     p.add_argument(

@@ -56,9 +56,12 @@ from molmat.featurizers.tokens import (
 )
 from molmat.models.gnn import needs_positions, resolve_architecture
 from molmat.models.gnn.pretrain import (
+    ContextNet,
     ContrastiveNet,
     DenoisingNet,
     MaskedAtomNet,
+    context_loss,
+    context_sums,
     contrastive_loss,
     contrastive_sums,
     denoising_loss,
@@ -92,16 +95,23 @@ from molmat.training.sequence import (
 
 log = logging.getLogger("molmat")
 
-OBJECTIVES = ("masking", "contrastive", "denoising")
+OBJECTIVES = ("masking", "context", "contrastive", "denoising")
 # graph objective -> (network, training loss, (model, batch, key, inference) sums)
 GRAPH_OBJECTIVES = {
     "masking": (MaskedAtomNet, masked_atom_loss, masked_atom_sums),
+    "context": (ContextNet, context_loss, context_sums),
     "contrastive": (ContrastiveNet, contrastive_loss, contrastive_sums),
     "denoising": (DenoisingNet, denoising_loss, denoising_sums),
 }
-DEFAULT_STRENGTH = {"masking": 0.15, "contrastive": 0.25, "denoising": 0.1}
+DEFAULT_STRENGTH = {
+    "masking": 0.15,
+    "context": 0.0,
+    "contrastive": 0.25,
+    "denoising": 0.1,
+}
 SCORE_NAMES = {
     "masking": "accuracy",
+    "context": "accuracy",
     "contrastive": "accuracy",
     "denoising": "explained_variance",
 }
@@ -435,8 +445,11 @@ def pretrain_graphs(
         out: run folder (``model/`` is an archive of kind ``graph-encoder``).
         model: the graph layer (not ``schnet``: it reads conformers).
         objective: ``masking`` (attribute masking: predict the elements of
-            blanked atoms) or ``contrastive`` (MolCLR: NT-Xent between two
-            views with atoms blanked and bonds deleted).
+            blanked atoms), ``context`` (context prediction: tell a centre
+            atom's own context from another molecule's), ``contrastive``
+            (MolCLR: NT-Xent between two views with atoms blanked and bonds
+            deleted) or ``denoising`` (schnet: predict the noise added to
+            ETKDG conformer positions).
         column: SMILES column of a file (detected when ``None``).
         hidden, depth, norm, dropout: the encoder (Hu et al.: GIN, 300, 5,
             batch norm).
@@ -612,6 +625,7 @@ def _shard_graphs(
 
 LOSS_NAMES = {
     "masking": "masked-atom cross-entropy, nats",
+    "context": "context cross-entropy, nats",
     "contrastive": "NT-Xent, nats",
     "denoising": "squared error of the noise / sigma per atom",
 }

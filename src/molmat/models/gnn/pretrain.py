@@ -7,6 +7,12 @@ zero), so nothing of a masked atom reaches the encoder through its own
 features; the encoder's state of each masked atom then predicts its element
 from the neighbourhood.
 
+**Context prediction** (Hu et al. 2020). A random centre atom's state after
+``depth`` layers (its ``depth``-hop neighbourhood) must recognise the
+embedding of its own context (atoms ``depth - 1`` to ``depth + 2`` hops away,
+encoded by a second, small network and pooled over the atoms the two share)
+against the context of another molecule.
+
 **Contrastive learning** (MolCLR, Wang et al. 2022). Two random views of each
 molecule (atoms blanked, bonds deleted) are encoded, pooled and projected;
 the NT-Xent loss pulls the two views of a molecule together and pushes the
@@ -25,7 +31,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from molmat.data.batching import Batcher, BatchingStrategy, GraphBatch
 from molmat.data.graphs import GraphSet
@@ -253,3 +259,119 @@ def denoising_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
     return total / jnp.maximum(count, 1), jnp.stack(
         [1.0 - total / jnp.maximum(target, 1e-9)]
     )
+
+
+# -- context prediction (Hu et al., ICLR 2020) -----------------------------------
+
+
+def hops_from(g: GraphBatch, centers: Int[Array, " G"], most: int) -> Int[Array, " N"]:
+    """Bond hops of every atom from its molecule's centre atom (``most + 1``
+    beyond ``most`` hops, in another molecule or on padding)."""
+    far, n = most + 1, g.node_mask.shape[0]
+    hops = jnp.full((n,), far, jnp.int32)
+    real = jnp.where(g.graph_mask, centers, n)  # padded graphs: out of range
+    hops = hops.at[real].set(0, mode="drop")
+    for _ in range(most):
+        through = jnp.where(g.edge_mask, hops[g.senders] + 1, far)
+        nearest = jax.ops.segment_min(through, g.receivers, hops.shape[0])
+        hops = jnp.minimum(hops, nearest)
+    return jnp.where(g.node_mask, hops, far)
+
+
+def pick_centers(key: PRNGKeyArray, g: GraphBatch) -> Int[Array, " G"]:
+    """One random real atom per molecule (node index; -1 for padded graphs)."""
+    draw = jnp.where(g.node_mask, jax.random.uniform(key, g.node_mask.shape), -1.0)
+    n_graphs = g.graph_mask.shape[0]
+    best = jax.ops.segment_max(draw, g.node_graph, n_graphs)
+    chosen = (draw == best[g.node_graph]) & g.node_mask
+    index = jnp.arange(draw.shape[0])
+    return jax.ops.segment_max(jnp.where(chosen, index, -1), g.node_graph, n_graphs)
+
+
+def context_graph(
+    g: GraphBatch, hops: Int[Array, " N"], inner: int, outer: int
+) -> GraphBatch:
+    """The context of each centre: atoms ``inner`` to ``outer`` hops away and
+    the bonds between them; every other atom and bond is masked out."""
+    inside = (hops >= inner) & (hops <= outer)
+    edges = g.edge_mask & inside[g.senders] & inside[g.receivers]
+    return g._replace(
+        atom_x=jnp.where(inside[:, None], g.atom_x, 0.0),
+        node_mask=inside,
+        edge_mask=edges,
+    )
+
+
+class ContextNet(eqx.Module):
+    """The main encoder (``depth`` layers: a centre atom's state sees its
+    ``depth``-hop neighbourhood) and a context encoder on the ring of atoms
+    ``depth - 1`` to ``depth + 2`` hops away, pooled over the anchor atoms
+    the two share (``depth - 1`` to ``depth`` hops)."""
+
+    encoder: eqx.Module
+    context: eqx.Module
+    inner: int = eqx.field(static=True)
+    outer: int = eqx.field(static=True)
+    batching: BatchingStrategy = eqx.field(static=True)
+
+    def __init__(
+        self, arch: dict, dims: dict, strength: float = 0.0, *, key: PRNGKeyArray
+    ):
+        del strength  # no rate to set: the objective has no random corruption
+        k_enc, k_ctx = jax.random.split(key)
+        self.encoder = build_encoder(arch, dims, key=k_enc)
+        self.inner, self.outer = arch["depth"] - 1, arch["depth"] + 2
+        context_arch = {**arch, "depth": self.outer - self.inner}
+        self.context = build_encoder(context_arch, dims, key=k_ctx)
+        self.batching = batching_strategy(arch)
+
+    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
+        return self.batching.batcher(graphs, batch_size)
+
+    def __call__(self, g: GraphBatch, centers, *, key=None, inference=True):
+        """Centre embeddings [G, d], context embeddings [G, d] and whether
+        each molecule has a context (anchor atoms) [G]."""
+        k_enc, k_ctx = jax.random.split(key) if key is not None else (None, None)
+        n_graphs = g.graph_mask.shape[0]
+        h = self.encoder(g, key=k_enc, inference=inference)[centers]
+        hops = hops_from(g, centers, self.outer)
+        ring = context_graph(g, hops, self.inner, self.outer)
+        states = self.context(ring, key=k_ctx, inference=inference)
+        anchors = (ring.node_mask & (hops <= self.inner + 1)).astype(h.dtype)
+        total = jax.ops.segment_sum(states * anchors[:, None], g.node_graph, n_graphs)
+        count = jax.ops.segment_sum(anchors, g.node_graph, n_graphs)
+        context = total / jnp.maximum(count, 1.0)[:, None]
+        return h, context, g.graph_mask & (count > 0)
+
+
+def context_sums(
+    model: ContextNet, g: GraphBatch, key: PRNGKeyArray, inference: bool
+) -> tuple[Array, Array, Array]:
+    """Binary cross-entropy of telling each centre's own context from the
+    next molecule's (negative sampling): summed loss, number of pairs scored,
+    number classified right."""
+    k_center, k_drop = jax.random.split(key)
+    centers = pick_centers(k_center, g)
+    h, context, usable = model(g, centers, key=k_drop, inference=inference)
+    # negative of each usable molecule: the context of the next usable one
+    order = jnp.argsort(~usable, stable=True)  # usable molecules first
+    rank = jnp.argsort(order)
+    n_usable = usable.sum()
+    shifted = order[(rank + 1) % jnp.maximum(n_usable, 1)]
+    positive = jnp.sum(h * context, axis=-1)
+    negative = jnp.sum(h * context[shifted], axis=-1)
+    pair = usable & (n_usable > 1)
+    loss = jax.nn.softplus(-positive) + jax.nn.softplus(negative)
+    right = (positive > 0).astype(h.dtype) + (negative < 0).astype(h.dtype)
+    return (
+        jnp.where(pair, loss, 0.0).sum(),
+        2 * pair.sum(),
+        jnp.where(pair, right, 0.0).sum(),
+    )
+
+
+def context_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
+    """Mean cross-entropy per pair; term: share of pairs told apart."""
+    total, count, right = context_sums(model, g, key, inference=False)
+    n = jnp.maximum(count, 1)
+    return 2 * total / n, jnp.stack([right / n])
