@@ -226,6 +226,94 @@ def md_latest_table() -> str:
     return columns(latest(lambda r: r.get("section") == "md"), spec)
 
 
+GENERATION_KEYS = (
+    "valid",
+    "unique@10000",
+    "Novelty",
+    "IntDiv",
+    "Filters",
+    "FCD/Test",
+    "SNN/Test",
+    "Frag/Test",
+    "Scaf/Test",
+    "FCD/TestSF",
+)
+
+
+def generation_table() -> str:
+    """MOSES metrics of molmat's generators, then the published baselines."""
+    from molmat.generate.metrics import PUBLISHED_BASELINES
+
+    records = [
+        r for r in read_results("generation.jsonl") if r["benchmark"] == "generation"
+    ]
+    minutes = {
+        (r["model"], r["tokens"]): r["train_minutes"]
+        for r in records
+        if r.get("phase") == "train"
+    }
+
+    def label(r: dict) -> str:
+        spent = minutes.get((r["model"], r["tokens"]))
+        budget = f", {spent:.0f} min on 2 CPU cores" if spent else ""
+        return f"molmat {r['model']} ({r['tokens']}){budget}"
+
+    rows = [
+        [label(r)] + [number(r["metrics"].get(k)) for k in GENERATION_KEYS]
+        for r in records
+        if r.get("phase") == "metrics"
+    ]
+    rows += [
+        [f"MOSES {name} (published, GPU)"] + [number(v.get(k)) for k in GENERATION_KEYS]
+        for name, v in PUBLISHED_BASELINES.items()
+    ]
+    return markdown_table(["model", *GENERATION_KEYS], rows)
+
+
+def fcd_curve_table() -> str:
+    records = [
+        r for r in read_results("generation.jsonl") if r.get("phase") == "fcd_curve"
+    ]
+    spec = [
+        ("model", lambda r: f"{r['model']} ({r['tokens']})"),
+        ("training minutes", field("train_minutes", 0)),
+        ("samples", field("n")),
+        ("FCD/Test", field("fcd_test")),
+    ]
+    return columns(records, spec)
+
+
+def fcd_check_table() -> str:
+    records = [
+        r for r in read_results("generation.jsonl") if r["benchmark"] == "fcd_moses"
+    ]
+    spec = [
+        ("sets", lambda r: " vs ".join(r["sets"])),
+        ("molecules", field("n")),
+        ("FCD molmat (JAX)", field("fcd_molmat", 6)),
+        ("FCD reference (fcd, PyTorch)", field("fcd_reference", 6)),
+        ("absolute difference", lambda r: f"{r['abs_diff']:.1e}"),
+    ]
+    return columns(records, spec)
+
+
+def vae_optimize_table() -> str:
+    records = [
+        r
+        for r in read_results("generation.jsonl")
+        if r["benchmark"] == "vae_optimize" and r.get("phase") == "optimisation"
+    ]
+    spec = [
+        ("objective", lambda r: r["objective"]),
+        ("VAE training molecules", field("n_train")),
+        ("objective calls", field("objective_calls")),
+        ("best start", field("start_best", 2)),
+        ("top-3 scores", lambda r: " / ".join(f"{v:.2f}" for v in r["top3"])),
+        ("best molecule", lambda r: f"`{r['top3_smiles'][0]}`"),
+    ]
+    return columns(records, spec)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "property": property_table,
     "gnn_zoo": gnn_zoo_table,
@@ -235,6 +323,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "aqsoldb_latest": aqsoldb_latest_table,
     "rmd17_latest": rmd17_latest_table,
     "md_latest": md_latest_table,
+    "generation": generation_table,
+    "fcd_curve": fcd_curve_table,
+    "fcd_check": fcd_check_table,
+    "vae_optimize": vae_optimize_table,
 }
 
 
