@@ -40,6 +40,28 @@ from molmat.nn.core import MLP, Dense
 from molmat.nn.readout import pool
 
 
+class PretrainingNet(eqx.Module):
+    """A network around a graph encoder that batches like its property
+    network (subclasses hold ``encoder`` and ``batching``)."""
+
+    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
+        """How to batch ``graphs`` for this encoder."""
+        return self.batching.batcher(graphs, batch_size)
+
+
+def accuracy_loss(sums):
+    """The training loss of an objective whose ``sums(model, batch, key,
+    inference)`` give (summed loss, count, count right): the mean loss, and
+    the accuracy as its one logged term."""
+
+    def loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
+        total, count, right = sums(model, g, key, inference=False)
+        n = jnp.maximum(count, 1)
+        return total / n, jnp.stack([right / n])
+
+    return loss
+
+
 def mask_atoms(
     key: PRNGKeyArray, g: GraphBatch, rate: float = 0.15
 ) -> tuple[GraphBatch, Bool[Array, " N"]]:
@@ -53,7 +75,7 @@ def mask_atoms(
     return g._replace(atom_x=atom_x), picked
 
 
-class MaskedAtomNet(eqx.Module):
+class MaskedAtomNet(PretrainingNet):
     """A graph encoder and a linear layer from atom states to element logits."""
 
     encoder: eqx.Module
@@ -71,10 +93,6 @@ class MaskedAtomNet(eqx.Module):
         self.out = Dense(arch["hidden"], self.n_classes, key=k_out)
         self.rate = rate
         self.batching = batching_strategy(arch)
-
-    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
-        """How to batch ``graphs`` for this encoder (as its property network)."""
-        return self.batching.batcher(graphs, batch_size)
 
     def __call__(
         self, g: GraphBatch, *, key=None, inference: bool = True
@@ -102,11 +120,7 @@ def masked_atom_sums(
     )
 
 
-def masked_atom_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
-    """Mean cross-entropy of the masked atoms; term: their accuracy."""
-    total, count, right = masked_atom_sums(model, g, key, inference=False)
-    n = jnp.maximum(count, 1)
-    return total / n, jnp.stack([right / n])
+masked_atom_loss = accuracy_loss(masked_atom_sums)
 
 
 # -- contrastive learning (MolCLR, Wang et al., Nat. Mach. Intell. 2022) ---------
@@ -149,7 +163,7 @@ def nt_xent(
     return jnp.where(real, nll, 0.0).sum(), real.sum(), (real & hit).sum()
 
 
-class ContrastiveNet(eqx.Module):
+class ContrastiveNet(PretrainingNet):
     """A graph encoder, mean pooling and a projection MLP (MolCLR's head)."""
 
     encoder: eqx.Module
@@ -173,9 +187,6 @@ class ContrastiveNet(eqx.Module):
         self.rate, self.temperature = rate, temperature
         self.batching = batching_strategy(arch)
 
-    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
-        return self.batching.batcher(graphs, batch_size)
-
     def __call__(self, g: GraphBatch, *, key=None, inference: bool = True):
         """Projected embeddings of the molecules [G, 128]."""
         h = self.encoder(g, key=key, inference=inference)
@@ -192,17 +203,13 @@ def contrastive_sums(
     return nt_xent(z1, z2, g.graph_mask, model.temperature)
 
 
-def contrastive_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
-    """Mean NT-Xent loss; term: top-1 retrieval accuracy of the positives."""
-    total, count, right = contrastive_sums(model, g, key, inference=False)
-    n = jnp.maximum(count, 1)
-    return total / n, jnp.stack([right / n])
+contrastive_loss = accuracy_loss(contrastive_sums)
 
 
 # -- coordinate denoising (Zaidi et al., ICLR 2023) ------------------------------
 
 
-class DenoisingNet(eqx.Module):
+class DenoisingNet(PretrainingNet):
     """A 3D graph encoder (SchNet) and an atom-wise scalar ``E = Σ_atoms
     w·h``; the predicted noise is ``∇E`` with respect to the positions, so
     it rotates with the molecule (the encoder itself is invariant)."""
@@ -220,9 +227,6 @@ class DenoisingNet(eqx.Module):
         self.out = Dense(arch["hidden"], 1, key=k_out)
         self.sigma = sigma
         self.batching = batching_strategy(arch)
-
-    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
-        return self.batching.batcher(graphs, batch_size)
 
     def __call__(
         self, g: GraphBatch, *, key=None, inference: bool = True
@@ -302,7 +306,7 @@ def context_graph(
     )
 
 
-class ContextNet(eqx.Module):
+class ContextNet(PretrainingNet):
     """The main encoder (``depth`` layers: a centre atom's state sees its
     ``depth``-hop neighbourhood) and a context encoder on the ring of atoms
     ``depth - 1`` to ``depth + 2`` hops away, pooled over the anchor atoms
@@ -324,9 +328,6 @@ class ContextNet(eqx.Module):
         context_arch = {**arch, "depth": self.outer - self.inner}
         self.context = build_encoder(context_arch, dims, key=k_ctx)
         self.batching = batching_strategy(arch)
-
-    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
-        return self.batching.batcher(graphs, batch_size)
 
     def __call__(self, g: GraphBatch, centers, *, key=None, inference=True):
         """Centre embeddings [G, d], context embeddings [G, d] and whether
@@ -370,8 +371,4 @@ def context_sums(
     )
 
 
-def context_loss(model, g: GraphBatch, key) -> tuple[Array, Array]:
-    """Mean cross-entropy per pair; term: share of pairs told apart."""
-    total, count, right = context_sums(model, g, key, inference=False)
-    n = jnp.maximum(count, 1)
-    return 2 * total / n, jnp.stack([right / n])
+context_loss = accuracy_loss(context_sums)
