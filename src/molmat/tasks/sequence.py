@@ -174,11 +174,12 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             train = self._fit_vocabulary(X)
         else:  # strings with a token the encoder never saw are left out
             self.vocabulary_ = pretrained.vocabulary
-            train, kept = self._encode(X, "X")
+            train, kept, self.dropped_ = self._encode(X, "X")
             y = y[kept]
         val = None
         if X_val is not None:
-            val, kept = self._encode(X_val, "X_val")
+            val, kept, dropped = self._encode(X_val, "X_val")
+            self.dropped_ += dropped
             y_val = y_val[kept]
         if len(train) == 0:
             raise DataError("no training sequences left")
@@ -278,9 +279,12 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         texts = [Chem.MolToSmiles(m) if m is not None else "" for m in mols]
         return texts, reasons
 
-    def _encode(self, X: Sequence, name: str) -> tuple[EncodedCorpus, np.ndarray]:
-        """Encoded items of ``X`` with the model's vocabulary and their positions
-        in ``X``; the others are logged (and recorded in ``dropped_``)."""
+    def _encode(
+        self, X: Sequence, name: str, shown: int = 5
+    ) -> tuple[EncodedCorpus, np.ndarray, list[dict]]:
+        """Encoded items of ``X`` with the model's vocabulary, their positions
+        in ``X``, and a ``{"set", "index", "reason"}`` record per item left
+        out (the first ``shown`` logged one by one, the rest counted)."""
         texts, reasons = self._texts(X)
         corpus, _ = encode_corpus(
             texts,
@@ -291,21 +295,29 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         problems = {i: r for i, r in enumerate(reasons) if r}
         for i, r in corpus.errors.items():
             problems.setdefault(i, r)
-        for i, reason in sorted(problems.items()):
-            log.warning("%s sequence %d skipped: %s", name, i, reason)
-            self.dropped_.append({"set": name, "index": i, "reason": reason})
+        dropped = [
+            {"set": name, "index": i, "reason": r} for i, r in sorted(problems.items())
+        ]
+        for d in dropped[:shown]:
+            log.warning("%s sequence %d skipped: %s", name, d["index"], d["reason"])
+        if len(dropped) > shown:
+            log.warning(
+                "%s: %d more of %d sequences skipped",
+                name,
+                len(dropped) - shown,
+                len(X),
+            )
         if problems:  # an unusable item never reaches the encoder
             usable = np.setdiff1d(corpus.kept, sorted(problems))
             corpus = corpus.subset(np.searchsorted(corpus.kept, usable))
-        return corpus, corpus.kept
+        return corpus, corpus.kept, dropped
 
     # -- prediction --------------------------------------------------------
     def predict_values(self, X: Sequence) -> np.ndarray:
         """Predictions [n, T]: original units or probabilities; NaN for items
         that cannot be tokenised with the model's vocabulary (logged)."""
         out = np.full((len(X), self.n_targets_), np.nan, dtype=np.float32)
-        self.dropped_ = []
-        corpus, kept = self._encode(list(X), "X")
+        corpus, kept, _ = self._encode(list(X), "X")
         if len(corpus):
             raw = predict_outputs(self.net_, corpus, self.batch_size, self.n_targets_)
             out[kept] = self._from_raw(raw)
@@ -321,10 +333,9 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         """
         if self.network_["encoder"] != "transformer":
             raise ValueError(f"a {self.model} model has no attention maps")
-        self.dropped_ = []
-        corpus, _ = self._encode([item], "X")
-        if not len(corpus):
-            raise ValueError(f"{item!r}: {self.dropped_[0]['reason']}")
+        corpus, _, dropped = self._encode([item], "X")
+        if dropped:
+            raise ValueError(f"{item!r}: {dropped[0]['reason']}")
         ids = np.concatenate([[BOS], corpus.ids, [EOS]])[None]
         mask = np.ones_like(ids, bool)
         weights = self.net_.encoder.attention_weights(self.net_.embed[ids], mask)
