@@ -73,7 +73,9 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             :func:`~molmat.tasks.pretrain.pretrain_sequences`, or its run
             folder) to start from: its vocabulary, embedding and encoder (its
             ``embed``, ``hidden``, ``depth``, ``heads`` and ``kernel`` win over
-            the options above); ``model`` and ``tokens`` must match it.
+            the options above); ``model`` and ``tokens`` must match it. Tokens
+            of the training data that the encoder never saw are added to the
+            vocabulary with new embedding rows.
         freeze_encoder: train only the head on top of the ``init`` encoder.
         layer_lr_decay: layer-wise learning rates: the top encoder layer
             learns at ``layer_lr_decay`` times the rate, each layer below at
@@ -170,12 +172,8 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         pretrained = self._pretrained()
         X, y, X_val, y_val = self._hold_out(X, y, X_val, y_val)
         self.dropped_ = []
-        if pretrained is None:
-            train = self._fit_vocabulary(X)
-        else:  # strings with a token the encoder never saw are left out
-            self.vocabulary_ = pretrained.vocabulary
-            train, kept, self.dropped_ = self._encode(X, "X")
-            y = y[kept]
+        base = None if pretrained is None else pretrained.vocabulary
+        train = self._fit_vocabulary(X, base)
         val = None
         if X_val is not None:
             val, kept, dropped = self._encode(X_val, "X_val")
@@ -189,13 +187,11 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             self._record_elements(X)
         self.network_ = self._network_config(pretrained)
         net = build_sequence_net(self.network_, key=jax.random.key(self.seed))
-        if pretrained is not None:
-            source = (pretrained.net.embed, pretrained.net.encoder)
-            net = eqx.tree_at(
-                lambda n: (n.embed, n.encoder),
-                net,
-                copy_weights((net.embed, net.encoder), source),
-            )
+        if pretrained is not None:  # tokens new to the encoder keep a fresh row
+            known = len(pretrained.vocabulary)
+            embed = net.embed.at[:known].set(pretrained.net.embed)
+            encoder = copy_weights(net.encoder, pretrained.net.encoder)
+            net = eqx.tree_at(lambda n: (n.embed, n.encoder), net, (embed, encoder))
             self.pretraining_ = {"init": str(self.init), **pretrained.provenance}
         trainer = self._trainer(y_val, pos_weight, checkpoint_dir, metrics_log)
         self.net_, self.history_ = trainer.fit(
@@ -203,20 +199,32 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         )
         return self
 
-    def _fit_vocabulary(self, X: Sequence) -> EncodedCorpus:
-        """Encode the training strings, fitting ``vocabulary_`` on them.
+    def _fit_vocabulary(
+        self, X: Sequence, base: Vocabulary | None = None
+    ) -> EncodedCorpus:
+        """Encode the training strings, fitting ``vocabulary_`` on them: the
+        ``base`` vocabulary (a pretrained encoder's) followed by the tokens of
+        ``X`` it lacks, or the tokens of ``X`` alone.
 
         Raises:
             DataError: naming the strings that cannot be tokenised.
         """
         texts, reasons = self._texts(X)
         bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
-        train, self.vocabulary_ = encode_corpus(
-            texts,
-            tokenizer(self.tokens),
-            progress=self.progress,
-            use_cache=self.use_cache,
-        )
+        tok = tokenizer(self.tokens)
+        options = dict(progress=self.progress, use_cache=self.use_cache)
+        train, self.vocabulary_ = encode_corpus(texts, tok, **options)
+        if base is not None and not train.errors:
+            known = set(base.tokens)
+            extra = [t for t in self.vocabulary_.tokens if t not in known]
+            if extra:
+                log.info(
+                    "%d tokens new to the pretrained encoder: %s",
+                    len(extra),
+                    " ".join(extra[:20]),
+                )
+            self.vocabulary_ = Vocabulary(base.tokens + tuple(extra))
+            train, _ = encode_corpus(texts, tok, self.vocabulary_, **options)
         bad += [f"{i}: {r}" for i, r in sorted(train.errors.items()) if not reasons[i]]
         if bad:
             raise DataError(
@@ -251,8 +259,10 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             "heads": self.heads,
             "kernel": self.kernel,
         }
-        if pretrained is not None:
-            own = {k: pretrained.network[k] for k in own}
+        if pretrained is not None:  # its sizes; the vocabulary may have grown
+            own = {
+                k: pretrained.network[k] if k != "vocab" else v for k, v in own.items()
+            }
         return check_network(
             {
                 **own,
