@@ -264,7 +264,7 @@ def generation_table() -> str:
         if r.get("phase") == "metrics"
     ]
     rows += [
-        [f"MOSES {name} (published, GPU)"] + [number(v.get(k)) for k in GENERATION_KEYS]
+        [f"MOSES {name} (published)"] + [number(v.get(k)) for k in GENERATION_KEYS]
         for name, v in PUBLISHED_BASELINES.items()
     ]
     return markdown_table(["model", *GENERATION_KEYS], rows)
