@@ -69,7 +69,6 @@ def pretrain(args) -> None:
     emit(
         phase="pretrain",
         model=args.model,
-        objective=args.objective,
         hidden=args.hidden,
         depth=args.depth,
         **summary,
