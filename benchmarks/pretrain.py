@@ -119,6 +119,7 @@ def finetune(args) -> None:
                         seed=seed,
                         model=args.model,
                         variant=variant,
+                        train_size=size or "all",
                         init=args.init if variant == "pretrained" else None,
                         **result,
                     )
@@ -131,6 +132,7 @@ def finetune(args) -> None:
                         seed=seed,
                         model="rf/morgan",
                         variant="baseline",
+                        train_size="all",
                         **rf,
                     )
 

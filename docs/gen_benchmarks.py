@@ -314,6 +314,83 @@ def vae_optimize_table() -> str:
     return columns(records, spec)
 
 
+def pretraining_table() -> str:
+    records = [r for r in read_results("pretrain.jsonl") if r["phase"] == "pretrain"]
+    spec = [
+        ("encoder", lambda r: f"{r['model']} {r['hidden']}×{r['depth']}"),
+        ("objective", lambda r: r["objective"]),
+        ("molecules", field("n_train")),
+        ("minutes", lambda r: number(r["train_seconds"] / 60, 0)),
+        ("molecules seen", field("molecules_seen")),
+        ("passes", field("passes", 2)),
+        ("mol/s", field("molecules_per_second", 0)),
+        ("hours per pass", field("full_pass_hours", 2)),
+        ("val loss", field("val_loss")),
+        ("val accuracy", field("val_accuracy")),
+    ]
+    return columns(records, spec)
+
+
+def mean_std(values: list[float]) -> dict:
+    """``value`` (mean) and, over more than one value, ``std`` (sample)."""
+    out = {"value": sum(values) / len(values), "n": len(values)}
+    if len(values) > 1:
+        mean = out["value"]
+        out["std"] = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return out
+
+
+def finetune_table() -> str:
+    """Test metric over seeds: from scratch, from the pretrained encoder, RF."""
+    groups: dict[tuple, dict[str, list[float]]] = {}
+    for r in read_results("pretrain.jsonl"):
+        if r["phase"] != "finetune":
+            continue
+        metric = "test_roc_auc" if "test_roc_auc" in r else "test_rmse"
+        key = (r["dataset"], metric_name(metric), r["split"], str(r["train_size"]))
+        groups.setdefault(key, {}).setdefault(r["variant"], []).append(r[metric])
+    records = [
+        {"key": key, "variant": variant, **mean_std(values)}
+        for key, variants in groups.items()
+        for variant, values in variants.items()
+    ]
+    cols, body = pivot(
+        records,
+        lambda r: r["key"],
+        lambda r: r["variant"],
+        lambda r: with_std(r) + f" ({r['n']})",
+        lambda key: key[1] == "RMSE",
+    )
+    headers = ["data", "metric", "split", "training molecules"]
+    return markdown_table([*headers, *cols], body)
+
+
+def sequences_table() -> str:
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    for r in read_results("sequences.jsonl"):
+        groups.setdefault((r["dataset"], r["split"]), {}).setdefault(
+            r["model"], []
+        ).append(r)
+    records = []
+    for key, models in groups.items():
+        for model, runs in models.items():
+            records.append(
+                {
+                    "key": (*key, f"{len(runs)}"),
+                    "model": model,
+                    **mean_std([r["test_roc_auc"] for r in runs]),
+                }
+            )
+    cols, body = pivot(
+        records,
+        lambda r: r["key"],
+        lambda r: r["model"],
+        with_std,
+        lambda key: False,
+    )
+    return markdown_table(["data", "split", "seeds", *cols], body)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "property": property_table,
     "gnn_zoo": gnn_zoo_table,
@@ -327,6 +404,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "fcd_curve": fcd_curve_table,
     "fcd_check": fcd_check_table,
     "vae_optimize": vae_optimize_table,
+    "pretraining": pretraining_table,
+    "finetune": finetune_table,
+    "sequences": sequences_table,
 }
 
 

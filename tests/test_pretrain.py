@@ -168,6 +168,25 @@ def graph_pretrained(tmp_path_factory):
     return out, summary
 
 
+def test_graph_pretraining_killed_in_its_second_shard_resumes_exactly(
+    graph_pretrained, tmp_path, monkeypatch
+):
+    from molmat.tasks.pretrain import pretrain_graphs
+
+    out, _ = graph_pretrained
+    run = dict(hidden=16, depth=2, shard_size=400, batch_size=64, progress=False)
+    count_writes(monkeypatch, kill_at=4)  # log start, line 1, checkpoint 1, line 2
+    with pytest.raises(Killed):
+        pretrain_graphs(CORPUS, tmp_path / "r", **run)
+    count_writes(monkeypatch, kill_at=None)
+    pretrain_graphs(CORPUS, tmp_path / "r", resume=True, **run)
+    straight = [json.loads(x) for x in (out / "metrics.jsonl").open()]
+    resumed = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").open()]
+    assert len(resumed) == len(straight) == 3
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        assert [r[key] for r in resumed] == [r[key] for r in straight]
+
+
 def test_graph_pretraining_streams_shards_and_fine_tunes(
     graph_pretrained, esol, tmp_path
 ):
