@@ -295,7 +295,7 @@ def test_denoising_pretraining_runs_on_conformers(tmp_path):
         CORPUS,
         tmp_path / "d",
         model="schnet",
-        objective="denoising",
+        objective="denoise",
         hidden=16,
         depth=1,
         shard_size=60,
@@ -306,7 +306,7 @@ def test_denoising_pretraining_runs_on_conformers(tmp_path):
     )
     assert np.isfinite(summary["val_loss"]) and "val_explained_variance" in summary
     with pytest.raises(ValueError, match="takes a 3D layer"):
-        pretrain_graphs(CORPUS, tmp_path / "x", model="gin", objective="denoising")
+        pretrain_graphs(CORPUS, tmp_path / "x", model="gin", objective="denoise")
 
 
 def test_compare_puts_scratch_and_pretrained_side_by_side(

@@ -43,7 +43,7 @@ def add_parser(sub):
         choices=[*GRAPH_LAYERS, "schnet", *ENCODERS],
         default="transformer",
         help="graph encoders: gin, gcn, gat, mpnn, attentivefp, schnet (3D, "
-        "--objective denoising); sequence encoders: transformer, cnn1d, gru",
+        "--objective denoise); sequence encoders: transformer, cnn1d, gru",
     )
     p.add_argument(
         "--tokens", choices=list(TOKENIZERS), default="smiles", help="token kind"
@@ -54,7 +54,7 @@ def add_parser(sub):
         default="masking",
         help="masking: masked atoms (graphs) or masked tokens (sequences); "
         "contrastive (graphs): MolCLR's NT-Xent between two views of each "
-        "molecule with atoms blanked and bonds deleted; denoising (schnet, on "
+        "molecule with atoms blanked and bonds deleted; denoise (schnet, on "
         "one ETKDG conformer per molecule): predict the Gaussian noise added "
         "to the positions; context (graphs): a centre atom's neighbourhood "
         "tells its own context (atoms depth-1 to depth+2 bonds away) from "
@@ -91,7 +91,7 @@ def add_parser(sub):
     p.add_argument(
         "--noise",
         type=float,
-        help="denoising: standard deviation of the position noise in Å (default 0.1)",
+        help="denoise: standard deviation of the position noise in Å (default 0.1)",
     )
     p.add_argument(
         "--epochs",
@@ -154,7 +154,7 @@ def _graphs(args) -> dict:
         depth=args.depth or 5,
         norm=args.norm,
         dropout=args.dropout,
-        strength=args.mask_rate if args.objective != "denoising" else args.noise,
+        strength=args.mask_rate if args.objective != "denoise" else args.noise,
         shard_size=args.shard_size,
         epochs=args.epochs,
         batch_size=args.batch_size,

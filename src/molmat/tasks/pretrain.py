@@ -95,25 +95,25 @@ from molmat.training.sequence import (
 
 log = logging.getLogger("molmat")
 
-OBJECTIVES = ("masking", "context", "contrastive", "denoising")
+OBJECTIVES = ("masking", "context", "contrastive", "denoise")
 # graph objective -> (network, training loss, (model, batch, key, inference) sums)
 GRAPH_OBJECTIVES = {
     "masking": (MaskedAtomNet, masked_atom_loss, masked_atom_sums),
     "context": (ContextNet, context_loss, context_sums),
     "contrastive": (ContrastiveNet, contrastive_loss, contrastive_sums),
-    "denoising": (DenoisingNet, denoising_loss, denoising_sums),
+    "denoise": (DenoisingNet, denoising_loss, denoising_sums),
 }
 DEFAULT_STRENGTH = {
     "masking": 0.15,
     "context": 0.0,
     "contrastive": 0.25,
-    "denoising": 0.1,
+    "denoise": 0.1,
 }
 SCORE_NAMES = {
     "masking": "accuracy",
     "context": "accuracy",
     "contrastive": "accuracy",
-    "denoising": "explained_variance",
+    "denoise": "explained_variance",
 }
 ENCODER_KEYS = ("encoder", "vocab", "embed", "hidden", "depth", "heads", "kernel")
 
@@ -448,14 +448,14 @@ def pretrain_graphs(
             blanked atoms), ``context`` (context prediction: tell a centre
             atom's own context from another molecule's), ``contrastive``
             (MolCLR: NT-Xent between two views with atoms blanked and bonds
-            deleted) or ``denoising`` (schnet: predict the noise added to
+            deleted) or ``denoise`` (schnet: predict the noise added to
             ETKDG conformer positions).
         column: SMILES column of a file (detected when ``None``).
         hidden, depth, norm, dropout: the encoder (Hu et al.: GIN, 300, 5,
             batch norm).
         strength: masking: share of atoms blanked (default 0.15);
             contrastive: share of atoms blanked and of bonds deleted (0.25);
-            denoising: standard deviation of the noise in Å (0.1).
+            denoise: standard deviation of the noise in Å (0.1).
         shard_size: molecules per shard; an epoch is one shard.
         epochs: epochs to run (``None``: one pass over every shard).
         batch_size, lr: Adam with a warm-up, then a cosine decay over the
@@ -482,13 +482,13 @@ def pretrain_graphs(
         model, {"hidden": hidden, "depth": depth, "dropout": float(dropout), "head": []}
     )
     arch["norm"] = norm
-    if needs_positions(arch) != (objective == "denoising"):
+    if needs_positions(arch) != (objective == "denoise"):
         raise ValueError(
             f"{objective} pretraining takes a 3D layer (schnet)"
-            if objective == "denoising"
-            else f"{model} reads 3D conformers: pretrain it by denoising"
+            if objective == "denoise"
+            else f"{model} reads 3D conformers: pretrain it with --objective denoise"
         )
-    conformers = ConformerOptions(n=1, seed=seed) if objective == "denoising" else None
+    conformers = ConformerOptions(n=1, seed=seed) if objective == "denoise" else None
     resume = start_run(out, resume)
     corpus = read_corpus(str(data), column)
     order = np.random.default_rng([seed, 7]).permutation(len(corpus))
@@ -627,7 +627,7 @@ LOSS_NAMES = {
     "masking": "masked-atom cross-entropy, nats",
     "context": "context cross-entropy, nats",
     "contrastive": "NT-Xent, nats",
-    "denoising": "squared error of the noise / sigma per atom",
+    "denoise": "squared error of the noise / sigma per atom",
 }
 
 
@@ -652,7 +652,7 @@ def pretraining_scores(
         t, c, r = _inference_sums(sums, model, batch, key)
         total, count, right = total + float(t), count + float(c), right + float(r)
     name = SCORE_NAMES[objective]
-    second = 1.0 - total / max(right, 1e-9) if objective == "denoising" else None
+    second = 1.0 - total / max(right, 1e-9) if objective == "denoise" else None
     return {
         "loss": total / max(count, 1),
         name: right / max(count, 1) if second is None else second,
