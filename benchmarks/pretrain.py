@@ -96,9 +96,15 @@ def fit_and_score(table, split, seed, model_name, params, size=None) -> dict:
 
 def finetune(args) -> None:
     graph = {"hidden": args.hidden, "depth": args.depth, "epochs": args.ft_epochs}
+    # the same network both ways: the pretrained encoder's settings (batch
+    # norm included) win over the options, so scratch names them explicitly
+    same = {"layer": args.model, "norm": "batch"}
     variants = {
-        "scratch": {},
-        "pretrained": {"init": args.init, "layer_lr_decay": args.layer_lr_decay},
+        "scratch": (same, {}),
+        "pretrained": (
+            args.model,
+            {"init": args.init, "layer_lr_decay": args.layer_lr_decay},
+        ),
     }
     for name in args.sets.split(","):
         table = read_molecules(name)
@@ -108,9 +114,9 @@ def finetune(args) -> None:
             else:
                 runs = [(None if s == "all" else int(s), "random") for s in args.sizes]
             for size, split in runs:
-                for variant, extra in variants.items():
+                for variant, (model, extra) in variants.items():
                     result = fit_and_score(
-                        table, split, seed, args.model, {**graph, **extra}, size
+                        table, split, seed, model, {**graph, **extra}, size
                     )
                     emit(
                         phase="finetune",
