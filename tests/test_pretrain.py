@@ -240,28 +240,6 @@ def test_contrastive_loss_is_invariant_to_the_order_of_the_batch():
     assert int(nt_xent(z1, z1, rows)[2]) == 10
 
 
-def test_contrastive_pretraining_hands_its_encoder_on(esol, tmp_path):
-    from molmat import PropertyModel
-    from molmat.tasks.pretrain import pretrain_graphs
-
-    summary = pretrain_graphs(
-        CORPUS,
-        tmp_path / "c",
-        objective="contrastive",
-        hidden=16,
-        depth=2,
-        shard_size=600,
-        epochs=1,
-        batch_size=64,
-        progress=False,
-    )
-    assert summary["objective"] == "contrastive" and np.isfinite(summary["val_loss"])
-    model = PropertyModel(
-        model="gin", init=str(tmp_path / "c"), epochs=1, progress=False
-    ).fit(esol.smiles[:40], esol.y[:40, 0])
-    assert model.pretraining_["objective"] == "contrastive"
-
-
 def test_denoising_prediction_rotates_with_the_molecule(esol):
     from scipy.spatial.transform import Rotation
 
@@ -386,14 +364,15 @@ def test_context_rings_follow_bond_distances(esol):
     assert int(count) == 8 and np.isfinite(float(total)) and 0 <= int(right) <= 8
 
 
-def test_context_pretraining_runs_and_fine_tunes(esol, tmp_path):
+@pytest.mark.parametrize("objective", ["contrastive", "context"])
+def test_other_objectives_pretrain_and_hand_their_encoder_on(esol, tmp_path, objective):
     from molmat import PropertyModel
     from molmat.tasks.pretrain import pretrain_graphs
 
     summary = pretrain_graphs(
         CORPUS,
-        tmp_path / "ctx",
-        objective="context",
+        tmp_path / "run",
+        objective=objective,
         hidden=16,
         depth=2,
         shard_size=600,
@@ -401,8 +380,9 @@ def test_context_pretraining_runs_and_fine_tunes(esol, tmp_path):
         batch_size=64,
         progress=False,
     )
+    assert summary["objective"] == objective and np.isfinite(summary["val_loss"])
     assert 0.0 <= summary["val_accuracy"] <= 1.0
     model = PropertyModel(
-        model="gin", init=str(tmp_path / "ctx"), epochs=1, progress=False
+        model="gin", init=str(tmp_path / "run"), epochs=1, progress=False
     ).fit(esol.smiles[:40], esol.y[:40, 0])
-    assert model.pretraining_["objective"] == "context"
+    assert model.pretraining_["objective"] == objective
