@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from provenance import commit
 
 from molmat.data.csv import read_molecules
-from molmat.tasks.runs import build_model, make_splits
+from molmat.tasks.runs import build_model, make_splits, target_units
 
 CLASSIFICATION = ("bbbp", "bace", "clintox", "tox21")
 SIZES = ("50", "100", "200", "all")
@@ -94,6 +96,34 @@ def fit_and_score(table, split, seed, model_name, params, size=None) -> dict:
     }
 
 
+def draw_learning_curves(results: list[dict], folder: str) -> None:
+    """Test metric against labelled molecules, scratch against pretrained, one
+    PNG per regression set (mean and standard deviation over the seeds)."""
+    from molmat.training.plots import size_curve
+
+    for name in sorted({r["dataset"] for r in results}):
+        runs = [r for r in results if r["dataset"] == name]
+        points = []
+        for variant, size in sorted({(r["variant"], r["n_train"]) for r in runs}):
+            values = [
+                r["test_rmse"]
+                for r in runs
+                if (r["variant"], r["n_train"]) == (variant, size)
+            ]
+            points.append(
+                {
+                    "size": size,
+                    "rmse": float(np.mean(values)),
+                    "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                    "label": variant,
+                }
+            )
+        path = Path(folder) / f"finetune_{name}.png"
+        units = target_units(name, "regression")
+        size_curve(points, path, "rmse", units, f"{name}, mean ± sd over seeds")
+        print(f"learning curve: {path}", file=sys.stderr)
+
+
 def finetune(args) -> None:
     graph = {"hidden": args.hidden, "depth": args.depth, "epochs": args.ft_epochs}
     # the same network both ways: the pretrained encoder's settings (batch
@@ -106,6 +136,7 @@ def finetune(args) -> None:
             {"init": args.init, "layer_lr_decay": args.layer_lr_decay},
         ),
     }
+    curves: list[dict] = []
     for name in args.sets.split(","):
         table = read_molecules(name)
         for seed in (0, 1, 2):
@@ -118,6 +149,8 @@ def finetune(args) -> None:
                     result = fit_and_score(
                         table, split, seed, model, {**graph, **extra}, size
                     )
+                    if "test_rmse" in result:
+                        curves.append({"dataset": name, "variant": variant, **result})
                     emit(
                         phase="finetune",
                         dataset=name,
@@ -141,6 +174,9 @@ def finetune(args) -> None:
                         train_size="all",
                         **rf,
                     )
+
+    if curves:
+        draw_learning_curves(curves, args.init)
 
 
 def main() -> None:

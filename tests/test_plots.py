@@ -164,6 +164,17 @@ def test_size_curve_names_units_and_run(tmp_path):
     assert "kcal/mol" not in text  # R² has no units
 
 
+def test_size_curve_draws_one_line_per_label_with_error_bars(tmp_path):
+    points = [
+        {"size": n, "rmse": r / n, "std": 0.1 / n, "label": label}
+        for label, r in (("from scratch", 2.0), ("pretrained", 1.0))
+        for n in (200, 50, 100)
+    ]
+    fig_path = plots.size_curve(points, tmp_path / "two.svg", "rmse")
+    text = svg_text(fig_path)
+    assert "from scratch" in text and "pretrained" in text
+
+
 def test_potential_parity_plots_in_ev_with_mev_metrics(tmp_path, monkeypatch):
     frames = [
         Frame(

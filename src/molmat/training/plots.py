@@ -397,12 +397,28 @@ def size_curve(
 ) -> Path:
     """Test metric against training-set size (log x axis).
 
+    ``points``: ``{"size", metric}`` dicts; with a ``label`` key, one line per
+    label (e.g. from scratch against pretrained), and with ``std``, error bars.
     ``units``: units of the targets (for RMSE/MAE); ``title``: the run, e.g.
     ``"esol, rf, test set n = 226"``.
     """
     fig = Figure(figsize=(5, 4), dpi=120)
     ax = fig.subplots()
-    ax.plot([p["size"] for p in points], [p[metric] for p in points], "o-")
+    labels = list(dict.fromkeys(p.get("label") for p in points))
+    for label in labels:
+        line = sorted(
+            (p for p in points if p.get("label") == label), key=lambda p: p["size"]
+        )
+        ax.errorbar(
+            [p["size"] for p in line],
+            [p[metric] for p in line],
+            yerr=[p["std"] for p in line] if all("std" in p for p in line) else None,
+            fmt="o-",
+            capsize=3,
+            label=label,
+        )
+    if labels != [None]:
+        ax.legend()
     ax.set_xscale("log")
     ax.set_xlabel("training molecules")
     ax.set_ylabel(f"test {metric_label(metric, units)}")
