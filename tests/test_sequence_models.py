@@ -145,6 +145,22 @@ def test_small_model_overfits_its_training_peptides(peptide_model, peptides):
     assert (peptide_model.predict(X) == y).mean() >= 0.95
 
 
+def test_best_epoch_follows_the_chosen_validation_score(peptides):
+    X, y = list(peptides.sequence[:60]), peptides.hemolytic.to_numpy()[:60]
+    options = dict(model="cnn1d", tokens="aa", hidden=16, embed=8, epochs=8)
+    options |= dict(batch_size=16, patience=None, val_fraction=0.3, progress=False)
+    for select_by, key, best in (
+        ("metric", "val_roc_auc", np.argmax),
+        ("loss", "val_log_loss", np.argmin),
+    ):
+        model = SequenceModel(**options, select_by=select_by).fit(X, y)
+        records = model.history_.records
+        chosen = records[int(best([r[key] for r in records]))]["epoch"]
+        assert model.history_.best_epoch == chosen, select_by
+    with pytest.raises(ValueError, match="select_by must be one of"):
+        SequenceModel(**options, select_by="auc").fit(X, y)
+
+
 def test_archive_round_trip_predicts_identically(peptide_model, peptides, tmp_path):
     X = list(peptides.sequence[40:])
     peptide_model.save(tmp_path / "m")

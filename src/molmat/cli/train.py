@@ -32,6 +32,7 @@ from molmat.tasks.compare import compare_models
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import MODELS, SPLITS, train_run
 from molmat.tasks.sequence import SequenceModel
+from molmat.training.metrics import SELECT_BY
 from molmat.training.potential import LR_SCHEDULES
 
 # The CLI and the Python API agree; graph-network defaults win for shared names.
@@ -40,6 +41,14 @@ DEFAULTS = {
     **SequenceModel().get_params(),
     **PropertyModel().get_params(),
 }
+
+
+def select_by_choice(text: str) -> str:
+    """``metric`` or ``loss`` (argparse type)."""
+    if text not in SELECT_BY:
+        raise argparse.ArgumentTypeError(f"choose {' or '.join(SELECT_BY)}")
+    return text
+
 
 # (flag, PropertyModel parameter, type, help); defaults come from PropertyModel.
 MODEL_OPTIONS = [
@@ -71,6 +80,14 @@ TRAINING_OPTIONS = [
         "stop after this many epochs without a better validation metric, keeping "
         "the best epoch: graph networks (0 runs all epochs) and the MLP (its "
         "default: 30)",
+    ),
+    (
+        "--select-by",
+        "select_by",
+        select_by_choice,
+        "what picks the best epoch of a neural model: metric (RMSE, or ROC-AUC "
+        "for classification) or loss (validation log-loss for classification: "
+        "steadier than ROC-AUC on a small validation set)",
     ),
 ]
 

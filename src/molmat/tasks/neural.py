@@ -108,6 +108,7 @@ class NeuralPropertyModel(MoleculePredictor):
             warmup_epochs=self.warmup_epochs,
             weight_decay=self.weight_decay,
             patience=self.patience or None,
+            select_by=self.select_by,
             seed=self.seed,
         )
 

@@ -117,6 +117,9 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         patience: stop after this many epochs without a better validation
             metric (the one that picks the best epoch, e.g. RMSE); the best
             epoch is kept either way (0 or ``None``: train all epochs).
+        select_by: what picks the best epoch: ``"metric"`` (RMSE, or ROC-AUC
+            for classification) or ``"loss"`` (validation log-loss for
+            classification; steadier on small validation sets).
         val_fraction: share of the training data held out for validation when
             ``fit`` gets no ``X_val`` (0: no validation, keep the last epoch).
         class_weight: ``"balanced"`` weights positives by n_negative/n_positive
@@ -158,6 +161,7 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         warmup_epochs: float = 2.0,
         weight_decay: float = 0.0,
         patience: int | None = 10,
+        select_by: str = "metric",
         val_fraction: float = 0.1,
         class_weight: str | None = None,
         seed: int = 0,
@@ -186,6 +190,7 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
         self.warmup_epochs = warmup_epochs
         self.weight_decay = weight_decay
         self.patience = patience
+        self.select_by = select_by
         self.val_fraction = val_fraction
         self.class_weight = class_weight
         self.seed = seed

@@ -356,7 +356,11 @@ def _train_one(
         plots.learning_curve(
             records,
             out / "learning_curve.png",
-            selection_metric(model.task_, metrics.get("val")),
+            selection_metric(
+                model.task_,
+                metrics.get("val"),
+                model.get_params().get("select_by", "metric"),
+            ),
             model.history_.best_epoch,
             units=target_units(table.report.source, model.task_),
             loss_label=TRAIN_LOSSES[model.task_],

@@ -67,6 +67,7 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         ffn_hidden, ffn_layers: the MLP head.
         task: and ``epochs``, ``batch_size``, ``max_lr``, ``init_lr``,
             ``final_lr``, ``warmup_epochs``, ``weight_decay``, ``patience``,
+            ``select_by``,
             ``val_fraction``, ``class_weight``, ``seed``, ``progress``: as for
             :class:`~molmat.tasks.property.PropertyModel`.
         use_cache: cache the token encodings on disk (``$MOLMAT_CACHE_DIR``).
@@ -105,6 +106,7 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         warmup_epochs: float = 2.0,
         weight_decay: float = 0.0,
         patience: int | None = 10,
+        select_by: str = "metric",
         val_fraction: float = 0.1,
         class_weight: str | None = None,
         seed: int = 0,
@@ -134,6 +136,7 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         self.warmup_epochs = warmup_epochs
         self.weight_decay = weight_decay
         self.patience = patience
+        self.select_by = select_by
         self.val_fraction = val_fraction
         self.class_weight = class_weight
         self.seed = seed

@@ -144,14 +144,26 @@ def score(
     return out
 
 
-def selection_metric(task: str, scores: dict | None = None) -> str:
+SELECT_BY = ("metric", "loss")
+
+
+def selection_metric(
+    task: str, scores: dict | None = None, select_by: str = "metric"
+) -> str:
     """Metric that picks the best epoch: RMSE (regression) or ROC-AUC.
 
-    Given validation ``scores`` whose ROC-AUC is undefined (one class only),
-    validation log-loss is used instead.
+    ``select_by="loss"`` picks classification epochs by validation log-loss,
+    a proper score that rewards calibrated probabilities: on a small
+    validation set ROC-AUC saturates within a few epochs, while the
+    probabilities are still near the base rate. Given validation ``scores``
+    whose ROC-AUC is undefined (one class only), log-loss is used either way.
     """
+    if select_by not in SELECT_BY:
+        raise ValueError(f"select_by must be one of {SELECT_BY}, not {select_by!r}")
     if task == "regression":
         return "rmse"
+    if select_by == "loss":
+        return "log_loss"
     if scores is not None and not np.isfinite(scores.get("roc_auc", np.nan)):
         return "log_loss"
     return "roc_auc"

@@ -45,7 +45,9 @@ class TrainConfig:
     The learning rate rises linearly from ``init_lr`` to ``max_lr`` over
     ``warmup_epochs`` and then decays exponentially to ``final_lr`` at the last
     epoch. Training stops early after ``patience`` epochs without a better
-    validation metric (``None``: never) and keeps the best parameters.
+    validation metric (``None``: never) and keeps the best parameters; the
+    metric is chosen by ``select_by`` (see
+    :func:`~molmat.training.metrics.selection_metric`).
     ``lr_scales`` scale the updates of parts of the network (a frozen or
     slower pretrained encoder; see
     :class:`~molmat.training.engine.OptimizerConfig`).
@@ -61,6 +63,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float | None = 10.0
     patience: int | None = None
+    select_by: str = "metric"
     seed: int = 0
     lr_scales: tuple[tuple[str, float], ...] = ()
 
@@ -137,7 +140,7 @@ class Trainer:
         Args:
             cfg: optimisation settings.
             evaluate: maps raw validation outputs [n_val, T] to a metrics dict
-                holding ``selection_metric(cfg.task)``.
+                holding ``selection_metric(cfg.task, None, cfg.select_by)``.
             pos_weight: [T] positive-class weights (classification).
             checkpoint_dir: where ``checkpoint.npz`` goes after every epoch.
             metrics_log: JSON-lines file receiving one record per epoch.
@@ -203,12 +206,12 @@ class Trainer:
 
     def _validator(self, val: GraphSet | EncodedCorpus):
         """Validation scores and the objective (lower is better) of a model."""
-        task = self.cfg.task
-        chosen = [selection_metric(task)]
+        task, select_by = self.cfg.task, self.cfg.select_by
+        chosen = [selection_metric(task, None, select_by)]
 
         def validate(model) -> tuple[dict, float]:
             scores = self.evaluate(predict_outputs(model, val, self.cfg.batch_size))
-            metric = selection_metric(task, scores)
+            metric = selection_metric(task, scores, select_by)
             if metric != chosen[0]:
                 chosen[0] = metric
                 log.warning(
