@@ -12,7 +12,8 @@ Data (dmol-book, CC BY-NC; read from ../shared/data/molecules/):
 Every model trains on the identical split. The baselines are a random forest
 and a logistic regression on k-mer composition (frequencies of every 1-, 2-
 and 3-mer, 8,420 columns). One JSON line per (dataset, seed, model): test
-accuracy and ROC-AUC, training wall seconds, sequences per second.
+accuracy and ROC-AUC, training wall seconds, sequences per second. The
+neural models keep the epoch of lowest validation log-loss (``--select-by``).
 
     python benchmarks/sequences.py                        # everything
     python benchmarks/sequences.py --datasets peptides --models cnn1d,kmer-rf
@@ -88,7 +89,7 @@ def kmer_features(sequences: list[str], k_max: int = 3) -> sparse.csr_matrix:
     )
 
 
-def run_one(name, sequences, y, seed, model_name, epochs) -> dict:
+def run_one(name, sequences, y, seed, model_name, epochs, select_by) -> dict:
     train, val, test = random_split(len(y), seed)
     pick = lambda idx: [sequences[i] for i in idx]  # noqa: E731
     tick = time.perf_counter()
@@ -109,6 +110,7 @@ def run_one(name, sequences, y, seed, model_name, epochs) -> dict:
             batch_size=64,
             dropout=0.1,
             patience=10,
+            select_by=select_by,
             seed=seed,
             progress=False,
             **NEURAL[model_name],
@@ -123,6 +125,7 @@ def run_one(name, sequences, y, seed, model_name, epochs) -> dict:
                 len(train) * len(history.records) / max(history.train_seconds, 1e-9),
                 1,
             ),
+            "select_by": select_by,
             **NEURAL[model_name],
         }
     wall = time.perf_counter() - tick
@@ -147,12 +150,20 @@ def main() -> None:
     p.add_argument("--datasets", default="peptides,proteins")
     p.add_argument("--models", default=",".join([*NEURAL, *BASELINES]))
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument(
+        "--select-by",
+        default="loss",
+        choices=["metric", "loss"],
+        help="best epoch by validation log-loss (default) or ROC-AUC",
+    )
     args = p.parse_args()
     for name in args.datasets.split(","):
         sequences, y = load(name)
         for seed in SEEDS[name]:
             for model_name in args.models.split(","):
-                result = run_one(name, sequences, y, seed, model_name, args.epochs)
+                result = run_one(
+                    name, sequences, y, seed, model_name, args.epochs, args.select_by
+                )
                 print(json.dumps(result), flush=True)
 
 
