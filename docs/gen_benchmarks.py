@@ -366,29 +366,27 @@ def finetune_table() -> str:
 
 
 def sequences_table() -> str:
-    groups: dict[tuple, dict[str, list[dict]]] = {}
+    """Accuracy and ROC-AUC over seeds per dataset and model; neural models
+    name what picked their best epoch."""
+    groups: dict[tuple, list[dict]] = {}
     for r in read_results("sequences.jsonl"):
-        groups.setdefault((r["dataset"], r["split"]), {}).setdefault(
-            r["model"], []
-        ).append(r)
-    records = []
-    for key, models in groups.items():
-        for model, runs in models.items():
-            records.append(
-                {
-                    "key": (*key, f"{len(runs)}"),
-                    "model": model,
-                    **mean_std([r["test_roc_auc"] for r in runs]),
-                }
-            )
-    cols, body = pivot(
-        records,
-        lambda r: r["key"],
-        lambda r: r["model"],
-        with_std,
-        lambda key: False,
-    )
-    return markdown_table(["data", "split", "seeds", *cols], body)
+        model = r["model"]
+        if not model.startswith("kmer"):
+            model += f", best epoch by {SELECTED_BY[r.get('select_by', 'metric')]}"
+        groups.setdefault((r["dataset"], r["split"], model), []).append(r)
+
+    def cell(runs: list[dict], key: str) -> str:
+        return with_std(mean_std([r[key] for r in runs]))
+
+    rows = [
+        [*key, str(len(runs)), cell(runs, "test_accuracy"), cell(runs, "test_roc_auc")]
+        for key, runs in groups.items()
+    ]
+    headers = ["data", "split", "model", "seeds", "test accuracy", "test ROC-AUC"]
+    return markdown_table(headers, rows)
+
+
+SELECTED_BY = {"metric": "val ROC-AUC", "loss": "val log-loss"}
 
 
 TABLES: dict[str, Callable[[], str]] = {
