@@ -340,6 +340,13 @@ def mean_std(values: list[float]) -> dict:
     return out
 
 
+VARIANT_NAMES = {
+    "scratch": "GIN from scratch",
+    "pretrained": "GIN pretrained",
+    "baseline": "RF on Morgan bits",
+}
+
+
 def finetune_table() -> str:
     """Test metric over seeds: from scratch, from the pretrained encoder, RF."""
     groups: dict[tuple, dict[str, list[float]]] = {}
@@ -357,7 +364,7 @@ def finetune_table() -> str:
     cols, body = pivot(
         records,
         lambda r: r["key"],
-        lambda r: r["variant"],
+        lambda r: VARIANT_NAMES[r["variant"]],
         lambda r: with_std(r) + f" ({r['n']})",
         lambda key: key[1] == "RMSE",
     )
