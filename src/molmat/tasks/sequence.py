@@ -67,9 +67,8 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
         ffn_hidden, ffn_layers: the MLP head.
         task: and ``epochs``, ``batch_size``, ``max_lr``, ``init_lr``,
             ``final_lr``, ``warmup_epochs``, ``weight_decay``, ``patience``,
-            ``select_by``,
-            ``val_fraction``, ``class_weight``, ``seed``, ``progress``: as for
-            :class:`~molmat.tasks.property.PropertyModel`.
+            ``select_by``, ``val_fraction``, ``class_weight``, ``seed``,
+            ``progress``: as for :class:`~molmat.tasks.property.PropertyModel`.
         use_cache: cache the token encodings on disk (``$MOLMAT_CACHE_DIR``).
         init: a pretrained encoder (the ``model/`` folder of
             :func:`~molmat.tasks.pretrain.pretrain_sequences`, or its run
