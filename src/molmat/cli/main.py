@@ -31,6 +31,7 @@ COMMANDS = {
     "generate": "train generators, sample and score new molecules",
     "pretrain": "pretrain a graph or sequence encoder on unlabelled data",
     "attention": "draw a sequence transformer's attention for one input",
+    "explain": "attribute predictions to atoms or tokens; find counterfactuals",
     "datasets": "list bundled datasets",
     "cache": "show or clear the on-disk caches",
 }

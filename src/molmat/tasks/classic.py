@@ -154,14 +154,27 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
 
     def predict_values(self, X: Sequence) -> np.ndarray:
         """Predictions [n, T]: values, or positive-class probabilities/scores."""
-        keys, mols, reasons = molecules(X)
-        good = [i for i, r in enumerate(reasons) if not r]
-        out = np.full((len(keys), self.n_targets_), np.nan, dtype=np.float32)
-        if good:
-            features = self._features([mols[i] for i in good], "X")
-            for j, estimator in enumerate(self.estimators_):
-                out[good, j] = self._predict_one(estimator, features)
+        X = list(X)
+        features, rows = self.input_features(X)
+        out = np.full((len(X), self.n_targets_), np.nan, dtype=np.float32)
+        if len(rows):
+            for j in range(self.n_targets_):
+                out[rows, j] = self.predict_features(features, j)
         return out
+
+    def input_features(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """Feature matrix [g, F] of the parsable molecules of ``X`` and their
+        positions [g] in ``X``."""
+        _, mols, reasons = molecules(X)
+        rows = np.array([i for i, r in enumerate(reasons) if not r], np.int64)
+        if not len(rows):
+            return np.zeros((0, 0), np.float32), rows
+        return self._features([mols[i] for i in rows], "X"), rows
+
+    def predict_features(self, features: np.ndarray, target: int = 0) -> np.ndarray:
+        """Predictions [n] of target ``target`` from a feature matrix [n, F]
+        (as :meth:`input_features` makes them)."""
+        return self._predict_one(self.estimators_[target], features)
 
     def _predict_one(self, estimator, features: np.ndarray) -> np.ndarray:
         if self.task_ == "regression":
@@ -175,14 +188,13 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         (NaN for unusable molecules)."""
         if not self._is_gp_regression():
             raise AttributeError("predictive standard deviations need a GP regression")
-        keys, mols, reasons = molecules(X)
-        good = [i for i, r in enumerate(reasons) if not r]
-        mean = np.full((len(keys), self.n_targets_), np.nan)
-        std = np.full((len(keys), self.n_targets_), np.nan)
-        if good:
-            features = self._features([mols[i] for i in good], "X")
+        X = list(X)
+        features, rows = self.input_features(X)
+        mean = np.full((len(X), self.n_targets_), np.nan)
+        std = np.full((len(X), self.n_targets_), np.nan)
+        if len(rows):
             for j, estimator in enumerate(self.estimators_):
-                mean[good, j], std[good, j] = estimator.predict(
+                mean[rows, j], std[rows, j] = estimator.predict(
                     features, return_std=True
                 )
         return mean, std

@@ -346,26 +346,33 @@ class PropertyModel(NeuralPropertyModel, BaseEstimator):
     # -- prediction --------------------------------------------------------
     def predict_values(self, X: Sequence) -> np.ndarray:
         """Predictions [n, T]: original units or probabilities, NaN for bad SMILES."""
+        X = list(X)
+        graphs, rows = self.input_graphs(X)
+        out = np.full((len(X), self.n_targets_), np.nan, dtype=np.float32)
+        if len(rows):
+            raw = predict_outputs(self.net_, graphs, self.batch_size, self.n_targets_)
+            out[rows] = self._from_raw(raw)
+        return out
+
+    def input_graphs(self, X: Sequence) -> tuple[GraphSet, np.ndarray]:
+        """The network's input graphs of ``X`` (molecule descriptors
+        standardised) and their positions [g] in ``X``; unparsable SMILES and
+        molecules without a conformer (3D models) are logged and left out."""
         keys, mols, reasons = molecules(X)
         good = [i for i, r in enumerate(reasons) if not r]
         for i, r in enumerate(reasons):
             if r:
                 log.warning("molecule %d skipped: %s", i, r)
-        out = np.full((len(keys), self.n_targets_), np.nan, dtype=np.float32)
-        if good:
-            options = self._conformer_options()
-            graphs = featurize(
-                [mols[i] for i in good],
-                self.mol_features,
-                options,
-                ConformerStore() if options and self.use_cache else None,
-            )
-            graphs, kept, _ = drop_failed(graphs, [keys[i] for i in good], "X")
-            good = np.asarray(good)[kept]
-            graphs = self._scaled(graphs)
-            raw = predict_outputs(self.net_, graphs, self.batch_size, self.n_targets_)
-            out[good] = self._from_raw(raw)
-        return out
+        options = self._conformer_options()
+        graphs = featurize(
+            [mols[i] for i in good],
+            self.mol_features,
+            options,
+            ConformerStore() if options and self.use_cache else None,
+        )
+        graphs, kept, _ = drop_failed(graphs, [keys[i] for i in good], "X")
+        rows = np.asarray(good, np.int64)[kept]
+        return (self._scaled(graphs) if len(rows) else graphs), rows
 
     # -- persistence -------------------------------------------------------
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:

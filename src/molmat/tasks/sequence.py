@@ -336,6 +336,13 @@ class SequenceModel(NeuralPropertyModel, BaseEstimator):
             out[kept] = self._from_raw(raw)
         return out
 
+    def input_tokens(self, X: Sequence) -> tuple[EncodedCorpus, np.ndarray]:
+        """Token ids of ``X`` with the model's vocabulary (no ``<bos>`` or
+        ``<eos>``) and their positions [n] in ``X``; items that cannot be
+        tokenised are logged and left out."""
+        corpus, kept, _ = self._encode(list(X), "X")
+        return corpus, kept
+
     def attention(self, item) -> tuple[list[str], np.ndarray]:
         """Tokens of one sequence or molecule and the transformer's attention
         probabilities over them, [layers, heads, L, L] (``<bos>`` and

@@ -13,7 +13,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from molmat.data.sequences import PAD, TokenBatch, TokenBatcher
 from molmat.models.sequence.encoders import (
@@ -85,9 +85,24 @@ class SequenceNet(eqx.Module):
         key: PRNGKeyArray | None = None,
         inference: bool = False,
     ) -> Float[Array, "B n_targets"]:
+        x = self.embed[batch.tokens]
+        return self.from_embeddings(
+            x, batch.tokens != PAD, key=key, inference=inference
+        )
+
+    def from_embeddings(
+        self,
+        x: Float[Array, "B L e"],
+        mask: Bool[Array, "B L"],
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = False,
+    ) -> Float[Array, "B n_targets"]:
+        """Outputs from token embeddings ``x`` (``embed[tokens]``) and the
+        real-token ``mask``: what gradient attributions differentiate."""
         ekey, hkey = jax.random.split(key) if key is not None else (None, None)
-        h = self.encode(batch.tokens, key=ekey, inference=inference)
-        pooled = pool_tokens(h, batch.tokens != PAD, self.pool)
+        h = self.encoder(x, mask, key=ekey, inference=inference)
+        pooled = pool_tokens(h, mask, self.pool)
         return self.head(pooled, key=hkey, inference=inference)
 
     def batcher(self, corpus, batch_size: int) -> TokenBatcher:

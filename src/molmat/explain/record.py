@@ -1,0 +1,53 @@
+"""The record of one explained prediction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from molmat.explain.shapley import ShapleyReport
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """How one molecule's or sequence's parts add up to its prediction.
+
+    Attributes:
+        item: the input as given (SMILES or sequence).
+        row: its position in the explained inputs.
+        method: ``ig``, ``gradient``, ``smoothgrad`` or ``shap``.
+        target: the explained target's name.
+        parts: [n] atom symbols or tokens.
+        values: [n] attribution of each part, in prediction units.
+        prediction: the model's prediction for the item.
+        reference: the prediction at the baseline (no atom or bond features,
+            or no tokens; NaN for ``gradient`` and ``smoothgrad``, which
+            have none).
+        rest: the molecule descriptors' share (0 without descriptors).
+        report: the Shapley estimate's convergence report (``shap`` only).
+        features: Shapley value of each feature column, largest first
+            (descriptor and fingerprint models only).
+    """
+
+    item: str
+    row: int
+    method: str
+    target: str
+    parts: list[str]
+    values: np.ndarray
+    prediction: float
+    reference: float
+    rest: float = 0.0
+    report: ShapleyReport | None = field(default=None, repr=False)
+    features: dict[str, float] | None = field(default=None, repr=False)
+
+    @property
+    def total(self) -> float:
+        """Σ values + rest."""
+        return float(self.values.sum() + self.rest)
+
+    @property
+    def completeness_error(self) -> float:
+        """``|total - (prediction - reference)|`` (NaN without a reference)."""
+        return abs(self.total - (self.prediction - self.reference))
