@@ -21,7 +21,7 @@ neighbour) and one ``pictures/counterfactuals_<row>`` grid each.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,18 +59,28 @@ class ExplainSummary:
     stats: dict = field(default_factory=dict)
 
 
-def read_items(
-    model, smiles: list[str] | None, data, column, sep
-) -> tuple[list, list[str]]:
-    """Inputs to explain, from ``--smiles`` values or a ``--data`` file, and
-    the reasons rows of the file were skipped."""
+@dataclass(frozen=True)
+class Inputs:
+    """What to explain: the usable ``items``, their input ``rows`` (0-based
+    row of the file, or position among ``--smiles``), how many rows were
+    read and why the others were skipped."""
+
+    items: list
+    rows: np.ndarray
+    n_rows: int
+    skipped: list[str]
+
+
+def read_items(model, smiles: list[str] | None, data, column, sep) -> Inputs:
+    """Inputs to explain, from ``--smiles`` values or a ``--data`` file."""
     if smiles:
-        return list(smiles), []
+        return Inputs(list(smiles), np.arange(len(smiles)), len(smiles), [])
     table = read_inputs(
         data, column, model_tokens(model), [], require_targets=False, sep=sep
     )
     report_data(table.report)
-    return list(table.inputs), [str(b) for b in table.report.bad_rows]
+    skipped = [str(b) for b in table.report.bad_rows]
+    return Inputs(list(table.inputs), table.rows, table.report.n_rows, skipped)
 
 
 def explain_to_folder(
@@ -93,17 +103,17 @@ def explain_to_folder(
     of molecules drawn.
     """
     model = load_for_prediction(model_path)
-    items, skipped = read_items(model, smiles, data, smiles_col, sep)
-    results = explain(model, items, method, target, progress=progress, **options)
-    skipped += _unexplained(items, results)
+    inputs = read_items(model, smiles, data, smiles_col, sep)
+    found = explain(model, inputs.items, method, target, progress=progress, **options)
+    results = [replace(r, row=int(inputs.rows[r.row])) for r in found]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = ExplainSummary(
         method,
         results[0].target if results else str(target),
-        len(items),
+        inputs.n_rows,
         len(results),
-        skipped,
+        inputs.skipped + _unexplained(inputs, found),
     )
     summary.files += _write_tables(results, out)
     shown = results[:pictures]
@@ -118,9 +128,14 @@ def explain_to_folder(
     return summary
 
 
-def _unexplained(items: list, results: list[Attribution]) -> list[str]:
+def _unexplained(inputs: Inputs, results: list[Attribution]) -> list[str]:
+    """The usable-looking inputs a model still could not explain."""
     done = {r.row for r in results}
-    return [f"input {i} ({items[i]!r})" for i in range(len(items)) if i not in done]
+    return [
+        f"row {inputs.rows[i]} ({item!r})"
+        for i, item in enumerate(inputs.items)
+        if i not in done
+    ]
 
 
 def _write_tables(results: list[Attribution], out: Path) -> list[Path]:
@@ -207,19 +222,19 @@ def counterfactuals_to_folder(
         raise ValueError(
             "counterfactuals mutate molecules; this model reads amino acids"
         )
-    items, skipped = read_items(model, smiles, data, smiles_col, sep)
+    inputs = read_items(model, smiles, data, smiles_col, sep)
+    skipped = list(inputs.skipped)
     out = Path(out)
     (out / "pictures").mkdir(parents=True, exist_ok=True)
     chosen, neighbours, seconds, similar = [], [], [], []
     target = options.get("target")
-    for row, item in enumerate(
-        progress_bar(items, "counterfactuals", enabled=progress)
-    ):
+    bar = progress_bar(inputs.items, "counterfactuals", enabled=progress)
+    for row, item in zip(inputs.rows, bar, strict=True):
         try:
             found = counterfactuals(model, item, **options)
         except ValueError as err:
-            skipped.append(f"input {row}: {err}")
-            log.warning("input %d skipped: %s", row, err)
+            skipped.append(f"row {row}: {err}")
+            log.warning("row %d skipped: %s", row, err)
             continue
         target = found.target
         seconds.append(found.seconds)
@@ -247,7 +262,7 @@ def counterfactuals_to_folder(
         table.to_csv(path, index=False)
     similar = np.array(similar, float)
     summary = ExplainSummary(
-        "counterfactual", str(target), len(items), len(similar), skipped, files
+        "counterfactual", str(target), inputs.n_rows, len(similar), skipped, files
     )
     summary.stats = {
         "with_counterfactual": int(np.isfinite(similar).sum()),
