@@ -396,6 +396,58 @@ def sequences_table() -> str:
 SELECTED_BY = {"metric": "val ROC-AUC", "loss": "val log-loss"}
 
 
+def explain_results(select: Callable[[dict], bool]) -> list[dict]:
+    return [r for r in read_results("explain.jsonl") if select(r)]
+
+
+def explain_completeness_table() -> str:
+    """Integrated-gradients completeness by model and steps."""
+    return columns(
+        explain_results(lambda r: "share_within_1pct" in r),
+        [
+            ("data", data_name),
+            ("model", lambda r: r["model"]),
+            ("steps", lambda r: str(r["steps"])),
+            ("molecules within 1%", lambda r: f"{100 * r['share_within_1pct']:.1f}%"),
+            ("relative error, median", field("rel_error_p50", 4)),
+            ("relative error, 95th pct", field("rel_error_p95", 4)),
+            ("absolute error, median", field("abs_error_median", 4)),
+        ],
+    )
+
+
+def explain_speed_table() -> str:
+    """Attribution speed per method."""
+    return columns(
+        explain_results(lambda r: "molecules_per_s" in r),
+        [
+            ("data", data_name),
+            ("model", lambda r: r["model"]),
+            ("method", lambda r: r["method"]),
+            ("settings", lambda r: r.get("settings", "")),
+            ("molecules", lambda r: str(r["n_molecules"])),
+            ("molecules/s", field("molecules_per_s", 1)),
+        ],
+    )
+
+
+def explain_counterfactual_table() -> str:
+    """Counterfactual success, similarity and time per molecule."""
+    return columns(
+        explain_results(lambda r: r["method"] == "counterfactual"),
+        [
+            ("data", data_name),
+            ("model", lambda r: r["model"]),
+            ("target", lambda r: r.get("target") or "(the only one)"),
+            ("test molecules", lambda r: str(r["n_molecules"])),
+            ("counterfactual found", lambda r: f"{100 * r['success_rate']:.1f}%"),
+            ("mean similarity", field("mean_similarity")),
+            ("s per molecule", field("seconds_per_molecule", 2)),
+            ("s, 95th pct", field("seconds_p95", 2)),
+        ],
+    )
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "property": property_table,
     "gnn_zoo": gnn_zoo_table,
@@ -412,6 +464,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "pretraining": pretraining_table,
     "finetune": finetune_table,
     "sequences": sequences_table,
+    "explain_completeness": explain_completeness_table,
+    "explain_speed": explain_speed_table,
+    "explain_counterfactuals": explain_counterfactual_table,
 }
 
 

@@ -40,6 +40,19 @@ def add_parser(sub):
         "--steps", type=int, default=64, help="ig: midpoint-rule steps on the path"
     )
     attribution.add_argument(
+        "--tolerance",
+        type=float,
+        help="ig: double the steps (up to --max-steps) until every molecule's "
+        "attributions add up to prediction - baseline prediction within this "
+        "fraction (e.g. 0.01)",
+    )
+    attribution.add_argument(
+        "--max-steps",
+        type=int,
+        default=1024,
+        help="ig: the most steps --tolerance takes",
+    )
+    attribution.add_argument(
         "--samples", type=int, default=32, help="smoothgrad: noisy copies"
     )
     attribution.add_argument(
@@ -123,6 +136,8 @@ def run(args) -> int:
             target=args.target,
             pictures=args.pictures,
             steps=args.steps,
+            tolerance=args.tolerance,
+            max_steps=args.max_steps,
             samples=args.samples,
             noise=args.noise,
             permutations=args.permutations,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import equinox as eqx
 import jax
@@ -34,20 +35,58 @@ METHODS = ("ig", "gradient", "smoothgrad", "shap")
 COALITION_CHUNK = 128
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Options of the attribution methods.
+
+    Attributes:
+        steps: ``ig``: midpoint-rule steps on the path.
+        tolerance: ``ig``: when set, a batch is integrated again with twice
+            the steps until every molecule's completeness error is at most
+            ``tolerance`` × |prediction − reference|, or ``max_steps`` is
+            reached.
+        max_steps: ``ig``: the most steps ``tolerance`` may take.
+        samples: ``smoothgrad``: noisy copies of the inputs.
+        noise: ``smoothgrad``: noise σ as a fraction of each input's range.
+        permutations: ``shap``: sampled orders (exact values when cheaper).
+        seed: seed of ``smoothgrad``'s noise and ``shap``'s orders.
+    """
+
+    steps: int = 64
+    tolerance: float | None = None
+    max_steps: int = 1024
+    samples: int = 32
+    noise: float = 0.15
+    permutations: int = 64
+    seed: int = 0
+
+
 def integrated_gradients(
     model,
     X: Sequence,
     target: int | str | None = None,
     steps: int = 64,
     progress: bool = False,
+    tolerance: float | None = None,
+    max_steps: int = 1024,
 ) -> list[Attribution]:
     """Integrated gradients from the all-zero baseline, one per usable item of ``X``.
 
     ``Σ values + rest`` equals ``prediction - reference`` up to the
     quadrature error of ``steps`` midpoint-rule nodes
-    (:attr:`Attribution.completeness_error`).
+    (:attr:`Attribution.completeness_error`); with ``tolerance``, steps
+    double until that error is within ``tolerance`` (see :class:`Settings`).
     """
-    return explain(model, X, "ig", target, progress=progress, steps=steps)
+    return explain(
+        model,
+        X,
+        "ig",
+        target,
+        progress=progress,
+        steps=steps,
+        tolerance=tolerance,
+        max_steps=max_steps,
+    )
 
 
 def gradient_x_input(
@@ -111,16 +150,12 @@ def explain(
     method: str,
     target: int | str | None = None,
     progress: bool = False,
-    *,
-    steps: int = 64,
-    samples: int = 32,
-    noise: float = 0.15,
-    permutations: int = 64,
-    seed: int = 0,
+    **options,
 ) -> list[Attribution]:
     """Attributions of ``method`` (one of :data:`METHODS`) for every usable
     item of ``X`` (unusable ones are logged and left out; ``Attribution.row``
-    says which item each result belongs to).
+    says which item each result belongs to). ``options`` are the fields of
+    :class:`Settings`.
 
     Raises:
         ValueError: an unknown method or target.
@@ -128,20 +163,21 @@ def explain(
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    settings = Settings(**options)
     X = list(X)
     members = getattr(model, "members_", None)
     if members:
-        options = dict(steps=steps, samples=samples, noise=noise)
-        options.update(permutations=permutations, seed=seed)
         per_member = [
             explain(m, X, method, target, progress, **options) for m in members
         ]
         return [_mean(found) for found in zip(*per_member, strict=True)]
     if method == "shap" and not hasattr(model, "net_"):
-        return feature_shapley(model, X, target, permutations, seed, progress)
+        return feature_shapley(
+            model, X, target, settings.permutations, settings.seed, progress
+        )
     inputs = ModelInputs.of(model, X, target)
     target_name = model.target_names_[inputs.target]
-    key = jax.random.key(seed)
+    key = jax.random.key(settings.seed)
     results: list[Attribution] = []
     bar = progress_bar(
         total=len(inputs), desc=f"explaining ({method})", enabled=progress
@@ -149,10 +185,10 @@ def explain(
     batch_size = 1 if method == "shap" else None
     for batch in inputs.batches(batch_size):
         if method == "shap":
-            found = [_shapley_one(batch, permutations, seed)]
+            found = [_shapley_one(batch, settings.permutations, settings.seed)]
         else:
             key, sub = jax.random.split(key)
-            found = _gradient_batch(batch, method, steps, samples, noise, sub)
+            found = _gradient_batch(batch, method, settings, sub)
         for i, (values, prediction, reference, rest, report) in zip(
             batch.items, found, strict=True
         ):
@@ -191,18 +227,30 @@ def _mean(found: tuple[Attribution, ...]) -> Attribution:
     )
 
 
-def _gradient_batch(batch: Batch, method, steps, samples, noise, key) -> list[tuple]:
+def _gradient_batch(batch: Batch, method: str, settings: Settings, key) -> list[tuple]:
     """``(values, prediction, reference, rest, None)`` per row of ``batch``."""
     reference = None
     if method == "ig":
-        attr, out, reference = paths.integrated_gradients(
-            batch.output, batch.context, batch.values, batch.baseline(), steps
-        )
+        steps = settings.steps
+        while True:
+            attr, out, reference = paths.integrated_gradients(
+                batch.output, batch.context, batch.values, batch.baseline(), steps
+            )
+            if settings.tolerance is None or 2 * steps > settings.max_steps:
+                break
+            if _complete(batch, attr, out, reference, settings.tolerance):
+                break
+            steps *= 2
     elif method == "gradient":
         attr, out = paths.gradient_x_input(batch.output, batch.context, batch.values)
     else:
         attr, out = paths.smoothgrad(
-            batch.output, batch.context, batch.values, key, noise, samples
+            batch.output,
+            batch.context,
+            batch.values,
+            key,
+            settings.noise,
+            settings.samples,
         )
     per_item, rest = batch.parts(attr)
     g = len(batch.items)
@@ -214,6 +262,15 @@ def _gradient_batch(batch: Batch, method, steps, samples, noise, key) -> list[tu
         (per_item[i], float(out[i]), float(reference[i]), float(rest[i]), None)
         for i in range(g)
     ]
+
+
+def _complete(batch: Batch, attr, out, reference, tolerance: float) -> bool:
+    """Whether every row's attributions add up within ``tolerance``."""
+    per_item, rest = batch.parts(attr)
+    g = len(batch.items)
+    total = np.array([v.sum() for v in per_item]) + rest
+    change = np.asarray(out, np.float64)[:g] - np.asarray(reference, np.float64)[:g]
+    return bool(np.all(np.abs(total - change) <= tolerance * np.abs(change)))
 
 
 def _shapley_one(batch: Batch, permutations: int, seed: int) -> tuple:
