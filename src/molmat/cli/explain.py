@@ -85,7 +85,10 @@ def add_parser(sub):
         help="neighbours less similar (Tanimoto, Morgan r2) are not predicted",
     )
     counter.add_argument(
-        "--threshold", type=float, default=0.5, help="class boundary (classifiers)"
+        "--threshold",
+        type=float,
+        help="class boundary of classifiers (default: the one chosen on validation "
+        "when `molmat train` trained the model, as `molmat predict` labels; else 0.5)",
     )
     counter.add_argument(
         "--delta",

@@ -9,8 +9,12 @@ with the molecule by Tanimoto similarity of Morgan fingerprints (radius 2,
 2048 bits), and those at least ``min_similarity`` alike are predicted. A
 counterfactual is a neighbour whose predicted class differs (classifiers,
 at ``threshold``) or whose prediction moves by at least ``delta``
-(regression, in ``direction``); the ``n`` most similar are returned, with
-the descriptor and functional-group changes that tell them apart.
+(regression, in ``direction``). The search runs in generations: the
+neighbours of one generation that came closest to a counterfactual are the
+parents of the next (a beam search over STONED edits), always compared with
+the original molecule, until ``n`` counterfactuals are found. The ``n`` most
+similar are returned, with the descriptor and functional-group changes that
+tell them apart.
 """
 
 from __future__ import annotations
@@ -150,9 +154,11 @@ def counterfactuals(
     n_samples: int = 2000,
     max_mutations: int = 2,
     min_similarity: float = 0.6,
-    threshold: float = 0.5,
+    threshold: float | None = 0.5,
     delta: float | None = None,
     direction: str = "any",
+    rounds: int = 3,
+    beam: int = 5,
     seed: int = 0,
 ) -> Counterfactuals:
     """The ``n`` closest counterfactuals of ``smiles`` for any property model.
@@ -162,14 +168,20 @@ def counterfactuals(
         smiles: the molecule.
         n: counterfactuals to return.
         target: target name or index (default: the first).
-        n_samples: STONED edits to sample.
+        n_samples: STONED edits to sample, over all generations.
         max_mutations: most edits per neighbour.
         min_similarity: neighbours less similar are not predicted.
-        threshold: class boundary of classifiers' probabilities.
+        threshold: class boundary of classifiers' probabilities (``None``:
+            0.5).
         delta: least change of a regression prediction, in its units
             (default: one standard deviation of the training targets, when
             the model knows it).
         direction: ``any``, ``up`` or ``down`` (regression).
+        rounds: generations of the search: each after the first mutates the
+            ``beam`` neighbours that came closest to a counterfactual (all
+            neighbours are compared with, and must stay similar to, the
+            molecule itself); it stops once ``n`` are found.
+        beam: parents of each later generation.
         seed: seed of the sampling (same seed, same neighbours).
 
     Raises:
@@ -181,6 +193,7 @@ def counterfactuals(
     tick = time.perf_counter()
     j = target_index(model, target)
     classifier = model.task_ == "classification"
+    threshold = 0.5 if threshold is None else threshold
     if not classifier and delta is None:
         scaler = getattr(model, "y_scaler_", None)
         if scaler is None:
@@ -193,23 +206,43 @@ def counterfactuals(
         raise ValueError(f"{smiles!r}: {reason}")
     canonical = Chem.MolToSmiles(mol)
     base = float(model.predict_values([canonical])[0, j])
-    table = neighbourhood(canonical, n_samples, max_mutations, seed)
-    distinct = len(table)
-    mols = [Chem.MolFromSmiles(s) for s in table.smiles]
-    table["similarity"] = similarity(mol, mols) if mols else np.zeros(0)
-    table = table[table.similarity >= min_similarity].sort_values(
+    if classifier:
+        below = base < threshold
+        progress = lambda p: p if below else -p  # noqa: E731  toward the boundary
+        flipped = lambda p: (p >= threshold) == below  # noqa: E731
+    else:
+        sign = {"any": None, "up": 1.0, "down": -1.0}[direction]
+        progress = lambda p: abs(p - base) if sign is None else sign * (p - base)  # noqa: E731
+        flipped = lambda p: progress(p) >= delta  # noqa: E731
+    seen, frames, parents, distinct = {canonical}, [], [canonical], 0
+    for generation in range(rounds):
+        share = max(n_samples // rounds // len(parents), 1)
+        fresh = pd.concat(
+            [
+                neighbourhood(
+                    parent, share, max_mutations, seed + 7919 * generation + i
+                )
+                for i, parent in enumerate(parents)
+            ],
+            ignore_index=True,
+        ).drop_duplicates("smiles")
+        fresh = fresh[~fresh.smiles.isin(seen)]
+        seen.update(fresh.smiles)
+        distinct += len(fresh)
+        fresh = _predicted(model, j, mol, fresh, min_similarity, generation)
+        fresh["counterfactual"] = flipped(fresh.prediction) & fresh.prediction.notna()
+        frames.append(fresh)
+        closer = fresh[~fresh.counterfactual].assign(
+            progress=progress(fresh.prediction)
+        )
+        parents = list(closer.nlargest(beam, "progress").smiles)
+        if sum(f.counterfactual.sum() for f in frames) >= n or not parents:
+            break
+    table = pd.concat(frames, ignore_index=True).sort_values(
         ["similarity", "smiles"], ascending=[False, True], kind="stable"
     )
     table = table.reset_index(drop=True)
-    predictions = model.predict_values(list(table.smiles))[:, j] if len(table) else []
-    table["prediction"] = np.asarray(predictions, np.float64)
     table["change"] = table.prediction - base
-    if classifier:
-        flips = (table.prediction >= threshold) != (base >= threshold)
-    else:
-        moved = {"any": table.change.abs(), "up": table.change, "down": -table.change}
-        flips = moved[direction] >= delta
-    table["counterfactual"] = flips & table.prediction.notna()
     table["in_domain"] = _in_domain(model, list(table.smiles))
     chosen = table[table.counterfactual].head(n).copy()
     chosen["changes"] = [
@@ -225,6 +258,19 @@ def counterfactuals(
         distinct=distinct,
         seconds=time.perf_counter() - tick,
     )
+
+
+def _predicted(model, j, mol, fresh, min_similarity, generation) -> pd.DataFrame:
+    """``fresh`` neighbours at least ``min_similarity`` alike to ``mol``, with
+    their ``similarity``, ``generation`` and ``prediction`` of target ``j``."""
+    mols = [Chem.MolFromSmiles(s) for s in fresh.smiles]
+    fresh = fresh.assign(
+        similarity=similarity(mol, mols) if mols else np.zeros(0),
+        generation=generation,
+    )
+    fresh = fresh[fresh.similarity >= min_similarity].reset_index(drop=True)
+    values = model.predict_values(list(fresh.smiles))[:, j] if len(fresh) else []
+    return fresh.assign(prediction=np.asarray(values, np.float64))
 
 
 def _in_domain(model, smiles: list[str]) -> pd.array:

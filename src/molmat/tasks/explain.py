@@ -35,12 +35,14 @@ from molmat.explain.draw import (
     draw_grid,
     draw_token_attributions,
 )
+from molmat.explain.inputs import target_index
 from molmat.explain.record import Attribution
 from molmat.tasks.runs import (
     load_for_prediction,
     model_tokens,
     read_inputs,
     report_data,
+    saved_thresholds,
 )
 
 log = logging.getLogger("molmat")
@@ -228,6 +230,10 @@ def counterfactuals_to_folder(
     (out / "pictures").mkdir(parents=True, exist_ok=True)
     chosen, neighbours, seconds, similar = [], [], [], []
     target = options.get("target")
+    if options.get("threshold") is None and model.task_ == "classification":
+        name = model.target_names_[target_index(model, target)]
+        saved = saved_thresholds(model_path) or {}
+        options["threshold"] = saved.get(name, 0.5)
     bar = progress_bar(inputs.items, "counterfactuals", enabled=progress)
     for row, item in zip(inputs.rows, bar, strict=True):
         try:
@@ -271,4 +277,6 @@ def counterfactuals_to_folder(
         else float("nan"),
         "seconds_per_molecule": float(np.mean(seconds)) if seconds else float("nan"),
     }
+    if options.get("threshold") is not None:
+        summary.stats["class_threshold"] = options["threshold"]
     return summary
