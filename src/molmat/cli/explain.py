@@ -73,10 +73,23 @@ def add_parser(sub):
     counter = p.add_argument_group("counterfactuals")
     counter.add_argument("-n", type=int, default=5, help="counterfactuals per molecule")
     counter.add_argument(
-        "--neighbours", type=int, default=2000, help="STONED mutations to sample"
+        "--neighbours",
+        type=int,
+        default=2000,
+        help="STONED mutations to sample, over all generations",
     )
     counter.add_argument(
         "--max-mutations", type=int, default=2, help="most edits per neighbour"
+    )
+    counter.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="generations of the search: each mutates the --beam neighbours that "
+        "came closest to a counterfactual; it stops once -n are found",
+    )
+    counter.add_argument(
+        "--beam", type=int, default=5, help="parents of each later generation"
     )
     counter.add_argument(
         "--min-similarity",
@@ -124,6 +137,8 @@ def run(args) -> int:
             target=args.target,
             n_samples=args.neighbours,
             max_mutations=args.max_mutations,
+            rounds=args.rounds,
+            beam=args.beam,
             min_similarity=args.min_similarity,
             threshold=args.threshold,
             delta=args.delta,
