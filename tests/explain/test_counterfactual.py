@@ -89,6 +89,23 @@ def test_regression_counterfactuals_move_by_delta():
         counterfactuals(Weight(), "CCCCCCO", delta=1, direction="sideways")
 
 
+def test_the_search_stops_at_a_generation_whose_only_neighbour_flips():
+    class Rings:
+        task_ = "regression"
+        target_names_ = ["rings"]
+
+        def predict_values(self, X):
+            return np.array(
+                [[Chem.MolFromSmiles(s).GetRingInfo().NumRings()] for s in X], float
+            )
+
+    found = counterfactuals(
+        Rings(), "c1ccc2c(c1)c3cccc4cccc2c34", n=3, n_samples=600, delta=1.0
+    )
+    assert found.neighbours.smiles.notna().all()
+    assert (found.chosen.change.abs() >= 1).all()
+
+
 def test_bad_smiles_is_a_clear_error():
     with pytest.raises(ValueError, match="unparsable"):
         counterfactuals(NitrogenCounter(), "C1CC(")

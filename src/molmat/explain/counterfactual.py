@@ -232,9 +232,8 @@ def counterfactuals(
         fresh = _predicted(model, j, mol, fresh, min_similarity, generation)
         fresh["counterfactual"] = flipped(fresh.prediction) & fresh.prediction.notna()
         frames.append(fresh)
-        closer = fresh[~fresh.counterfactual].assign(
-            progress=progress(fresh.prediction)
-        )
+        closer = fresh[~fresh.counterfactual]
+        closer = closer.assign(progress=progress(closer.prediction))
         parents = list(closer.nlargest(beam, "progress").smiles)
         if sum(f.counterfactual.sum() for f in frames) >= n or not parents:
             break
