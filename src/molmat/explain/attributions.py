@@ -28,7 +28,7 @@ from molmat.data.console import progress_bar
 from molmat.explain import paths
 from molmat.explain.features import feature_shapley
 from molmat.explain.inputs import Batch, ModelInputs
-from molmat.explain.record import Attribution
+from molmat.explain.record import Attribution, item_text
 from molmat.explain.shapley import shapley
 
 METHODS = ("ig", "gradient", "smoothgrad", "shap")
@@ -195,7 +195,7 @@ def explain(
             row = int(inputs.rows[i])
             results.append(
                 Attribution(
-                    item=str(X[row]),
+                    item=item_text(X[row]),
                     row=row,
                     method=method,
                     target=target_name,

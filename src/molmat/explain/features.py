@@ -25,7 +25,7 @@ from rdkit.Chem import rdFingerprintGenerator
 from molmat.data.console import progress_bar
 from molmat.data.molecules import molecules
 from molmat.explain.inputs import atom_symbols, target_index
-from molmat.explain.record import Attribution
+from molmat.explain.record import Attribution, item_text
 from molmat.explain.shapley import shapley
 from molmat.featurizers.descriptors import BINARY_SETS, COUNT_SETS, feature_names
 
@@ -80,7 +80,7 @@ def feature_shapley(
         per_atom, mapped = atom_shares(mol, players, phi, model)
         results.append(
             Attribution(
-                item=str(X[row]),
+                item=item_text(X[row]),
                 row=int(row),
                 method="shap",
                 target=model.target_names_[j],

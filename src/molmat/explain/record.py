@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from rdkit import Chem
 
 from molmat.explain.shapley import ShapleyReport
 
@@ -14,7 +15,8 @@ class Attribution:
     """How one molecule's or sequence's parts add up to its prediction.
 
     Attributes:
-        item: the input as given (SMILES or sequence).
+        item: the input as given (SMILES or sequence; an RDKit molecule's
+            SMILES).
         row: its position in the explained inputs.
         method: ``ig``, ``gradient``, ``smoothgrad`` or ``shap``.
         target: the explained target's name.
@@ -51,3 +53,8 @@ class Attribution:
     def completeness_error(self) -> float:
         """``|total - (prediction - reference)|`` (NaN without a reference)."""
         return abs(self.total - (self.prediction - self.reference))
+
+
+def item_text(item) -> str:
+    """An input as text: SMILES for an RDKit molecule, else as given."""
+    return Chem.MolToSmiles(item) if isinstance(item, Chem.Mol) else str(item)
