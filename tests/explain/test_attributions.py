@@ -1,3 +1,5 @@
+import copy
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -15,7 +17,7 @@ from molmat.explain import (
     smoothgrad,
 )
 from molmat.explain.features import morgan_bit_atoms
-from molmat.featurizers.graph import ELEMENTS
+from molmat.featurizers.graph import ATOM_DIM, ELEMENTS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.sequence import SequenceModel
 from tests.conftest import DATA
@@ -96,16 +98,9 @@ class CarbonOnly(eqx.Module):
 
 
 def test_atoms_a_model_ignores_get_zero(gin):
-    weight = jax.random.normal(
-        jax.random.key(1),
-        (
-            gin.net_.encoder.embed.dense.weight.shape[0]
-            + gin.net_.encoder.embed.onehot.shape[0],
-            32,
-        ),
-    )
-    blind = gin.__class__(**gin.get_params())
-    blind.__dict__.update(gin.__dict__)
+    width = gin.hidden  # what the readout and head of the fitted network read
+    weight = jax.random.normal(jax.random.key(1), (ATOM_DIM, width))
+    blind = copy.copy(gin)
     blind.net_ = eqx.tree_at(lambda n: n.encoder, gin.net_, CarbonOnly(weight))
     smiles = ["OCC(N)C(=O)O", "c1ccncc1Cl"]
     for method in ("ig", "gradient", "shap"):
