@@ -24,6 +24,7 @@ COMMANDS = {
     "predict": "predict properties for a CSV of SMILES",
     "evaluate": "score a model on a labelled CSV",
     "assess": "cross-validate a model with confidence intervals",
+    "matbench": "run a Matbench v0.1 task by its official folds",
     "featurize": "write descriptor/fingerprint tables",
     "map": "draw a 2D chemical-space map, optionally with k-means clusters",
     "md": "run molecular dynamics with a trained potential",

@@ -21,6 +21,7 @@ from molmat.cli.potential import (
 )
 from molmat.cli.predict import add_sep
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
+from molmat.featurizers.composition import COMPOSITION_SETS
 from molmat.featurizers.descriptors import FEATURE_SETS
 from molmat.featurizers.tokens import TOKENIZERS
 from molmat.models.gnn.config import is_architecture_file
@@ -195,6 +196,11 @@ def add_run_arguments(p) -> None:
         "sequences with --tokens aa (detected when named sequence, seq, peptide "
         "or protein), SMILES otherwise (as --smiles-col)",
     )
+    data.add_argument(
+        "--composition-col",
+        help="column of the chemical formulas a composition model reads "
+        "(--features magpie; detected when named composition or formula)",
+    )
     add_sep(data)
     data.add_argument(
         "--target",
@@ -229,7 +235,10 @@ def add_run_arguments(p) -> None:
         "scaffold-deterministic (largest scaffold groups to train, whatever the "
         "seed); or kfold: k-fold cross-validation as scikit-learn's (each fold tests "
         "on one fold and trains on the other k-1, 10%% of which are held out, seeded, "
-        "for validation)",
+        "for validation); or matbench: Matbench v0.1's five official folds over "
+        "the file's rows (KFold, or StratifiedKFold for 0/1 labels, shuffled, "
+        "random_state 18012019), 10%% of each training part validating "
+        "(none for classic models)",
     )
     split.add_argument("--folds", type=int, default=5, help="folds for --split kfold")
     split.add_argument(
@@ -241,10 +250,12 @@ def add_run_arguments(p) -> None:
     model = p.add_argument_group("model")
     model.add_argument(
         "--features",
-        choices=FEATURE_SETS,
+        choices=(*FEATURE_SETS, *COMPOSITION_SETS),
         default=DEFAULTS["features"],
         help="features of classic models: Morgan bits/counts, MACCS keys, all RDKit "
-        "2D descriptors, 17 physchem descriptors, Mordred (extra)",
+        "2D descriptors, 17 physchem descriptors, Mordred (extra) of SMILES; or "
+        "magpie: element-property statistics of chemical formulas "
+        "(composition-only materials models; see --composition-col)",
     )
     model.add_argument(
         "--readout",
@@ -374,6 +385,7 @@ def run_params(args) -> dict:
     return dict(
         smiles_col=args.smiles_col,
         sequence_col=args.sequence_col,
+        composition_col=args.composition_col,
         targets=args.targets,
         split=args.split,
         split_file=args.split_file,

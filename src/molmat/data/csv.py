@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem
 
+from molmat.data.compositions import Composition, parse_composition
 from molmat.data.datasets import DATASETS, NOT_BUNDLED, get_dataset
 from molmat.data.rdkit_log import silence_rdkit
 
@@ -37,6 +38,7 @@ log = logging.getLogger("molmat")
 
 SMILES_NAMES = ("smiles", "canonical_smiles", "smi", "mol", "molecule")
 SEQUENCE_NAMES = ("sequence", "seq", "sequences", "peptide", "protein")
+COMPOSITION_NAMES = ("composition", "formula", "pretty_formula", "formula_pretty")
 DELIMITED = (".csv", ".tsv")
 SMI = (".smi", ".smiles")
 SDF = (".sdf", ".sd")
@@ -186,6 +188,44 @@ class SequenceTable:
     @property
     def texts(self) -> list[str]:
         return self.sequences
+
+
+@dataclass
+class CompositionTable:
+    """Parsed chemical formulas (compositions) with their targets and rows.
+
+    Attributes:
+        frame: the whole input table, unchanged.
+        rows: [n] 0-based input row of each composition.
+        formulas: [n] formulas as written (stripped).
+        compositions: [n] parsed compositions.
+        y: [n, n_targets] float targets, NaN where a label is missing.
+        target_names: names of the target columns.
+        composition_col: name of the formula column.
+        report: bad rows and duplicates (same atomic fractions).
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    formulas: list[str]
+    compositions: list[Composition]
+    y: np.ndarray
+    target_names: list[str]
+    composition_col: str
+    report: DataReport
+    input_name = "composition"
+
+    def __len__(self) -> int:
+        return len(self.formulas)
+
+    @property
+    def inputs(self) -> list[Composition]:
+        """What a composition model takes for each row: the compositions."""
+        return self.compositions
+
+    @property
+    def texts(self) -> list[str]:
+        return self.formulas
 
 
 def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str]:
@@ -525,6 +565,16 @@ def detect_smiles_column(frame: pd.DataFrame) -> str:
     raise DataError("no SMILES column found; name it with --smiles-col")
 
 
+def detect_composition_column(frame: pd.DataFrame) -> str:
+    """The column named ``composition``, ``formula``, ``pretty_formula`` or
+    ``formula_pretty``."""
+    by_name = {str(c).lower().strip(): c for c in frame.columns}
+    for name in COMPOSITION_NAMES:
+        if name in by_name:
+            return by_name[name]
+    raise DataError("no composition column found; name it with --composition-col")
+
+
 def detect_sequence_column(frame: pd.DataFrame) -> str:
     """The column named ``sequence``, ``seq``, ``peptide`` or ``protein``."""
     by_name = {str(c).lower().strip(): c for c in frame.columns}
@@ -535,9 +585,12 @@ def detect_sequence_column(frame: pd.DataFrame) -> str:
 
 
 def detect_target_columns(frame: pd.DataFrame, smiles_col: str) -> list[str]:
-    """The target when exactly one numeric column is left, else a clear error."""
+    """The target when exactly one numeric or true/false column is left
+    (besides an index column without a header name), else a clear error."""
     numeric = [
-        c for c in frame.select_dtypes(include="number").columns if c != smiles_col
+        c
+        for c in frame.select_dtypes(include=["number", "bool"]).columns
+        if c != smiles_col and not str(c).startswith("Unnamed: ")
     ]
     if len(numeric) == 1:
         return numeric
@@ -654,6 +707,49 @@ def read_sequences(
         y=read.y,
         target_names=read.targets,
         sequence_col=read.column,
+        report=read.report,
+    )
+
+
+def read_compositions(
+    source: str | Path,
+    composition_col: str | None = None,
+    targets: list[str] | tuple[str, ...] | None = None,
+    *,
+    require_targets: bool = True,
+    strict: bool = False,
+    conflict_tol: float = 1e-6,
+    sep: str | None = None,
+) -> CompositionTable:
+    """Read chemical formulas and targets (composition-only materials data).
+
+    As :func:`read_molecules`; the formula column is ``composition_col`` or
+    one named as :data:`COMPOSITION_NAMES` lists, each formula is parsed by
+    :func:`~molmat.data.compositions.parse_composition` (its error is the
+    reason a row is skipped), and duplicates are rows with the same atomic
+    fractions (``Fe2O3`` and ``Fe4O6``).
+    """
+    read = _read_rows(
+        source,
+        composition_col,
+        targets,
+        parse_composition,
+        require_targets,
+        strict,
+        sep,
+        "formula",
+        detect_composition_column,
+    )
+    keys = [c.key for c in read.items]
+    read.report.duplicates = _find_duplicates(keys, read.rows, read.y, conflict_tol)
+    return CompositionTable(
+        frame=read.frame,
+        rows=read.rows,
+        formulas=read.texts,
+        compositions=read.items,
+        y=read.y,
+        target_names=read.targets,
+        composition_col=read.column,
         report=read.report,
     )
 

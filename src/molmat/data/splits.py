@@ -1,4 +1,5 @@
-"""Train/validation/test splits: random, Bemis-Murcko scaffold and k-fold.
+"""Train/validation/test splits: random, Bemis-Murcko scaffold, k-fold and
+Matbench's official folds.
 
 A split is a dict with ``"train"``, ``"val"`` and ``"test"`` lists of 0-based
 row positions in the input CSV (header excluded), the JSON layout of split
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from molmat.data.csv import DataError
 
@@ -104,6 +106,53 @@ def kfold_splits(
         rest = np.random.default_rng((seed, i)).permutation(rest)
         n_val = max(1, round(val_fraction * len(rest))) if val_fraction > 0 else 0
         out.append((np.sort(rest[n_val:]), np.sort(rest[:n_val]), np.sort(folds[i])))
+    return out
+
+
+MATBENCH_SEED = 18012019  # random_state of Matbench v0.1's folds
+
+
+def matbench_splits(
+    rows: np.ndarray,
+    n_rows: int,
+    y: np.ndarray,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Matbench v0.1's five folds: ``KFold(5, shuffle=True,
+    random_state=18012019)`` over the file's ``n_rows`` rows in their
+    published order, ``StratifiedKFold`` with the same arguments for 0/1
+    labels; ``val_fraction`` of each training part (drawn with ``(seed, i)``)
+    validates.
+
+    Args:
+        rows: [n] file row of each usable item; every row must be usable,
+            or the folds would not be Matbench's.
+        n_rows: rows in the file.
+        y: [n, 1] labels of the usable items.
+
+    Returns:
+        ``(train, val, test)`` positions among the usable items, per fold.
+
+    Raises:
+        DataError: unusable rows, or more than one target.
+    """
+    if len(rows) != n_rows:
+        raise DataError(
+            f"Matbench's folds cover every row, but {n_rows - len(rows)} of the "
+            f"{n_rows} rows are unusable (see the skipped rows above)"
+        )
+    if y.ndim != 2 or y.shape[1] != 1:
+        raise DataError("Matbench's folds are for one target")
+    labels = y[:, 0]
+    binary = np.isin(labels, (0, 1)).all()
+    kind = StratifiedKFold if binary else KFold
+    folds = kind(n_splits=5, shuffle=True, random_state=MATBENCH_SEED)
+    out = []  # every row usable: positions among the items are file rows
+    for i, (rest, test) in enumerate(folds.split(np.zeros(n_rows), labels)):
+        rest = np.random.default_rng((seed, i)).permutation(rest)
+        n_val = round(val_fraction * len(rest))
+        out.append((np.sort(rest[n_val:]), np.sort(rest[:n_val]), test))
     return out
 
 

@@ -22,6 +22,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from molmat.classic.models import make_estimator
+from molmat.data.compositions import composition_elements, compositions
 from molmat.data.console import reported_warnings
 from molmat.data.csv import DataError
 from molmat.data.molecules import (
@@ -31,6 +32,7 @@ from molmat.data.molecules import (
     molecules,
     valid_molecules,
 )
+from molmat.featurizers.composition import COMPOSITION_SETS, composition_features
 from molmat.featurizers.descriptors import check_kind, molecule_features_cached
 from molmat.tasks.predictor import MoleculePredictor
 from molmat.training import archive
@@ -70,7 +72,9 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
             ``ridge``, ``lasso``, ``linear``, ``logistic`` or ``mlp`` (a JAX
             network, :mod:`molmat.classic.mlp`).
         features: ``morgan`` (default), ``morgan-counts``, ``fragprints``,
-            ``maccs``, ``rdkit2d``, ``physchem`` or ``mordred``.
+            ``maccs``, ``rdkit2d``, ``physchem`` or ``mordred`` of molecules
+            (SMILES); or ``magpie`` of compositions (chemical formulas, see
+            :mod:`molmat.featurizers.composition`).
         radius, n_bits: Morgan options (radius 2, 2048 bits = ECFP4).
         task: ``auto``, ``regression`` or ``classification``.
         class_weight: ``"balanced"`` or ``None`` (classification).
@@ -98,11 +102,46 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         self.seed = seed
         self.use_cache = use_cache
 
+    @property
+    def _of_compositions(self) -> bool:
+        return self.features in COMPOSITION_SETS
+
     def _features(self, X: Sequence, name: str) -> np.ndarray:
+        if self._of_compositions:
+            comps, reasons = compositions(X)
+            bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
+            if bad:
+                raise DataError(
+                    f"{name} has {len(bad)} bad formulas: " + "; ".join(bad[:5])
+                )
+            return composition_features(comps, self.features)
         keys, mols = valid_molecules(X, name)
         return molecule_features_cached(
             keys, mols, self.features, self.radius, self.n_bits, self.use_cache
         )
+
+    def _parsed(self, X: Sequence) -> tuple[list, list[str]]:
+        """Per item of ``X``: its molecule or composition (``None`` if
+        unusable) and the reason (``""`` if usable)."""
+        if self._of_compositions:
+            return compositions(X)
+        _, mols, reasons = molecules(X)
+        return mols, reasons
+
+    def _record_elements(self, X: Sequence) -> None:
+        if self._of_compositions:
+            self.elements_ = composition_elements(compositions(X)[0])
+        else:
+            super()._record_elements(X)
+
+    def unseen_elements(self, X: Sequence) -> list[list[str]] | None:
+        if not self._of_compositions or getattr(self, "elements_", None) is None:
+            return super().unseen_elements(X)
+        known = set(self.elements_)
+        return [
+            sorted(set(c.symbols) - known) if c is not None else []
+            for c in compositions(X)[0]
+        ]
 
     def fit(
         self,
@@ -123,7 +162,8 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         """
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        check_kind(self.features)
+        if not self._of_compositions:
+            check_kind(self.features)
         y = as_targets(y, "y")
         features = self._features(X, "X")
         if len(features) != len(y):
@@ -163,13 +203,13 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         return out
 
     def input_features(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        """Feature matrix [g, F] of the parsable molecules of ``X`` and their
-        positions [g] in ``X``."""
-        _, mols, reasons = molecules(X)
+        """Feature matrix [g, F] of the usable molecules (or compositions) of
+        ``X`` and their positions [g] in ``X``."""
+        items, reasons = self._parsed(X)
         rows = np.array([i for i, r in enumerate(reasons) if not r], np.int64)
         if not len(rows):
             return np.zeros((0, 0), np.float32), rows
-        return self._features([mols[i] for i in rows], "X"), rows
+        return self._features([items[i] for i in rows], "X"), rows
 
     def predict_features(self, features: np.ndarray, target: int = 0) -> np.ndarray:
         """Predictions [n] of target ``target`` from a feature matrix [n, F]

@@ -39,6 +39,7 @@ from molmat.explain.inputs import target_index
 from molmat.explain.record import Attribution
 from molmat.tasks.runs import (
     load_for_prediction,
+    model_input,
     model_tokens,
     read_inputs,
     report_data,
@@ -78,7 +79,7 @@ def read_items(model, smiles: list[str] | None, data, column, sep) -> Inputs:
     if smiles:
         return Inputs(list(smiles), np.arange(len(smiles)), len(smiles), [])
     table = read_inputs(
-        data, column, model_tokens(model), [], require_targets=False, sep=sep
+        data, column, [], require_targets=False, sep=sep, **model_input(model)
     )
     report_data(table.report)
     skipped = [str(b) for b in table.report.bad_rows]

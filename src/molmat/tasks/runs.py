@@ -26,15 +26,18 @@ from molmat.classic.intervals import fit_intervals, interval_summary
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
 from molmat.data.csv import (
+    CompositionTable,
     DataError,
     DataReport,
     MoleculeTable,
     SequenceTable,
+    read_compositions,
     read_molecules,
     read_sequences,
 )
 from molmat.data.datasets import DATASETS
 from molmat.data.molecules import infer_task
+from molmat.featurizers.composition import COMPOSITION_SETS
 from molmat.featurizers.tokens import MOLECULE_TOKENS, TOKENIZERS, tokenizer
 from molmat.models.gnn import ENCODERS, is_graph_model
 from molmat.models.sequence import ENCODERS as SEQUENCE_ENCODERS
@@ -51,9 +54,9 @@ from molmat.training.metrics import choose_threshold, score, selection_metric
 
 log = logging.getLogger("molmat")
 
-SPLITS = ("random", "scaffold", "scaffold-deterministic", "kfold")
+SPLITS = ("random", "scaffold", "scaffold-deterministic", "kfold", "matbench")
 MODELS = tuple(dict.fromkeys((*ENCODERS, *SEQUENCE_ENCODERS, *CLASSIC_MODELS)))
-Table = MoleculeTable | SequenceTable
+Table = MoleculeTable | SequenceTable | CompositionTable
 
 
 def is_sequence_model(model: str, tokens: str | None) -> bool:
@@ -87,6 +90,11 @@ def build_model(
         )
     else:
         kind = PropertyModel if is_graph_model(model) else ClassicModel
+    if params.get("features") in COMPOSITION_SETS and kind is not ClassicModel:
+        raise ValueError(
+            f"{params['features']} composition features are for the classic "
+            f"models ({', '.join(CLASSIC_MODELS)}), not {model}"
+        )
     accepted = kind().get_params()
     single = kind(
         model=model, seed=seed, **{k: v for k, v in params.items() if k in accepted}
@@ -103,7 +111,7 @@ def report_data(report: DataReport, shown: int = 10) -> None:
         log.warning("... and %d more skipped rows", len(report.bad_rows) - shown)
     conflicts = [d for d in report.duplicates if d.conflicting]
     for dup in conflicts[:shown]:
-        log.warning("duplicate molecule with conflicting labels: %s", dup)
+        log.warning("duplicate entry with conflicting labels: %s", dup)
 
 
 def report_json(report: DataReport) -> str:
@@ -124,8 +132,13 @@ def make_splits(
     seed: int,
     split_file: str | Path | None = None,
     folds: int = 5,
+    val_fraction: float = 0.1,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Positions (among parsed molecules) of train/val/test, one tuple per fold.
+
+    ``matbench``: Matbench's official five folds over the file's rows
+    (:func:`~molmat.data.splits.matbench_splits`), ``val_fraction`` of each
+    training part held out for validation.
 
     ``scaffold`` is seeded and balanced (chemprop's ``scaffold_balanced``);
     ``scaffold-deterministic`` puts the largest scaffold groups in train
@@ -137,15 +150,19 @@ def make_splits(
     if split == "random":
         return [splitting.random_split(len(table), seed)]
     if split in ("scaffold", "scaffold-deterministic"):
-        if isinstance(table, SequenceTable):
+        if not isinstance(table, MoleculeTable):
             raise DataError(
-                f"a {split} split needs molecules; split sequences with --split "
-                "random, kfold or a --split-file"
+                f"a {split} split needs molecules; split {table.input_name}s "
+                "with --split random, kfold or a --split-file"
             )
         balanced = split == "scaffold"
         return [splitting.scaffold_split(table.mols, seed=seed, balanced=balanced)]
     if split == "kfold":
         return splitting.kfold_splits(len(table), folds, seed)
+    if split == "matbench":
+        return splitting.matbench_splits(
+            table.rows, table.report.n_rows, table.y, seed, val_fraction
+        )
     raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
 
 
@@ -155,10 +172,12 @@ def train_run(
     *,
     smiles_col: str | None = None,
     sequence_col: str | None = None,
+    composition_col: str | None = None,
     targets: list[str] | None = None,
     split: str = "scaffold",
     split_file: str | Path | None = None,
     folds: int = 5,
+    val_fraction: float = 0.1,
     seed: int = 0,
     resume: bool = False,
     strict: bool = False,
@@ -176,10 +195,15 @@ def train_run(
         sequence_col: the column of sequences of a sequence model: amino-acid
             sequences with ``tokens="aa"`` (read by :func:`read_sequences`),
             otherwise SMILES (as ``smiles_col``).
+        composition_col: the column of chemical formulas of a composition
+            model (``features="magpie"``; read by :func:`read_compositions`).
         split: ``random``, ``scaffold`` (seeded, balanced),
             ``scaffold-deterministic`` (largest scaffolds to train), 80/10/10,
-            or ``kfold`` (each fold tests on one fold and trains on the rest,
-            10% of which validate).
+            ``kfold`` (each fold tests on one fold and trains on the rest,
+            10% of which validate) or ``matbench`` (Matbench's official five
+            folds over the file's rows).
+        val_fraction: share of each training part held out for validation
+            with ``matbench`` (0: none; classic models need none).
         split_file: JSON split to use instead (``train``/``val``/``test`` rows,
             or chemprop's list of them, one per replicate).
         folds: number of folds for ``kfold``.
@@ -195,14 +219,17 @@ def train_run(
     Returns:
         ``{"runs": [metrics.json of each fold], "summary": {metric: (mean, std)}}``.
     """
-    build_model(seed=seed, **model_params)  # a bad model choice fails first
+    probe = build_model(seed=seed, **model_params)  # a bad model choice fails first
+    if split == "matbench" and isinstance(probe, ClassicModel):
+        val_fraction = 0.0  # nothing to stop early: all training rows train
     out = Path(out)
     resume = start_run(out, resume)
     table = read_inputs(
         data,
-        sequence_col or smiles_col,
-        model_params.get("tokens"),
+        composition_col or sequence_col or smiles_col,
         targets,
+        tokens=model_params.get("tokens"),
+        features=model_params.get("features"),
         strict=strict,
         sep=sep,
     )
@@ -210,7 +237,7 @@ def train_run(
     write_run_file(out / "data_report.json", report_json(table.report), resume)
     if len(table) < 3:
         raise DataError(f"{table.report.source}: only {len(table)} usable molecules")
-    parts = make_splits(table, split, seed, split_file, folds)
+    parts = make_splits(table, split, seed, split_file, folds, val_fraction)
     runs = []
     for k, fold in enumerate(parts):
         folder = out / f"fold_{k}" if len(parts) > 1 else out
@@ -240,15 +267,20 @@ def train_run(
 def read_inputs(
     data: str | Path,
     column: str | None,
-    tokens: str | None,
     targets: list[str] | None,
+    *,
+    tokens: str | None = None,
+    features: str | None = None,
     **options,
 ) -> Table:
     """The table a model reads: amino-acid sequences for ``tokens="aa"``
-    (checked residue by residue), otherwise molecules from SMILES.
+    (checked residue by residue), compositions for composition ``features``
+    (``magpie``), otherwise molecules from SMILES.
 
     ``options``: ``require_targets``, ``strict``, ``sep`` of the readers.
     """
+    if features in COMPOSITION_SETS:
+        return read_compositions(data, column, targets, **options)
     if tokens is not None and tokens not in MOLECULE_TOKENS:
         check = tokenizer(tokens).split
         return read_sequences(data, column, targets, check=check, **options)
@@ -625,6 +657,14 @@ def model_tokens(model) -> str | None:
     )
 
 
+def model_input(model) -> dict:
+    """The keywords of :func:`read_inputs` that read what ``model`` takes:
+    ``tokens`` of a sequence model, ``features`` of a classic model."""
+    member = getattr(model, "members_", [model])[0]
+    features = member.features if isinstance(member, ClassicModel) else None
+    return {"tokens": model_tokens(model), "features": features}
+
+
 def predict_file(
     model_path: str | Path,
     data: str | Path,
@@ -648,7 +688,7 @@ def predict_file(
     """
     model = load_for_prediction(model_path, use_cache)
     table = read_inputs(
-        data, smiles_col, model_tokens(model), [], require_targets=False, sep=sep
+        data, smiles_col, [], require_targets=False, sep=sep, **model_input(model)
     )
     report_data(table.report)
     columns = table_predictions(model, table)
@@ -695,7 +735,7 @@ def evaluate_file(
         )
     model = load_for_prediction(model_path, use_cache)
     table = read_inputs(
-        data, smiles_col, model_tokens(model), model.target_names_, sep=sep
+        data, smiles_col, model.target_names_, sep=sep, **model_input(model)
     )
     report_data(table.report)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,70 @@
+"""``molmat matbench``: a Matbench v0.1 task by its official protocol."""
+
+from __future__ import annotations
+
+from molmat.cli.output import HelpFormatter, table
+from molmat.featurizers.composition import COMPOSITION_SETS
+from molmat.tasks.matbench import TASKS, run_matbench
+from molmat.classic.models import CLASSIC_MODELS
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "matbench",
+        formatter_class=HelpFormatter,
+        description="Run a Matbench v0.1 task by its official protocol: five "
+        "folds of KFold(n_splits=5, shuffle=True, random_state=18012019) "
+        "(StratifiedKFold for classification) over the dataset in its published "
+        "order, one model per fold. Writes a run folder per fold, folds.jsonl "
+        "(one JSON line of test metrics per fold) and prints the mean over folds "
+        "ranked among the leaderboard entries (MAE; ROC-AUC for classification). "
+        "The task files are not shipped: pip install matminer, then "
+        "load_dataset('<task>').to_csv('<task>.csv') writes one.",
+    )
+    p.add_argument("--task", required=True, choices=list(TASKS), help="the task")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="the task's CSV (a composition column and the target), or a folder "
+        "holding <task>.csv or <task>.csv.gz",
+    )
+    p.add_argument(
+        "--model", choices=CLASSIC_MODELS, default="rf", help="model on the features"
+    )
+    p.add_argument(
+        "--features",
+        choices=COMPOSITION_SETS,
+        default="magpie",
+        help="composition features (Magpie element-property statistics)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the models")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run"
+    )
+    return p
+
+
+def run(args) -> int:
+    result = run_matbench(
+        args.task,
+        args.data,
+        args.out,
+        model=args.model,
+        features=args.features,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    metric, unit = result["metric"], result["unit"]
+    print(f"\n{result['task']}: {result['model']}, 5 official folds")
+    fold_rows = [
+        [f["fold"], *(f"{f[m]:.4f}" for m in result["mean"]), f["n_train"], f["n_test"]]
+        for f in result["folds"]
+    ]
+    print(table(["fold", *result["mean"], "train", "test"], fold_rows))
+    header = f"mean {metric}" + (f" ({unit})" if unit else "")
+    rows = [[rank, algorithm, f"{value:.4f}"] for rank, algorithm, value in result["rows"]]
+    print(f"\nMatbench v0.1 leaderboard with this run (rank {result['rank']})")
+    print(table(["rank", "algorithm", header], rows))
+    print(f"\nwritten to {args.out}")
+    return 0
