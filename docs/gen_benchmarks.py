@@ -448,8 +448,27 @@ def explain_counterfactual_table() -> str:
     )
 
 
+def matbench_table() -> str:
+    """Matbench composition tasks: mean over the official folds, and rank."""
+    return columns(
+        read_results("materials.jsonl"),
+        [
+            ("task", lambda r: r["dataset"].removeprefix("matbench_")),
+            ("model", lambda r: r["model"]),
+            ("metric", lambda r: r["metric"].replace("_", "-")),
+            ("unit", lambda r: r["unit"]),
+            ("mean ± std over folds", lambda r: f"{r['mean']:.4f} ± {r['std']:.4f}"),
+            ("RF-SCM/Magpie", field("rf_scm_magpie", 4)),
+            ("leader", lambda r: f"{r['leader'][0]} {r['leader'][1]:.4f}"),
+            ("rank", lambda r: f"{r['rank']} of {r['entries']}"),
+            ("wall s", field("wall_s", 0)),
+        ],
+    )
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "property": property_table,
+    "matbench": matbench_table,
     "gnn_zoo": gnn_zoo_table,
     "classic": classic_table,
     "potentials": potentials_table,

@@ -37,7 +37,7 @@ def test_matbench_classification_folds_are_stratified():
     official = StratifiedKFold(5, shuffle=True, random_state=18012019).split(
         np.zeros(n), y[:, 0]
     )
-    for (train, val, test), (_, test_ref) in zip(folds, official, strict=True):
+    for (_, val, test), (_, test_ref) in zip(folds, official, strict=True):
         np.testing.assert_array_equal(np.sort(test), np.sort(test_ref))
         assert len(val) == 0
 
@@ -90,7 +90,8 @@ def test_matbench_command_runs_the_five_folds(tmp_path, capsys):
     assert main([*argv, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "RF-SCM/Magpie" in printed and "molmat rf (magpie)" in printed
-    folds = [json.loads(line) for line in (out / "folds.jsonl").read_text().splitlines()]
+    lines = (out / "folds.jsonl").read_text().splitlines()
+    folds = [json.loads(line) for line in lines]
     assert [f["fold"] for f in folds] == [0, 1, 2, 3, 4]
     assert all(f["mae"] > 0 for f in folds)
     tested = []

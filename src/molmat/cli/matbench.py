@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from molmat.classic.models import CLASSIC_MODELS
 from molmat.cli.output import HelpFormatter, table
 from molmat.featurizers.composition import COMPOSITION_SETS
 from molmat.tasks.matbench import TASKS, run_matbench
-from molmat.classic.models import CLASSIC_MODELS
 
 
 def add_parser(sub):
@@ -39,9 +39,7 @@ def add_parser(sub):
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the models")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--resume", action="store_true", help="continue an interrupted run"
-    )
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     return p
 
 
@@ -63,7 +61,7 @@ def run(args) -> int:
     ]
     print(table(["fold", *result["mean"], "train", "test"], fold_rows))
     header = f"mean {metric}" + (f" ({unit})" if unit else "")
-    rows = [[rank, algorithm, f"{value:.4f}"] for rank, algorithm, value in result["rows"]]
+    rows = [[rank, name, f"{value:.4f}"] for rank, name, value in result["rows"]]
     print(f"\nMatbench v0.1 leaderboard with this run (rank {result['rank']})")
     print(table(["rank", "algorithm", header], rows))
     print(f"\nwritten to {args.out}")

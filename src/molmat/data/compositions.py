@@ -54,9 +54,7 @@ class Composition:
         """The same text for the same atomic fractions (``Fe2O3`` = ``Fe4O6``):
         elements sorted, fractions to 6 digits."""
         order = np.argsort(self.symbols)
-        return "".join(
-            f"{self.symbols[i]}{self.fractions[i]:.6g}" for i in order
-        )
+        return "".join(f"{self.symbols[i]}{self.fractions[i]:.6g}" for i in order)
 
 
 def parse_formula(text: str) -> dict[str, float]:
@@ -105,7 +103,9 @@ def _parse_group(formula: str, text: str) -> dict[str, float]:
             _add(stack[-1], last)
         elif number:
             if last is None:
-                raise ValueError(f"formula {text!r}: a number {number!r} with no element")
+                raise ValueError(
+                    f"formula {text!r}: a number {number!r} with no element"
+                )
             amount = float(number)
             if amount <= 0:
                 raise ValueError(f"formula {text!r}: zero amount")

@@ -179,6 +179,11 @@ NOT_BUNDLED = {
     "scaffold-test SMILES, for generative models): pip install --no-deps "
     "molsets, then molmat generate train --data moses; molmat generate "
     "evaluate --reference moses scores samples against its test sets",
+    "matbench": "Matbench v0.1 composition tasks (matbench_expt_gap, "
+    "matbench_expt_is_metal, matbench_glass, matbench_steels): pip install "
+    'matminer, then python -c "from matminer.datasets import load_dataset; '
+    "load_dataset('matbench_expt_gap').to_csv('matbench_expt_gap.csv')\" and "
+    "molmat matbench --task matbench_expt_gap --data matbench_expt_gap.csv",
     "qm9": "QM9 (130,831 molecules with DFT geometries; energies U0, U, H, G, "
     "ZPVE): pip install 'molmat[qm9]', then molmat train --data qm9 --target U0 "
     "--model painn",

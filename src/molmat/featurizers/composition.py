@@ -143,9 +143,9 @@ def _property_statistics(fractions, present, table) -> np.ndarray:
             "nz,nzp->np", fractions, np.abs(filled - mean[:, None, :]) * mask
         )
         top = fractions == fractions.max(axis=1, keepdims=True)  # most abundant
-        mode = np.where(
-            top[:, :, None], np.nan_to_num(values, nan=np.inf), np.inf
-        ).min(axis=1)
+        mode = np.where(top[:, :, None], np.nan_to_num(values, nan=np.inf), np.inf).min(
+            axis=1
+        )
     stats = np.stack([low, high, high - low, mean, deviation, mode], axis=2)
     stats[np.broadcast_to(unknown[:, :, None], stats.shape)] = np.nan
     stats[~np.isfinite(stats)] = np.nan

@@ -127,7 +127,7 @@ TASKS: dict[str, MatbenchTask] = {
     )
 }
 HOW_TO_GET = (
-    "pip install matminer, then python -c \"from matminer.datasets import "
+    'pip install matminer, then python -c "from matminer.datasets import '
     "load_dataset; load_dataset('{name}').to_csv('{name}.csv')\" and pass the "
     "file (or its folder) with --data"
 )
@@ -200,8 +200,10 @@ def run_matbench(
         resume=resume,
         **params,
     )["runs"]
-    names = ("mae", "rmse", "r2") if task.task == "regression" else (
-        "roc_auc", "balanced_accuracy", "f1", "accuracy"
+    names = (
+        ("mae", "rmse", "r2")
+        if task.task == "regression"
+        else ("roc_auc", "balanced_accuracy", "f1", "accuracy")
     )
     folds = [
         {
@@ -216,9 +218,7 @@ def run_matbench(
         }
         for k, run in enumerate(runs)
     ]
-    Path(out, "folds.jsonl").write_text(
-        "".join(json.dumps(f) + "\n" for f in folds)
-    )
+    Path(out, "folds.jsonl").write_text("".join(json.dumps(f) + "\n" for f in folds))
     mean = {m: float(np.mean([f[m] for f in folds])) for m in names}
     std = {m: float(np.std([f[m] for f in folds])) for m in names}
     label = f"molmat {model} ({features})"
@@ -237,7 +237,9 @@ def run_matbench(
     }
 
 
-def ranked(task: MatbenchTask, label: str, value: float) -> list[tuple[int, str, float]]:
+def ranked(
+    task: MatbenchTask, label: str, value: float
+) -> list[tuple[int, str, float]]:
     """The leaderboard with ``(label, value)`` placed among its entries, best first."""
     entries = [*task.leaderboard, (label, value)]
     entries.sort(key=lambda e: e[1], reverse=not task.lower_is_better)
