@@ -1,13 +1,16 @@
-"""Materials: the Matbench v0.1 composition tasks by their official protocol.
+"""Materials: Matbench v0.1 composition and structure tasks by their official protocol.
 
-Every task of ``--tasks`` (default: expt_gap, expt_is_metal, glass, steels) is
+Every task of ``--tasks`` (default: the four composition tasks, then jdft2d and
+phonons, whose structures are read from the extxyz files) is
 run with each of ``--models`` (default: a random forest and the JAX MLP on
-Magpie composition features) over Matbench's five official folds
+the Magpie features of the composition, or of the cell plus packing features
+for structures) over Matbench's five official folds
 (:func:`molmat.tasks.matbench.run_matbench`); one JSON line per task and
 model: the ranking metric's mean and standard deviation over folds, the
 per-fold values, the rank among the leaderboard entries, the RF-SCM/Magpie
-entry and the leader, wall seconds and compositions per second (training and
-testing all five folds). Run folders go under ``--out`` and are resumed.
+entry and the leader, wall seconds and compositions (or structures) per
+second (featurising, training and testing all five folds). Run folders go
+under ``--out`` and are resumed.
 
     python benchmarks/materials.py --data ../shared/data/materials/matbench
 """
@@ -23,7 +26,7 @@ from provenance import commit
 
 from molmat.tasks.matbench import get_task, run_matbench
 
-TASKS = ("expt_gap", "expt_is_metal", "glass", "steels")
+TASKS = ("expt_gap", "expt_is_metal", "glass", "steels", "jdft2d", "phonons")
 
 
 def main() -> None:
@@ -61,7 +64,7 @@ def main() -> None:
                         "rf_scm_magpie": board.get("RF-SCM/Magpie"),
                         "leader": task.leaderboard[0],
                         "wall_s": round(wall, 1),
-                        "compositions_per_s": round(n / wall, 1),
+                        f"{task.inputs}s_per_s": round(n / wall, 1),
                         "commit": commit(),
                     }
                 ),

@@ -67,7 +67,7 @@ def test_composition_model_saves_loads_and_skips_bad_formulas(tmp_path):
 def test_composition_features_are_for_classic_models():
     from molmat.tasks.runs import build_model
 
-    with pytest.raises(ValueError, match="composition features are for the classic"):
+    with pytest.raises(ValueError, match="features of materials are for the classic"):
         build_model("mpnn", features="magpie")
 
 

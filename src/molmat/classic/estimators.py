@@ -76,15 +76,19 @@ class DescriptorCleaner(TransformerMixin, BaseEstimator):
     """Drop constant and all-NaN columns, fill NaN, optionally standardise.
 
     Everything is learned in ``fit`` (training data only): the kept columns,
-    their medians (used for missing values) and the scaling.
+    their medians (used for missing values) and the scaling. ``clip`` bounds
+    the standardised values to ±``clip`` standard deviations (for networks: a
+    column almost constant in training cannot send a new input thousands of
+    deviations away).
 
     Attributes:
         kept_: [d_kept] indices of the kept columns.
         dropped_constant_, dropped_nan_: indices of dropped columns.
     """
 
-    def __init__(self, scale: bool = True):
+    def __init__(self, scale: bool = True, clip: float | None = None):
         self.scale = scale
+        self.clip = clip
 
     def fit(self, X, y=None):
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
@@ -119,7 +123,9 @@ class DescriptorCleaner(TransformerMixin, BaseEstimator):
         )
         kept = X[:, self.kept_]
         filled = np.where(np.isnan(kept), self.median_, kept)
-        return (filled - self.mean_) / self.std_
+        scaled = (filled - self.mean_) / self.std_
+        clip = getattr(self, "clip", None)  # archives written before clip: none
+        return scaled if clip is None else np.clip(scaled, -clip, clip)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

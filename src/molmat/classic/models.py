@@ -25,7 +25,7 @@ from molmat.classic.estimators import (
     TanimotoSVR,
 )
 from molmat.classic.mlp import MLPClassifier, MLPRegressor
-from molmat.featurizers.descriptors import BINARY_SETS, COUNT_SETS
+from molmat.featurizers.descriptors import BINARY_SETS, COUNT_SETS, DESCRIPTOR_CLIP
 
 CLASSIC_MODELS = (
     "rf",
@@ -70,8 +70,11 @@ def make_estimator(
             f"model {name!r} does not do {task}; choose one of {list(allowed)}"
         )
     kind = kernel_kind(features)
-    # Fingerprints stay raw (similarity kernels, trees); descriptors get scaled.
-    clean = DescriptorCleaner(scale=kind is None)
+    # Fingerprints stay raw (similarity kernels, trees); descriptors get scaled,
+    # and clipped for the network as the graph networks clip theirs.
+    scale = kind is None
+    clip = DESCRIPTOR_CLIP if scale and name == "mlp" else None
+    clean = DescriptorCleaner(scale=scale, clip=clip)
     if task == "regression":
         model = _regressor(name, kind, seed)
     else:

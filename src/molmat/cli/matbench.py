@@ -5,6 +5,7 @@ from __future__ import annotations
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.cli.output import HelpFormatter, table
 from molmat.featurizers.composition import COMPOSITION_SETS
+from molmat.featurizers.structure import STRUCTURE_SETS
 from molmat.tasks.matbench import TASKS, run_matbench
 
 
@@ -17,25 +18,31 @@ def add_parser(sub):
         "(StratifiedKFold for classification) over the dataset in its published "
         "order, one model per fold. Writes a run folder per fold, folds.jsonl "
         "(one JSON line of test metrics per fold) and prints the mean over folds "
-        "ranked among the leaderboard entries (MAE; ROC-AUC for classification). "
+        "ranked among the leaderboard entries (MAE; for classification the "
+        "balanced accuracy at 0.5, which is what the leaderboard's rocauc, computed "
+        "from predicted labels, measures). "
         "The task files are not shipped: pip install matminer, then "
-        "load_dataset('<task>').to_csv('<task>.csv') writes one.",
+        "load_dataset('<task>').to_csv('<task>.csv') writes a composition task "
+        "(structure tasks: see the materials guide).",
     )
     p.add_argument("--task", required=True, choices=list(TASKS), help="the task")
     p.add_argument(
         "--data",
         required=True,
-        help="the task's CSV (a composition column and the target), or a folder "
-        "holding <task>.csv or <task>.csv.gz",
+        help="the task's file: a CSV with a composition column and the target "
+        "(composition tasks), an extxyz with the target in each structure's info "
+        "(structure tasks); or a folder holding <task>.csv(.gz) / "
+        "<task>.extxyz(.gz)",
     )
     p.add_argument(
         "--model", choices=CLASSIC_MODELS, default="rf", help="model on the features"
     )
     p.add_argument(
         "--features",
-        choices=COMPOSITION_SETS,
-        default="magpie",
-        help="composition features (Magpie element-property statistics)",
+        choices=(*COMPOSITION_SETS, *STRUCTURE_SETS),
+        help="magpie (composition tasks: element-property statistics) or "
+        "magpie-structure (structure tasks: those of the cell and 9 packing "
+        "features); default: the task's kind",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the models")
     p.add_argument("--out", required=True, help="output folder")

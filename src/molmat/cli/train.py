@@ -23,6 +23,7 @@ from molmat.cli.predict import add_sep
 from molmat.data.qm9 import TARGETS as QM9_TARGETS
 from molmat.featurizers.composition import COMPOSITION_SETS
 from molmat.featurizers.descriptors import FEATURE_SETS
+from molmat.featurizers.structure import STRUCTURE_SETS
 from molmat.featurizers.tokens import TOKENIZERS
 from molmat.models.gnn.config import is_architecture_file
 from molmat.models.potentials.registry import POTENTIALS
@@ -250,12 +251,16 @@ def add_run_arguments(p) -> None:
     model = p.add_argument_group("model")
     model.add_argument(
         "--features",
-        choices=(*FEATURE_SETS, *COMPOSITION_SETS),
+        choices=(*FEATURE_SETS, *COMPOSITION_SETS, *STRUCTURE_SETS),
         default=DEFAULTS["features"],
         help="features of classic models: Morgan bits/counts, MACCS keys, all RDKit "
         "2D descriptors, 17 physchem descriptors, Mordred (extra) of SMILES; or "
         "magpie: element-property statistics of chemical formulas "
-        "(composition-only materials models; see --composition-col)",
+        "(composition-only materials models; see --composition-col); or "
+        "magpie-structure: those of a crystal's cell and 9 packing features "
+        "(density, volume per atom, packing fraction, neighbour distances, "
+        "coordination), with --data an extxyz/CIF/POSCAR file or folder whose "
+        "structures hold the --target in their info",
     )
     model.add_argument(
         "--readout",

@@ -158,8 +158,3 @@ def compositions(X: Sequence) -> tuple[list[Composition | None], list[str]]:
         (x, "") if isinstance(x, Composition) else parse_composition(x) for x in X
     ]
     return [c for c, _ in parsed], [r for _, r in parsed]
-
-
-def composition_elements(comps: Sequence[Composition | None]) -> list[str]:
-    """Sorted element symbols of ``comps`` (``None`` skipped)."""
-    return sorted({s for c in comps if c is not None for s in c.symbols})

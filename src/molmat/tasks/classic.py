@@ -22,8 +22,9 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from molmat.classic.models import make_estimator
-from molmat.data.compositions import composition_elements, compositions
+from molmat.data.compositions import compositions
 from molmat.data.console import reported_warnings
+from molmat.data.crystals import structure_elements, structures
 from molmat.data.csv import DataError
 from molmat.data.molecules import (
     TASKS,
@@ -34,6 +35,7 @@ from molmat.data.molecules import (
 )
 from molmat.featurizers.composition import COMPOSITION_SETS, composition_features
 from molmat.featurizers.descriptors import check_kind, molecule_features_cached
+from molmat.featurizers.structure import STRUCTURE_SETS, structure_features
 from molmat.tasks.predictor import MoleculePredictor
 from molmat.training import archive
 from molmat.training.engine import History
@@ -73,8 +75,9 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
             network, :mod:`molmat.classic.mlp`).
         features: ``morgan`` (default), ``morgan-counts``, ``fragprints``,
             ``maccs``, ``rdkit2d``, ``physchem`` or ``mordred`` of molecules
-            (SMILES); or ``magpie`` of compositions (chemical formulas, see
-            :mod:`molmat.featurizers.composition`).
+            (SMILES); ``magpie`` of compositions (chemical formulas, see
+            :mod:`molmat.featurizers.composition`); or ``magpie-structure``
+            of crystal structures (:mod:`molmat.featurizers.structure`).
         radius, n_bits: Morgan options (radius 2, 2048 bits = ECFP4).
         task: ``auto``, ``regression`` or ``classification``.
         class_weight: ``"balanced"`` or ``None`` (classification).
@@ -103,45 +106,59 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         self.use_cache = use_cache
 
     @property
-    def _of_compositions(self) -> bool:
-        return self.features in COMPOSITION_SETS
+    def input_kind(self) -> str:
+        """What the model reads: ``molecule`` (SMILES), ``composition``
+        (chemical formulas) or ``structure`` (crystal structures)."""
+        if self.features in COMPOSITION_SETS:
+            return "composition"
+        if self.features in STRUCTURE_SETS:
+            return "structure"
+        return "molecule"
 
     def _features(self, X: Sequence, name: str) -> np.ndarray:
-        if self._of_compositions:
-            comps, reasons = compositions(X)
-            bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
-            if bad:
-                raise DataError(
-                    f"{name} has {len(bad)} bad formulas: " + "; ".join(bad[:5])
-                )
-            return composition_features(comps, self.features)
-        keys, mols = valid_molecules(X, name)
-        return molecule_features_cached(
-            keys, mols, self.features, self.radius, self.n_bits, self.use_cache
-        )
+        if self.input_kind == "molecule":
+            keys, mols = valid_molecules(X, name)
+            return molecule_features_cached(
+                keys, mols, self.features, self.radius, self.n_bits, self.use_cache
+            )
+        items, reasons = self._parsed(X)
+        bad = [f"{i}: {r}" for i, r in enumerate(reasons) if r]
+        if bad:
+            raise DataError(
+                f"{name} has {len(bad)} bad {self.input_kind}s: " + "; ".join(bad[:5])
+            )
+        if self.input_kind == "composition":
+            return composition_features(items, self.features)
+        return structure_features(items, self.features)
 
     def _parsed(self, X: Sequence) -> tuple[list, list[str]]:
-        """Per item of ``X``: its molecule or composition (``None`` if
-        unusable) and the reason (``""`` if usable)."""
-        if self._of_compositions:
+        """Per item of ``X``: its molecule, composition or structure (``None``
+        if unusable) and the reason (``""`` if usable)."""
+        if self.input_kind == "composition":
             return compositions(X)
+        if self.input_kind == "structure":
+            return structures(X)
         _, mols, reasons = molecules(X)
         return mols, reasons
 
+    def _elements(self, X: Sequence) -> list[list[str]]:
+        """Element symbols of each usable item of ``X`` ([] if unusable)."""
+        items, _ = self._parsed(X)
+        if self.input_kind == "composition":
+            return [list(c.symbols) if c is not None else [] for c in items]
+        return [structure_elements([f]) for f in items]
+
     def _record_elements(self, X: Sequence) -> None:
-        if self._of_compositions:
-            self.elements_ = composition_elements(compositions(X)[0])
-        else:
+        if self.input_kind == "molecule":
             super()._record_elements(X)
+        else:
+            self.elements_ = sorted({e for found in self._elements(X) for e in found})
 
     def unseen_elements(self, X: Sequence) -> list[list[str]] | None:
-        if not self._of_compositions or getattr(self, "elements_", None) is None:
+        if self.input_kind == "molecule" or getattr(self, "elements_", None) is None:
             return super().unseen_elements(X)
         known = set(self.elements_)
-        return [
-            sorted(set(c.symbols) - known) if c is not None else []
-            for c in compositions(X)[0]
-        ]
+        return [sorted(set(found) - known) for found in self._elements(X)]
 
     def fit(
         self,
@@ -162,7 +179,7 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         """
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if not self._of_compositions:
+        if self.input_kind == "molecule":
             check_kind(self.features)
         y = as_targets(y, "y")
         features = self._features(X, "X")
@@ -203,8 +220,8 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
         return out
 
     def input_features(self, X: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        """Feature matrix [g, F] of the usable molecules (or compositions) of
-        ``X`` and their positions [g] in ``X``."""
+        """Feature matrix [g, F] of the usable molecules (compositions,
+        structures) of ``X`` and their positions [g] in ``X``."""
         items, reasons = self._parsed(X)
         rows = np.array([i for i, r in enumerate(reasons) if not r], np.int64)
         if not len(rows):

@@ -37,11 +37,16 @@ class MatbenchTask:
 
     Attributes:
         name: Matbench's name (``matbench_expt_gap``).
-        inputs: ``composition`` (a formula column).
-        target: the target column.
+        inputs: ``composition`` (a CSV with a formula column) or
+            ``structure`` (an extxyz file, the target in each structure's
+            info).
+        target: the target column or info key.
         task: ``regression`` or ``classification``.
         unit: the target's unit (``""`` for classes).
-        metric: the ranking metric: ``mae`` (lower is better) or ``roc_auc``.
+        metric: the ranking metric: ``mae`` (lower is better), or for
+            classification ``balanced_accuracy`` at a 0.5 threshold: the
+            leaderboard's "rocauc" is computed from the predicted 0/1 labels,
+            which is the balanced accuracy (its columns agree to 4 digits).
         leaderboard: ``(algorithm, mean over folds)`` of the Matbench v0.1
             per-task leaderboard.
     """
@@ -57,6 +62,17 @@ class MatbenchTask:
     @property
     def lower_is_better(self) -> bool:
         return self.metric == "mae"
+
+    @property
+    def features(self) -> str:
+        """The default features of its input."""
+        return "magpie" if self.inputs == "composition" else "magpie-structure"
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        if self.inputs == "composition":
+            return (".csv", ".csv.gz")
+        return (".extxyz", ".extxyz.gz")
 
 
 # Figures of the Matbench v0.1 per-task leaderboards (matbench.materialsproject.org).
@@ -85,7 +101,7 @@ TASKS: dict[str, MatbenchTask] = {
             "is_metal",
             "classification",
             "",
-            "roc_auc",
+            "balanced_accuracy",
             (
                 ("AMMExpress v2020", 0.9209),
                 ("RF-SCM/Magpie", 0.9167),
@@ -99,13 +115,49 @@ TASKS: dict[str, MatbenchTask] = {
             "gfa",
             "classification",
             "",
-            "roc_auc",
+            "balanced_accuracy",
             (
                 ("MODNet (v0.1.12)", 0.9603),
                 ("AMMExpress v2020", 0.8607),
                 ("RF-SCM/Magpie", 0.8587),
                 ("Darwin", 0.7668),
                 ("Dummy", 0.5005),
+            ),
+        ),
+        MatbenchTask(
+            "matbench_jdft2d",
+            "structure",
+            "exfoliation_en",
+            "regression",
+            "meV/atom",
+            "mae",
+            (
+                ("MODNet (v0.1.12)", 33.1918),
+                ("coNGN", 36.1698),
+                ("coGN", 37.1652),
+                ("AMMExpress v2020", 39.8497),
+                ("ALIGNN", 43.4244),
+                ("CGCNN v2019", 49.2440),
+                ("RF-SCM/Magpie", 50.0440),
+                ("Dummy", 67.2851),
+            ),
+        ),
+        MatbenchTask(
+            "matbench_phonons",
+            "structure",
+            "last_phdos_peak",
+            "regression",
+            "cm^-1",
+            "mae",
+            (
+                ("MEGNet (kgcnn)", 28.76),
+                ("ALIGNN", 29.5385),
+                ("coGN", 29.7),
+                ("MODNet (v0.1.12)", 34.2751),
+                ("AMMExpress v2020", 56.1706),
+                ("CGCNN v2019", 57.7635),
+                ("RF-SCM/Magpie", 67.6126),
+                ("Dummy", 323.9822),
             ),
         ),
         MatbenchTask(
@@ -126,11 +178,15 @@ TASKS: dict[str, MatbenchTask] = {
         ),
     )
 }
-HOW_TO_GET = (
-    'pip install matminer, then python -c "from matminer.datasets import '
-    "load_dataset; load_dataset('{name}').to_csv('{name}.csv')\" and pass the "
-    "file (or its folder) with --data"
-)
+HOW_TO_GET = {
+    "composition": 'pip install matminer, then python -c "from matminer.datasets '
+    "import load_dataset; load_dataset('{name}').to_csv('{name}.csv')\" and pass "
+    "the file (or its folder) with --data",
+    "structure": "pip install matminer pymatgen, load_dataset('{name}'), convert "
+    "each structure with pymatgen.io.ase.AseAtomsAdaptor.get_atoms, put the "
+    "target in atoms.info['{target}'] and ase.io.write('{name}.extxyz', images) "
+    "(the materials guide shows how); pass the file with --data",
+}
 
 
 def get_task(name: str) -> MatbenchTask:
@@ -146,7 +202,8 @@ def get_task(name: str) -> MatbenchTask:
 
 
 def task_file(task: MatbenchTask, data: str | Path) -> Path:
-    """The task's file: ``data`` itself, or ``<task>.csv[.gz]`` inside it.
+    """The task's file: ``data`` itself, or ``<task>.csv[.gz]`` (structure
+    tasks: ``<task>.extxyz[.gz]``) inside it.
 
     Raises:
         FileNotFoundError: no such file, with how to get it.
@@ -154,13 +211,12 @@ def task_file(task: MatbenchTask, data: str | Path) -> Path:
     data = Path(data)
     if data.is_file():
         return data
-    for suffix in (".csv", ".csv.gz"):
+    for suffix in task.suffixes:
         candidate = data / f"{task.name}{suffix}"
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
-        f"no {task.name}.csv(.gz) at {data}; " + HOW_TO_GET.format(name=task.name)
-    )
+    how = HOW_TO_GET[task.inputs].format(name=task.name, target=task.target)
+    raise FileNotFoundError(f"no {task.name}{task.suffixes[0]}[.gz] at {data}; {how}")
 
 
 def run_matbench(
@@ -169,7 +225,7 @@ def run_matbench(
     out: str | Path,
     *,
     model: str = "rf",
-    features: str = "magpie",
+    features: str | None = None,
     seed: int = 0,
     resume: bool = False,
     **params,
@@ -178,19 +234,22 @@ def run_matbench(
 
     Args:
         name: a task of :data:`TASKS`.
-        data: the task's CSV, or a folder holding ``<name>.csv[.gz]``.
+        data: the task's file, or a folder holding it (:func:`task_file`).
         out: run folder (``fold_<k>/`` each, ``folds.jsonl``, ``metrics.json``).
-        model, features, seed, resume, params: as :func:`train_run`.
+        features: ``None``: ``magpie`` (composition tasks) or
+            ``magpie-structure`` (structure tasks).
+        model, seed, resume, params: as :func:`train_run`.
 
     Returns:
         ``{"task", "model", "folds": [per-fold metrics], "mean", "std",
         "rows": [(rank, algorithm, value)], "rank"}``.
     """
     task = get_task(name)
+    features = features or task.features
     runs = train_run(
         task_file(task, data),
         out,
-        composition_col="composition",
+        composition_col="composition" if task.inputs == "composition" else None,
         targets=[task.target],
         task=task.task,
         split="matbench",

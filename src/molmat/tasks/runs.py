@@ -25,6 +25,7 @@ from scipy import stats
 from molmat.classic.intervals import fit_intervals, interval_summary
 from molmat.classic.models import CLASSIC_MODELS
 from molmat.data import splits as splitting
+from molmat.data.crystals import StructureTable, read_structure_table
 from molmat.data.csv import (
     CompositionTable,
     DataError,
@@ -38,6 +39,7 @@ from molmat.data.csv import (
 from molmat.data.datasets import DATASETS
 from molmat.data.molecules import infer_task
 from molmat.featurizers.composition import COMPOSITION_SETS
+from molmat.featurizers.structure import STRUCTURE_SETS
 from molmat.featurizers.tokens import MOLECULE_TOKENS, TOKENIZERS, tokenizer
 from molmat.models.gnn import ENCODERS, is_graph_model
 from molmat.models.sequence import ENCODERS as SEQUENCE_ENCODERS
@@ -56,7 +58,7 @@ log = logging.getLogger("molmat")
 
 SPLITS = ("random", "scaffold", "scaffold-deterministic", "kfold", "matbench")
 MODELS = tuple(dict.fromkeys((*ENCODERS, *SEQUENCE_ENCODERS, *CLASSIC_MODELS)))
-Table = MoleculeTable | SequenceTable | CompositionTable
+Table = MoleculeTable | SequenceTable | CompositionTable | StructureTable
 
 
 def is_sequence_model(model: str, tokens: str | None) -> bool:
@@ -90,9 +92,10 @@ def build_model(
         )
     else:
         kind = PropertyModel if is_graph_model(model) else ClassicModel
-    if params.get("features") in COMPOSITION_SETS and kind is not ClassicModel:
+    materials = (*COMPOSITION_SETS, *STRUCTURE_SETS)
+    if params.get("features") in materials and kind is not ClassicModel:
         raise ValueError(
-            f"{params['features']} composition features are for the classic "
+            f"{params['features']} features of materials are for the classic "
             f"models ({', '.join(CLASSIC_MODELS)}), not {model}"
         )
     accepted = kind().get_params()
@@ -275,12 +278,17 @@ def read_inputs(
 ) -> Table:
     """The table a model reads: amino-acid sequences for ``tokens="aa"``
     (checked residue by residue), compositions for composition ``features``
-    (``magpie``), otherwise molecules from SMILES.
+    (``magpie``), crystal structures (extxyz, CIF, POSCAR or a folder of
+    them; ``column`` unused) for structure ``features``
+    (``magpie-structure``), otherwise molecules from SMILES.
 
     ``options``: ``require_targets``, ``strict``, ``sep`` of the readers.
     """
     if features in COMPOSITION_SETS:
         return read_compositions(data, column, targets, **options)
+    if features in STRUCTURE_SETS:
+        options.pop("sep", None)
+        return read_structure_table(data, targets, **options)
     if tokens is not None and tokens not in MOLECULE_TOKENS:
         check = tokenizer(tokens).split
         return read_sequences(data, column, targets, check=check, **options)

@@ -1,0 +1,225 @@
+"""Crystal structures with property labels: extxyz, CIF or POSCAR → a table.
+
+The property workflow's structure input (data flow D). Each structure of a
+file (or each file of a folder) is one row; its targets are keys of the
+structure's ``info`` (extxyz comment-line keys such as ``band_gap=1.2``). A
+row is skipped, and reported by its index or file name with the reason, when
+the file cannot be read, an occupancy is partial, a periodic structure has
+no volume, two atoms sit closer than :data:`MIN_DISTANCE`, or a target is
+missing or not a number.
+
+Example:
+    >>> table = read_structure_table("set.extxyz", ["band_gap"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase.data import chemical_symbols
+
+from molmat.data.csv import BadRow, DataError, DataReport
+from molmat.data.structures import MIN_DISTANCE, Frame, closest_distance
+
+STRUCTURE_SUFFIXES = (".extxyz", ".xyz", ".cif", ".vasp", ".poscar")
+
+
+@dataclass
+class StructureTable:
+    """Parsed structures with their targets.
+
+    Attributes:
+        frame: one row per input structure: its name and scalar ``info`` keys.
+        rows: [n] 0-based input position of each usable structure.
+        names: [n] name of each (``<file>:<index>`` or the file name).
+        structures: [n] the structures (positions Å, cell rows Å).
+        y: [n, n_targets] float targets, NaN where a label is missing.
+        target_names: the target keys.
+        report: skipped structures with their reasons.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    names: list[str]
+    structures: list[Frame]
+    y: np.ndarray
+    target_names: list[str]
+    report: DataReport
+    input_name = "structure"
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    @property
+    def inputs(self) -> list[Frame]:
+        return self.structures
+
+    @property
+    def texts(self) -> list[str]:
+        return self.names
+
+
+def structure_problem(atoms) -> str:
+    """Why an ``ase.Atoms`` cannot be used, or ``""``."""
+    occupancy = atoms.info.get("occupancy") or {}
+    partial = sorted(
+        {s for site in occupancy.values() for s, x in site.items() if x < 1 - 1e-6}
+    )
+    if partial:
+        return f"partial occupancies ({', '.join(partial)})"
+    return _frame_problem(Frame.from_atoms(atoms))
+
+
+def read_structure_table(
+    source: str | Path,
+    targets: list[str] | tuple[str, ...] | None = None,
+    *,
+    require_targets: bool = True,
+    strict: bool = False,
+) -> StructureTable:
+    """Read the structures of a file (every frame) or a folder (every file
+    ending in :data:`STRUCTURE_SUFFIXES`, sorted by name).
+
+    Args:
+        source: extxyz (gzip allowed), CIF, POSCAR, or a folder of them.
+        targets: ``info`` keys to learn; ``None``: the only numeric key the
+            first structure has besides bookkeeping ones.
+        require_targets: ``False`` reads structures only (for prediction).
+        strict: raise :class:`DataError` on the first bad structure.
+    """
+    entries = _read_entries(Path(source))
+    report = DataReport(source=str(source), n_rows=len(entries))
+    if targets is None or len(targets) == 0:
+        targets = _detect_targets(entries) if require_targets else []
+    targets = list(targets)
+    rows, names, structures, values = [], [], [], []
+    for i, (name, atoms, error) in enumerate(entries):
+        reason = error or structure_problem(atoms)
+        labels = []
+        if not reason:
+            labels, reason = _labels(atoms, targets, require_targets)
+        if reason:
+            bad = BadRow(i, reason, name)
+            if strict:
+                raise DataError(f"{source}: {bad} (strict mode)")
+            report.bad_rows.append(bad)
+            continue
+        rows.append(i)
+        names.append(name)
+        structures.append(Frame.from_atoms(atoms, index=i))
+        values.append(labels)
+    info = [
+        {"structure": name}
+        | {
+            k: v
+            for k, v in (atoms.info.items() if atoms is not None else ())
+            if np.isscalar(v)
+        }
+        for name, atoms, _ in entries
+    ]
+    return StructureTable(
+        frame=pd.DataFrame(info),
+        rows=np.asarray(rows, np.int64),
+        names=names,
+        structures=structures,
+        y=np.asarray(values, np.float32).reshape(len(rows), len(targets)),
+        target_names=targets,
+        report=report,
+    )
+
+
+def _read_entries(path: Path) -> list[tuple[str, object, str]]:
+    """``(name, atoms or None, read error)`` per structure of ``path``."""
+    import ase.io
+
+    if path.is_dir():
+        files = sorted(
+            f for f in path.iterdir() if f.name.lower().endswith(STRUCTURE_SUFFIXES)
+        )
+        if not files:
+            raise DataError(
+                f"{path}: no structure files ({', '.join(STRUCTURE_SUFFIXES)})"
+            )
+        out = []
+        for f in files:
+            try:
+                out.append((f.name, ase.io.read(f), ""))
+            except Exception as err:  # ASE raises many types for malformed files
+                out.append((f.name, None, f"unreadable ({type(err).__name__}: {err})"))
+        return out
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    try:
+        images = ase.io.read(path, index=":")
+    except Exception as err:
+        raise DataError(f"{path}: not a readable structure file ({err})") from err
+    return [(f"{path.name}:{i}", atoms, "") for i, atoms in enumerate(images)]
+
+
+BOOKKEEPING = ("matbench_index", "index", "id", "spacegroup", "unit_cell")
+
+
+def _detect_targets(entries) -> list[str]:
+    first = next((a for _, a, e in entries if a is not None and not e), None)
+    numeric = [
+        k
+        for k, v in (first.info.items() if first is not None else ())
+        if isinstance(v, (int, float, np.number)) and k not in BOOKKEEPING
+    ]
+    if len(numeric) == 1:
+        return numeric
+    raise DataError(
+        f"cannot guess the target (numeric info keys: {numeric}); name it with --target"
+    )
+
+
+def _labels(atoms, targets, require_targets) -> tuple[list[float], str]:
+    labels = []
+    for key in targets:
+        value = atoms.info.get(key)
+        try:
+            number = float(value) if value is not None else float("nan")
+        except (TypeError, ValueError):
+            return [], f"target {key!r} is not a number ({value!r})"
+        labels.append(number)
+    if targets and require_targets and np.isnan(labels).all():
+        return [], f"missing target value ({', '.join(targets)})"
+    return labels, ""
+
+
+def structures(X) -> tuple[list[Frame | None], list[str]]:
+    """Check structures (``Frame`` or ``ase.Atoms``): per item, the frame
+    (``None`` if unusable) and the reason (``""`` if usable)."""
+    frames, reasons = [], []
+    for i, x in enumerate(X):
+        if isinstance(x, Frame):
+            reason = _frame_problem(x)
+            frame = x
+        elif hasattr(x, "get_positions"):
+            reason = structure_problem(x)
+            frame = None if reason else Frame.from_atoms(x, index=i)
+        else:
+            reason, frame = f"not a structure ({type(x).__name__})", None
+        frames.append(None if reason else frame)
+        reasons.append(reason)
+    return frames, reasons
+
+
+def _frame_problem(frame: Frame) -> str:
+    if frame.n_atoms == 0:
+        return "no atoms"
+    if frame.pbc.any() and abs(np.linalg.det(frame.cell)) < 1e-6:
+        return "periodic structure without a cell (zero volume)"
+    closest = closest_distance(frame)
+    if closest < MIN_DISTANCE:
+        return f"atoms {closest:.3f} Å apart (closer than {MIN_DISTANCE} Å)"
+    return ""
+
+
+def structure_elements(frames) -> list[str]:
+    """Sorted element symbols of ``frames`` (``None`` skipped)."""
+    found = {int(z) for f in frames if f is not None for z in f.numbers}
+    return sorted(chemical_symbols[z] for z in found)
