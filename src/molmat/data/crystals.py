@@ -5,8 +5,8 @@ file (or each file of a folder) is one row; its targets are keys of the
 structure's ``info`` (extxyz comment-line keys such as ``band_gap=1.2``). A
 row is skipped, and reported by its index or file name with the reason, when
 the file cannot be read, an occupancy is partial, a periodic structure has
-no volume, two atoms sit closer than :data:`MIN_DISTANCE`, or a target is
-missing or not a number.
+no volume, two atoms sit closer than 0.1 Å, or a target is missing or not a
+number.
 
 Example:
     >>> table = read_structure_table("set.extxyz", ["band_gap"])  # doctest: +SKIP
@@ -22,7 +22,7 @@ import pandas as pd
 from ase.data import chemical_symbols
 
 from molmat.data.csv import BadRow, DataError, DataReport
-from molmat.data.structures import MIN_DISTANCE, Frame, closest_distance
+from molmat.data.structures import Frame, geometry_problem
 
 STRUCTURE_SUFFIXES = (".extxyz", ".xyz", ".cif", ".vasp", ".poscar")
 
@@ -70,7 +70,7 @@ def structure_problem(atoms) -> str:
     )
     if partial:
         return f"partial occupancies ({', '.join(partial)})"
-    return _frame_problem(Frame.from_atoms(atoms))
+    return geometry_problem(Frame.from_atoms(atoms))
 
 
 def read_structure_table(
@@ -196,7 +196,7 @@ def structures(X) -> tuple[list[Frame | None], list[str]]:
     frames, reasons = [], []
     for i, x in enumerate(X):
         if isinstance(x, Frame):
-            reason = _frame_problem(x)
+            reason = geometry_problem(x)
             frame = x
         elif hasattr(x, "get_positions"):
             reason = structure_problem(x)
@@ -206,17 +206,6 @@ def structures(X) -> tuple[list[Frame | None], list[str]]:
         frames.append(None if reason else frame)
         reasons.append(reason)
     return frames, reasons
-
-
-def _frame_problem(frame: Frame) -> str:
-    if frame.n_atoms == 0:
-        return "no atoms"
-    if frame.pbc.any() and abs(np.linalg.det(frame.cell)) < 1e-6:
-        return "periodic structure without a cell (zero volume)"
-    closest = closest_distance(frame)
-    if closest < MIN_DISTANCE:
-        return f"atoms {closest:.3f} Å apart (closer than {MIN_DISTANCE} Å)"
-    return ""
 
 
 def structure_elements(frames) -> list[str]:

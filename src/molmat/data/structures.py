@@ -218,8 +218,16 @@ def frame_problem(frame: Frame, require_forces: bool = False) -> str:
         return "non-finite forces"
     if frame.stress is not None and not np.isfinite(frame.stress).all():
         return "non-finite stress"
+    return geometry_problem(frame)
+
+
+def geometry_problem(frame: Frame) -> str:
+    """Why ``frame``'s atoms and cell cannot be used, or ``""``: no atoms,
+    a periodic cell without volume, or atoms closer than :data:`MIN_DISTANCE`."""
+    if frame.n_atoms == 0:
+        return "no atoms"
     if frame.pbc.any() and abs(np.linalg.det(frame.cell)) < 1e-6:
-        return "periodic frame with a degenerate cell"
+        return "periodic frame with a degenerate cell (zero volume)"
     closest = closest_distance(frame)
     if closest < MIN_DISTANCE:
         return f"atoms {closest:.3f} Å apart (closer than {MIN_DISTANCE} Å)"
