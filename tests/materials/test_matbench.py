@@ -109,3 +109,21 @@ def test_matbench_command_runs_the_five_folds(tmp_path, capsys):
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert len(pred) == 2
     assert np.isfinite(pred.iloc[0, 1]) and np.isnan(pred.iloc[1, 1])
+
+
+def test_composition_predictions_are_explained_by_their_features(tmp_path):
+    from molmat.explain import explain
+
+    frame = pd.read_csv(SAMPLE)
+    formulas, y = list(frame["composition"]), frame["yield strength"].to_numpy()
+    model = ClassicModel("rf", features="magpie").fit(formulas[:60], y[:60])
+    (found,) = explain(model, [formulas[70]], "shap", permutations=16)
+    assert found.item == formulas[70]
+    assert len(found.parts) == len(found.values) == len(found.features)
+    assert set(found.parts) == set(found.features)
+    total = found.values.sum() + found.rest
+    assert total == pytest.approx(found.prediction - found.reference, rel=1e-6)
+    argv = ["explain", "--model", str(tmp_path / "m"), "--smiles", formulas[70]]
+    model.save(tmp_path / "m")
+    assert main([*argv, "--method", "shap", "--out", str(tmp_path / "e")]) == 0
+    assert (tmp_path / "e" / "pictures" / "0.png").read_bytes()[:4] == b"\x89PNG"

@@ -8,6 +8,8 @@ centres on). Morgan bits and counts are mapped back to the atoms of the
 environments that set them, each bit's value shared equally among its
 atoms; other columns (MACCS keys, fragment counts, descriptors) have no
 atoms and make up :attr:`~molmat.explain.record.Attribution.rest`.
+Materials models (compositions, crystal structures) have no atoms to map
+to: their parts are the feature columns themselves.
 
 Models are read through ``input_features``, ``predict_features``,
 ``estimators_`` and their ``features``, ``radius`` and ``n_bits``
@@ -27,7 +29,11 @@ from molmat.data.molecules import molecules
 from molmat.explain.inputs import atom_symbols, target_index
 from molmat.explain.record import Attribution, item_text
 from molmat.explain.shapley import shapley
+from molmat.featurizers.composition import COMPOSITION_SETS
+from molmat.featurizers.composition import feature_names as composition_names
 from molmat.featurizers.descriptors import BINARY_SETS, COUNT_SETS, feature_names
+from molmat.featurizers.structure import STRUCTURE_SETS
+from molmat.featurizers.structure import feature_names as structure_names
 
 MORGAN_SETS = ("morgan", "morgan-counts", "fragprints")
 
@@ -53,8 +59,11 @@ def feature_shapley(
     X = list(X)
     j = target_index(model, target)
     features, rows = model.input_features(X)
-    _, mols, _ = molecules([X[i] for i in rows])
-    names = feature_names(model.features, model.radius, model.n_bits)
+    names = column_names(model)
+    if getattr(model, "input_kind", "molecule") == "molecule":
+        _, mols, _ = molecules([X[i] for i in rows])
+    else:
+        mols = [None] * len(rows)
     baseline = feature_baseline(model, j, features.shape[1])
     binary = model.features in BINARY_SETS or model.features in COUNT_SETS
     results = []
@@ -77,15 +86,20 @@ def feature_shapley(
         ends = value(
             np.array([np.ones(len(players), bool), np.zeros(len(players), bool)])
         )
-        per_atom, mapped = atom_shares(mol, players, phi, model)
+        if mol is None:  # a material: the columns are the parts
+            parts, per_part = [names[c] for c in players], phi
+            mapped = np.ones(len(players), bool)
+        else:
+            parts = atom_symbols(mol)
+            per_part, mapped = atom_shares(mol, players, phi, model)
         results.append(
             Attribution(
                 item=item_text(X[row]),
                 row=int(row),
                 method="shap",
                 target=model.target_names_[j],
-                parts=atom_symbols(mol),
-                values=per_atom,
+                parts=parts,
+                values=per_part,
                 prediction=float(ends[0]),
                 reference=float(ends[1]),
                 rest=float(phi.sum() - phi[mapped].sum()),
@@ -104,6 +118,15 @@ def feature_shapley(
         bar.update()
     bar.close()
     return results
+
+
+def column_names(model) -> list[str]:
+    """Names of the feature columns of a classic model."""
+    if model.features in COMPOSITION_SETS:
+        return composition_names(model.features)
+    if model.features in STRUCTURE_SETS:
+        return structure_names(model.features)
+    return feature_names(model.features, model.radius, model.n_bits)
 
 
 def feature_baseline(model, target: int, n_features: int) -> np.ndarray:

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from rdkit import Chem
 
+from molmat.data.compositions import Composition
+from molmat.data.structures import Frame
+from molmat.featurizers.structure import cell_composition
+
 from molmat.explain.shapley import ShapleyReport
 
 
@@ -56,5 +60,12 @@ class Attribution:
 
 
 def item_text(item) -> str:
-    """An input as text: SMILES for an RDKit molecule, else as given."""
-    return Chem.MolToSmiles(item) if isinstance(item, Chem.Mol) else str(item)
+    """An input as text: SMILES for an RDKit molecule, the formula of a
+    composition or a structure's cell, else as given."""
+    if isinstance(item, Chem.Mol):
+        return Chem.MolToSmiles(item)
+    if isinstance(item, Composition):
+        return item.formula
+    if isinstance(item, Frame):
+        return cell_composition(item).formula
+    return str(item)
