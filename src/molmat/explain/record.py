@@ -9,9 +9,8 @@ from rdkit import Chem
 
 from molmat.data.compositions import Composition
 from molmat.data.structures import Frame
-from molmat.featurizers.structure import cell_composition
-
 from molmat.explain.shapley import ShapleyReport
+from molmat.featurizers.structure import cell_composition
 
 
 @dataclass(frozen=True)
