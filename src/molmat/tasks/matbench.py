@@ -17,7 +17,7 @@ or its folder with ``--data``.
 
 Example:
     >>> result = run_matbench("matbench_expt_gap", "data/", "runs/mb")  # doctest: +SKIP
-    >>> result["mean"]["mae"]  # doctest: +SKIP
+    >>> result["rank"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
