@@ -124,3 +124,23 @@ def test_matbench_structure_task_runs_from_an_extxyz(tmp_path, capsys):
     folds = [json.loads(line) for line in lines]
     assert [f["features"] for f in folds] == ["magpie-structure"] * 5
     assert sum(f["n_test"] for f in folds) == 40
+
+
+def test_a_csv_of_cif_strings_reads_as_structures(tmp_path):
+    import io
+
+    import ase.io
+    import pandas as pd
+
+    text = io.BytesIO()
+    ase.io.write(text, bulk("Si", "diamond", a=5.43), format="cif")
+    good = text.getvalue().decode()
+    pd.DataFrame(
+        {"material_id": ["a", "b", "c"], "cif": [good, "not a cif", good]}
+        | {"gap": [1.1, 2.0, None]}
+    ).to_csv(tmp_path / "set.csv")
+    table = read_structure_table(tmp_path / "set.csv", ["gap"])
+    assert list(table.rows) == [0] and table.y[0, 0] == pytest.approx(1.1)
+    reasons = {b.row: b.reason for b in table.report.bad_rows}
+    assert "unreadable CIF" in reasons[1] and "missing target" in reasons[2]
+    assert table.structures[0].n_atoms == 2

@@ -2,7 +2,8 @@
 
 The property workflow's structure input (data flow D). Each structure of a
 file (or each file of a folder) is one row; its targets are keys of the
-structure's ``info`` (extxyz comment-line keys such as ``band_gap=1.2``). A
+structure's ``info`` (extxyz comment-line keys such as ``band_gap=1.2``), or
+the columns of a CSV whose ``cif`` column holds each structure. A
 row is skipped, and reported by its index or file name with the reason, when
 the file cannot be read, an occupancy is partial, a periodic structure has
 no volume, two atoms sit closer than 0.1 Å, or a target is missing or not a
@@ -84,7 +85,8 @@ def read_structure_table(
     ending in :data:`STRUCTURE_SUFFIXES`, sorted by name).
 
     Args:
-        source: extxyz (gzip allowed), CIF, POSCAR, or a folder of them.
+        source: extxyz (gzip allowed), CIF, POSCAR, a folder of them, or a
+            CSV with a ``cif`` column (the other columns are targets).
         targets: ``info`` keys to learn; ``None``: the only numeric key the
             first structure has besides bookkeeping ones.
         require_targets: ``False`` reads structures only (for prediction).
@@ -152,6 +154,8 @@ def _read_entries(path: Path) -> list[tuple[str, object, str]]:
         return out
     if not path.exists():
         raise DataError(f"{path}: no such file")
+    if path.name.lower().endswith((".csv", ".csv.gz")):
+        return _cif_column_entries(path)
     try:
         images = ase.io.read(path, index=":")
     except Exception as err:
@@ -159,7 +163,32 @@ def _read_entries(path: Path) -> list[tuple[str, object, str]]:
     return [(f"{path.name}:{i}", atoms, "") for i, atoms in enumerate(images)]
 
 
-BOOKKEEPING = ("matbench_index", "index", "id", "spacegroup", "unit_cell")
+def _cif_column_entries(path: Path) -> list[tuple[str, object, str]]:
+    """A CSV with a ``cif`` column (CDVAE's layout): one structure per row,
+    the row's other values in its ``info``."""
+    import io
+
+    import ase.io
+
+    frame = pd.read_csv(path)
+    column = next((c for c in frame.columns if str(c).lower() == "cif"), None)
+    if column is None:
+        raise DataError(f"{path}: no 'cif' column; columns are {list(frame.columns)}")
+    out = []
+    for i, row in enumerate(frame.to_dict("records")):
+        text = row.pop(column)
+        info = {str(k): v for k, v in row.items() if not str(k).startswith("Unnamed")}
+        try:
+            atoms = ase.io.read(io.StringIO(str(text)), format="cif")
+        except Exception as err:  # ASE raises many types for malformed CIFs
+            out.append((f"{path.name}:{i}", None, f"unreadable CIF ({err})"))
+            continue
+        atoms.info.update(info)
+        out.append((f"{path.name}:{i}", atoms, ""))
+    return out
+
+
+BOOKKEEPING = ("matbench_index", "index", "id", "material_id", "spacegroup")
 
 
 def _detect_targets(entries) -> list[str]:
