@@ -25,7 +25,6 @@ Shapes: ``composition_features(comps)`` → [n, F] float64, F =
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -185,14 +184,15 @@ def _ionic(comps, fractions, present, table, states) -> np.ndarray:
 
 
 def _charge_balanced(c: Composition, states) -> bool:
-    """Whether one common oxidation state per element makes ``c`` neutral."""
-    options = [states[z] for z in c.numbers]
-    if any(not s for s in options):
+    """Whether one common oxidation state per element makes ``c`` neutral
+    (every assignment's total charge, built element by element; ``False``
+    past :data:`MAX_CHARGE_COMBINATIONS` assignments)."""
+    options = [np.asarray(states[z], np.float64) for z in c.numbers]
+    if any(not len(o) for o in options):
         return False
-    if np.prod([len(s) for s in options], dtype=float) > MAX_CHARGE_COMBINATIONS:
+    if np.prod([len(o) for o in options], dtype=float) > MAX_CHARGE_COMBINATIONS:
         return False
-    scale = np.abs(c.amounts).max()
-    return any(
-        abs(float(np.dot(c.amounts, charges))) <= 1e-6 * scale
-        for charges in itertools.product(*options)
-    )
+    totals = np.zeros(1)
+    for amount, charges in zip(c.amounts, options, strict=True):
+        totals = (totals[:, None] + amount * charges[None, :]).ravel()
+    return bool((np.abs(totals) <= 1e-6 * np.abs(c.amounts).max()).any())
