@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,7 +155,10 @@ def read_cif(source):
     partial = occupancy is not None and any(
         isinstance(x, (int, float)) and x < 1 for x in occupancy
     )
-    if block.get_spacegroup(True).no == 1 and not partial:
+    with warnings.catch_warnings():  # ASE on P1 cells: "not interpreted"
+        warnings.filterwarnings("ignore", "crystal system", UserWarning)
+        group = block.get_spacegroup(True).no
+    if group == 1 and not partial:
         atoms = block.get_unsymmetrized_structure()
         atoms.pbc = True
         return atoms
