@@ -101,3 +101,26 @@ def test_missing_composition_column_is_a_clear_error(tmp_path):
     path.write_text("name,gap\nNaCl,8.5\n")
     with pytest.raises(DataError, match="--composition-col"):
         read_compositions(path)
+
+
+def test_featurize_writes_composition_and_structure_tables(tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+
+    from molmat.cli.main import main
+
+    data = Path(__file__).parents[1] / "data"
+    out = tmp_path / "magpie.csv"
+    argv = ["featurize", "--data", str(data / "matbench_steels_sample.csv")]
+    assert main([*argv, "--features", "magpie", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns[:2]) == ["row", "composition"]
+    assert table.shape == (80, 2 + len(feature_names()))
+    assert table["n_elements"].min() >= 2
+    out = tmp_path / "structures.csv"
+    argv = ["featurize", "--data", str(data / "matbench_jdft2d_sample.extxyz")]
+    assert main([*argv, "--features", "magpie-structure", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns[:2]) == ["row", "structure"]
+    assert len(table) == 40 and (table["density"] > 0).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter
 from molmat.cli.predict import add_sep
-from molmat.featurizers.descriptors import FEATURE_SETS
+from molmat.featurizers.sets import ALL_SETS
 from molmat.tasks.featurize import featurize_file
 
 
@@ -12,8 +12,10 @@ def add_parser(sub):
     p = sub.add_parser(
         "featurize",
         formatter_class=HelpFormatter,
-        description="Compute molecular features for every usable row of a molecule "
-        "file and write them, with the row number and SMILES, to Parquet or CSV. "
+        description="Compute features for every usable row of a molecule file "
+        "(or of chemical formulas with --features magpie, of crystal structures "
+        "with --features magpie-structure) and write them, with the row number and "
+        "the input (SMILES, formula or structure name), to Parquet or CSV. "
         "Every file gets every column of the feature set in the same order, so "
         "training and test tables made separately line up; constant and all-NaN "
         "columns are reported, not dropped. Values are not scaled.",
@@ -23,11 +25,15 @@ def add_parser(sub):
         required=True,
         help="CSV/TSV, .smi or SDF file (optionally .gz), or bundled dataset name",
     )
-    p.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
+    p.add_argument(
+        "--smiles-col",
+        help="SMILES column, or the formula column with --features magpie "
+        "(detected when omitted)",
+    )
     add_sep(p)
     p.add_argument(
         "--features",
-        choices=FEATURE_SETS,
+        choices=ALL_SETS,
         default="rdkit2d",
         help="feature set (see `molmat train --help`)",
     )

@@ -29,11 +29,8 @@ from molmat.data.molecules import molecules
 from molmat.explain.inputs import atom_symbols, target_index
 from molmat.explain.record import Attribution, item_text
 from molmat.explain.shapley import shapley
-from molmat.featurizers.composition import COMPOSITION_SETS
-from molmat.featurizers.composition import feature_names as composition_names
-from molmat.featurizers.descriptors import BINARY_SETS, COUNT_SETS, feature_names
-from molmat.featurizers.structure import STRUCTURE_SETS
-from molmat.featurizers.structure import feature_names as structure_names
+from molmat.featurizers.descriptors import BINARY_SETS, COUNT_SETS
+from molmat.featurizers.sets import column_names
 
 MORGAN_SETS = ("morgan", "morgan-counts", "fragprints")
 
@@ -59,7 +56,7 @@ def feature_shapley(
     X = list(X)
     j = target_index(model, target)
     features, rows = model.input_features(X)
-    names = column_names(model)
+    names = column_names(model.features, model.radius, model.n_bits)
     if getattr(model, "input_kind", "molecule") == "molecule":
         _, mols, _ = molecules([X[i] for i in rows])
     else:
@@ -118,15 +115,6 @@ def feature_shapley(
         bar.update()
     bar.close()
     return results
-
-
-def column_names(model) -> list[str]:
-    """Names of the feature columns of a classic model."""
-    if model.features in COMPOSITION_SETS:
-        return composition_names(model.features)
-    if model.features in STRUCTURE_SETS:
-        return structure_names(model.features)
-    return feature_names(model.features, model.radius, model.n_bits)
 
 
 def feature_baseline(model, target: int, n_features: int) -> np.ndarray:

@@ -1,4 +1,8 @@
-"""Descriptor tables for use elsewhere: ``molmat featurize``."""
+"""Descriptor tables for use elsewhere: ``molmat featurize``.
+
+Molecules (SMILES), compositions (``magpie``: chemical formulas) or crystal
+structures (``magpie-structure``), read as the models read them.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molmat.data.csv import DataReport, read_molecules
-from molmat.featurizers.descriptors import feature_names, molecule_features_cached
-from molmat.tasks.runs import report_data
+from molmat.data.csv import DataReport
+from molmat.featurizers.composition import COMPOSITION_SETS, composition_features
+from molmat.featurizers.descriptors import molecule_features_cached
+from molmat.featurizers.sets import column_names
+from molmat.featurizers.structure import STRUCTURE_SETS, structure_features
+from molmat.tasks.runs import read_inputs, report_data
 
 log = logging.getLogger("molmat")
 
@@ -27,7 +34,8 @@ def featurize_file(
     n_bits: int = 2048,
     sep: str | None = None,
 ) -> tuple[pd.DataFrame, DataReport, dict[str, list[str]]]:
-    """Write ``row``, ``smiles`` and one column per feature to Parquet or CSV.
+    """Write ``row``, the input (``smiles``, ``composition`` or ``structure``)
+    and one column per feature to Parquet or CSV.
 
     Every file gets every column of the feature set, in one order, so tables
     of training and test files made separately line up; constant and all-NaN
@@ -41,15 +49,22 @@ def featurize_file(
     out = Path(out)
     if out.suffix not in FORMATS:
         raise ValueError(f"{out}: output must end in {' or '.join(FORMATS)}")
-    table = read_molecules(data, smiles_col, targets=[], require_targets=False, sep=sep)
-    report_data(table.report)
-    values = molecule_features_cached(
-        table.smiles, table.mols, features, radius, n_bits
+    table = read_inputs(
+        data, smiles_col, [], features=features, require_targets=False, sep=sep
     )
-    names = feature_names(features, radius, n_bits)
+    report_data(table.report)
+    if features in COMPOSITION_SETS:
+        values = composition_features(table.inputs, features)
+    elif features in STRUCTURE_SETS:
+        values = structure_features(table.inputs, features)
+    else:
+        values = molecule_features_cached(
+            table.smiles, table.mols, features, radius, n_bits
+        )
+    names = column_names(features, radius, n_bits)
     frame = pd.concat(
         [
-            pd.DataFrame({"row": table.rows, "smiles": table.smiles}),
+            pd.DataFrame({"row": table.rows, table.input_name: table.texts}),
             pd.DataFrame(values, columns=names),
         ],
         axis=1,
