@@ -31,6 +31,7 @@ from molmat.models.sequence import POOLS
 from molmat.nn.readout import READOUTS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.compare import compare_models
+from molmat.tasks.crystal import CrystalModel
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import MODELS, SPLITS, train_run
 from molmat.tasks.sequence import SequenceModel
@@ -40,6 +41,7 @@ from molmat.training.potential import LR_SCHEDULES
 # The CLI and the Python API agree; graph-network defaults win for shared names.
 DEFAULTS = {
     **ClassicModel().get_params(),
+    **CrystalModel().get_params(),
     **SequenceModel().get_params(),
     **PropertyModel().get_params(),
 }
@@ -69,6 +71,18 @@ MODEL_OPTIONS = [
     ("--embed", "embed", int, "token embedding width (sequence models)"),
     ("--heads", "heads", int, "attention heads (sequence transformer)"),
     ("--kernel", "kernel", int, "convolution width in tokens (cnn1d)"),
+    (
+        "--n-basis",
+        "n_basis",
+        int,
+        "radial basis functions per distance (crystal networks)",
+    ),
+    (
+        "--lmax",
+        "lmax",
+        int,
+        "highest rotation order of nequip's features (crystal networks)",
+    ),
 ]
 TRAINING_OPTIONS = [
     ("--epochs", "epochs", int, "training epochs"),
@@ -104,8 +118,11 @@ MODEL_HELP = (
     "logistic, mlp (a neural network on the features). Fingerprints use "
     "Tanimoto/MinMax kernels. Sequence models on --tokens: cnn1d (1D "
     "convolutions), gru (bidirectional GRU), transformer (with --tokens; "
-    "without it the graph transformer). With --data qm9: painn, nequip or "
-    "schnet on the DFT geometries"
+    "without it the graph transformer). Crystal networks on periodic structures "
+    "(--data an extxyz/CIF/POSCAR file or folder, or a CSV with a cif column): "
+    "cgcnn (crystal graph convolutions), painn, nequip (equivariant), alignn "
+    "(bond angles over the line graph). With --data qm9: painn, nequip or "
+    "schnet potentials on the DFT geometries"
 )
 
 
@@ -179,7 +196,6 @@ def add_qm9_arguments(p) -> None:
         default="plateau",
         help=LR_SCHEDULE_HELP,
     )
-    qm9.add_argument("--cutoff", type=float, default=5.0, help="neighbour radius in Å")
 
 
 def add_run_arguments(p) -> None:
@@ -267,7 +283,14 @@ def add_run_arguments(p) -> None:
         choices=READOUTS,
         default=DEFAULTS["readout"],
         help="sum for extensive properties; mean, max, attention, set2set or "
-        "attentivefp for intensive ones (default: sum; attentivefp for attentivefp)",
+        "attentivefp for intensive ones (default: sum; attentivefp for attentivefp; "
+        "crystal networks: mean, or sum)",
+    )
+    model.add_argument(
+        "--cutoff",
+        type=float,
+        default=5.0,
+        help="neighbour radius in Å of crystal networks and of --data qm9 potentials",
     )
     model.add_argument(
         "--conformers",

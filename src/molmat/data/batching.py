@@ -38,6 +38,7 @@ padding graph.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -80,6 +81,10 @@ class GraphBatch(NamedTuple):
     stress: np.ndarray  # [G, 3, 3] float, eV/Å^3, 0 where unknown
     has_forces: np.ndarray  # [G] bool
     has_stress: np.ndarray  # [G] bool
+    # [N, K] int32 radius-graph pairs starting at each atom (K = the most any
+    # atom has); slots beyond an atom's pairs hold P (out of range). Empty
+    # unless the batching strategy asks for pair lists.
+    pair_list: np.ndarray = np.zeros((0, 0), np.int32)
 
     @property
     def n_graphs(self) -> int:
@@ -106,8 +111,9 @@ class Budget:
     """Static batch shape: node, edge and graph counts including padding.
 
     ``atoms`` is the number of slots per molecule in the dense per-molecule
-    layout (the largest molecule, rounded up; ``None``: ``nodes - 1``) and
-    ``pairs`` the number of radius-graph pairs (0: no pair list).
+    layout (the largest molecule, rounded up; ``None``: ``nodes - 1``),
+    ``pairs`` the number of radius-graph pairs (0: no pair list) and
+    ``pair_slots`` the width K of each atom's list of pairs (0: no lists).
     """
 
     nodes: int
@@ -115,6 +121,7 @@ class Budget:
     graphs: int
     atoms: int | None = None
     pairs: int = 0
+    pair_slots: int = 0
 
     @property
     def slots(self) -> int:
@@ -213,10 +220,13 @@ class BatchingStrategy:
         radius: list the radius graph of each conformer or structure (pairs
             closer than this, Å, periodic images included) in
             ``pair_i``/``pair_j``/``pair_shift``; None: no pair list.
+        pair_lists: also list the pairs of each atom in ``pair_list``
+            (for networks over pairs of pairs, such as bond angles).
     """
 
     by_size: bool = False
     radius: float | None = None
+    pair_lists: bool = False
 
     def batcher(
         self, graphs: GraphSet, batch_size: int, progress: bool = False
@@ -268,12 +278,20 @@ class Batcher:
                 progress,
             )
             n_pairs = pairs.n_pairs
+        slots = np.zeros(len(graphs), np.int64)
+        if strategy.pair_lists and pairs is not None:
+            slots = most_pairs_per_atom(pairs, graphs.atom_offsets)
         budgets = {
-            int(c): Budget.for_sizes(
-                graphs.n_atoms[classes == c],
-                graphs.n_edges[classes == c],
-                batch_size,
-                n_pairs=None if n_pairs is None else n_pairs[classes == c],
+            int(c): dataclasses.replace(
+                Budget.for_sizes(
+                    graphs.n_atoms[classes == c],
+                    graphs.n_edges[classes == c],
+                    batch_size,
+                    n_pairs=None if n_pairs is None else n_pairs[classes == c],
+                ),
+                pair_slots=max(-(-int(slots[classes == c].max()) // 4) * 4, 4)
+                if strategy.pair_lists
+                else 0,
             )
             for c in np.unique(classes)
         } or {0: Budget.for_data(graphs, batch_size)}
@@ -417,7 +435,36 @@ def make_batch(
         stress=np.nan_to_num(per_graph(graphs.stress, (3, 3))),
         has_forces=_flags(graphs.has_forces, idx, budget),
         has_stress=_flags(graphs.has_stress, idx, budget),
+        pair_list=_pair_list(pair_i, n_real_pairs, budget),
     )
+
+
+def most_pairs_per_atom(pairs: RadiusGraphs, atom_offsets: np.ndarray) -> np.ndarray:
+    """The most radius-graph pairs starting at one atom, per graph [G]."""
+    graph_of_pair = np.repeat(np.arange(len(pairs.n_pairs)), pairs.n_pairs)
+    atom = atom_offsets[graph_of_pair] + pairs.senders
+    counts = np.bincount(atom, minlength=int(atom_offsets[-1]))
+    most = np.zeros(len(pairs.n_pairs), np.int64)
+    np.maximum.at(most, np.repeat(np.arange(len(most)), np.diff(atom_offsets)), counts)
+    return most
+
+
+def _pair_list(pair_i: np.ndarray, count: int, budget: Budget) -> np.ndarray:
+    """[N, K] pairs of each atom (K = ``budget.pair_slots``), P where none."""
+    out = np.full((budget.nodes, budget.pair_slots), budget.pairs, np.int32)
+    if not budget.pair_slots or not count:
+        return out
+    order = np.argsort(pair_i[:count], kind="stable")
+    atoms = pair_i[order]
+    first = np.searchsorted(atoms, atoms)
+    rank = np.arange(count) - first
+    if rank.max() >= budget.pair_slots:
+        raise ValueError(
+            f"an atom has {rank.max() + 1} pairs; the batch lists "
+            f"{budget.pair_slots} per atom"
+        )
+    out[atoms, rank] = order
+    return out
 
 
 def _flags(values: np.ndarray, idx: np.ndarray, budget: Budget) -> np.ndarray:

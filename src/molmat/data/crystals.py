@@ -274,6 +274,11 @@ def structures(X) -> tuple[list[Frame | None], list[str]]:
     return frames, reasons
 
 
+def element_lists(X) -> list[list[str]]:
+    """Sorted element symbols of each structure of ``X`` ([] if unusable)."""
+    return [structure_elements([f]) for f in structures(X)[0]]
+
+
 def structure_elements(frames) -> list[str]:
     """Sorted element symbols of ``frames`` (``None`` skipped)."""
     found = {int(z) for f in frames if f is not None for z in f.numbers}

@@ -25,6 +25,7 @@ ARCHIVE_KINDS = {
     "sequence-encoder": "molmat.tasks.pretrain:load_encoder",
     "graph-encoder": "molmat.tasks.pretrain:load_graph_encoder",
     "classic": "molmat.tasks.classic:load_classic",
+    "crystal": "molmat.tasks.crystal:load_crystal",
     "ensemble": "molmat.tasks.ensemble:load_ensemble",
     "potential": "molmat.tasks.potential:load_potential",
     "generator": "molmat.generate.language:load_generator",

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from molmat.classic.models import make_estimator
 from molmat.data.compositions import compositions
 from molmat.data.console import reported_warnings
-from molmat.data.crystals import structure_elements, structures
+from molmat.data.crystals import element_lists, structures
 from molmat.data.csv import DataError
 from molmat.data.molecules import (
     TASKS,
@@ -143,10 +143,10 @@ class ClassicModel(MoleculePredictor, BaseEstimator):
 
     def _elements(self, X: Sequence) -> list[list[str]]:
         """Element symbols of each usable item of ``X`` ([] if unusable)."""
-        items, _ = self._parsed(X)
-        if self.input_kind == "composition":
-            return [list(c.symbols) if c is not None else [] for c in items]
-        return [structure_elements([f]) for f in items]
+        if self.input_kind == "structure":
+            return element_lists(X)
+        items, _ = compositions(X)
+        return [list(c.symbols) if c is not None else [] for c in items]
 
     def _record_elements(self, X: Sequence) -> None:
         if self.input_kind == "molecule":

@@ -41,10 +41,12 @@ from molmat.data.molecules import infer_task
 from molmat.featurizers.composition import COMPOSITION_SETS
 from molmat.featurizers.structure import STRUCTURE_SETS
 from molmat.featurizers.tokens import MOLECULE_TOKENS, TOKENIZERS, tokenizer
+from molmat.models.crystal import CRYSTAL_MODELS
 from molmat.models.gnn import ENCODERS, is_graph_model
 from molmat.models.sequence import ENCODERS as SEQUENCE_ENCODERS
 from molmat.tasks.archives import load
 from molmat.tasks.classic import ClassicModel
+from molmat.tasks.crystal import CrystalModel
 from molmat.tasks.ensemble import EnsembleModel
 from molmat.tasks.predictor import in_domain, table_predictions
 from molmat.tasks.pretrain import is_graph_encoder
@@ -57,7 +59,9 @@ from molmat.training.metrics import choose_threshold, score, selection_metric
 log = logging.getLogger("molmat")
 
 SPLITS = ("random", "scaffold", "scaffold-deterministic", "kfold", "matbench")
-MODELS = tuple(dict.fromkeys((*ENCODERS, *SEQUENCE_ENCODERS, *CLASSIC_MODELS)))
+MODELS = tuple(
+    dict.fromkeys((*ENCODERS, *SEQUENCE_ENCODERS, *CRYSTAL_MODELS, *CLASSIC_MODELS))
+)
 Table = MoleculeTable | SequenceTable | CompositionTable | StructureTable
 
 
@@ -70,10 +74,10 @@ def is_sequence_model(model: str, tokens: str | None) -> bool:
 
 def build_model(
     model: str, seed: int = 0, ensemble: int = 1, **params
-) -> PropertyModel | SequenceModel | ClassicModel | EnsembleModel:
+) -> PropertyModel | SequenceModel | CrystalModel | ClassicModel | EnsembleModel:
     """A graph network (``mpnn``, ``gin``..., an architecture file), a sequence
-    model (``cnn1d``, ``gru``, or ``transformer`` with ``tokens``) or a
-    classic model.
+    model (``cnn1d``, ``gru``, or ``transformer`` with ``tokens``), a crystal
+    network (``cgcnn``, ``painn``, ``nequip``, ``alignn``) or a classic model.
 
     ``params`` that the chosen kind of model does not take are left out, so
     one set of options can describe every kind. ``ensemble > 1`` gives an
@@ -90,6 +94,8 @@ def build_model(
             f"--tokens is for the sequence models ({', '.join(SEQUENCE_ENCODERS)}), "
             f"not {model}"
         )
+    elif model in CRYSTAL_MODELS:
+        kind = CrystalModel
     else:
         kind = PropertyModel if is_graph_model(model) else ClassicModel
     materials = (*COMPOSITION_SETS, *STRUCTURE_SETS)
@@ -231,10 +237,9 @@ def train_run(
         data,
         composition_col or sequence_col or smiles_col,
         targets,
-        tokens=model_params.get("tokens"),
-        features=model_params.get("features"),
         strict=strict,
         sep=sep,
+        **model_input(probe),
     )
     report_data(table.report)
     write_run_file(out / "data_report.json", report_json(table.report), resume)
@@ -274,19 +279,21 @@ def read_inputs(
     *,
     tokens: str | None = None,
     features: str | None = None,
+    structures: bool = False,
     **options,
 ) -> Table:
     """The table a model reads: amino-acid sequences for ``tokens="aa"``
     (checked residue by residue), compositions for composition ``features``
     (``magpie``), crystal structures (extxyz, CIF, POSCAR or a folder of
     them; ``column`` unused) for structure ``features``
-    (``magpie-structure``), otherwise molecules from SMILES.
+    (``magpie-structure``) and for crystal networks (``structures``),
+    otherwise molecules from SMILES.
 
     ``options``: ``require_targets``, ``strict``, ``sep`` of the readers.
     """
     if features in COMPOSITION_SETS:
         return read_compositions(data, column, targets, **options)
-    if features in STRUCTURE_SETS:
+    if structures or features in STRUCTURE_SETS:
         options.pop("sep", None)
         return read_structure_table(data, targets, **options)
     if tokens is not None and tokens not in MOLECULE_TOKENS:
@@ -657,9 +664,16 @@ def load_for_prediction(model_path: str | Path, use_cache: bool = True):
     return model
 
 
+def single_model(model):
+    """``model``, or the first member (the base, unfitted) of an ensemble."""
+    if isinstance(model, EnsembleModel):
+        return model.members_[0] if hasattr(model, "members_") else model.base
+    return model
+
+
 def model_tokens(model) -> str | None:
     """The token kind of a sequence model (of an ensemble's members), else ``None``."""
-    member = getattr(model, "members_", [model])[0]
+    member = single_model(model)
     return (
         getattr(member, "tokens", None) if isinstance(member, SequenceModel) else None
     )
@@ -667,10 +681,15 @@ def model_tokens(model) -> str | None:
 
 def model_input(model) -> dict:
     """The keywords of :func:`read_inputs` that read what ``model`` takes:
-    ``tokens`` of a sequence model, ``features`` of a classic model."""
-    member = getattr(model, "members_", [model])[0]
+    ``tokens`` of a sequence model, ``features`` of a classic model,
+    ``structures`` for a crystal network."""
+    member = single_model(model)
     features = member.features if isinstance(member, ClassicModel) else None
-    return {"tokens": model_tokens(model), "features": features}
+    return {
+        "tokens": model_tokens(model),
+        "features": features,
+        "structures": isinstance(member, CrystalModel),
+    }
 
 
 def predict_file(

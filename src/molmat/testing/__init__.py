@@ -6,6 +6,7 @@ Example:
     >>> check_property_model(property_model, ["CCO", "[Na+].[Cl-]"])  # doctest: +SKIP
 """
 
+from molmat.testing.crystal import check_crystal_model
 from molmat.testing.potentials import (
     assert_batch_consistent,
     assert_calculator_forces_match_finite_differences,
@@ -34,6 +35,7 @@ __all__ = [
     "assert_padding_invariant",
     "assert_stress_matches_finite_differences",
     "assert_supercell_extensive",
+    "check_crystal_model",
     "check_potential",
     "check_property_model",
 ]

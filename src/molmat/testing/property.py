@@ -34,6 +34,10 @@ CONTEXT = ("C", "[Na+].[Cl-]", "CC(=O)Oc1ccccc1C(=O)O", "C" * 36)
 FLOAT32_RTOL = 1e-6
 
 
+def _names(molecules: Sequence) -> list[str]:
+    return [f"molecule {i} ({_name(m)!r})" for i, m in enumerate(molecules)]
+
+
 def _name(molecule: str | Chem.Mol) -> str:
     return Chem.MolToSmiles(molecule) if isinstance(molecule, Chem.Mol) else molecule
 
@@ -58,11 +62,13 @@ def _alone(model, molecules: Sequence) -> np.ndarray:
     return out
 
 
-def _compare(
-    model, got, want, molecules, atol: float, what: str, reference: str = "alone"
+def compare_predictions(
+    model, got, want, names, atol: float, what: str, reference: str = "alone"
 ) -> None:
     """Raise if ``got`` [n, T] deviates from ``want`` [n, T] (the prediction
-    ``reference``) by more than ``atol``."""
+    ``reference``) by more than ``atol`` (in units of the targets' std, or of
+    probability, plus float32 rounding); ``names`` [n] name the inputs
+    (``molecule 0 ('CCO')``)."""
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     scale = _scale(model)
     dev = np.abs(got - want) / scale
@@ -71,7 +77,7 @@ def _compare(
     i, t = np.unravel_index(np.argmax(excess), excess.shape)
     if excess[i, t] > 0:
         raise AssertionError(
-            f"{what}: molecule {i} ({_name(molecules[i])!r}), target {t}: "
+            f"{what}: {names[i]}, target {t}: "
             f"{got[i, t]:.7g} instead of {want[i, t]:.7g} predicted {reference}, a "
             f"deviation of {dev[i, t]:.3g} > {allowed[i, t]:.3g} "
             "(in units of the targets' std, or of probability)"
@@ -109,11 +115,11 @@ def assert_atom_order_invariant(
     """
     rng = np.random.default_rng(seed)
     shuffled = [_renumbered(m, rng) for m in molecules]
-    _compare(
+    compare_predictions(
         model,
         model.predict_values(shuffled),
         model.predict_values(list(molecules)),
-        molecules,
+        _names(molecules),
         atol,
         "atoms renumbered",
         "in the given atom order",
@@ -129,7 +135,9 @@ def assert_batch_matches_single(model, molecules: Sequence, atol: float = 1e-4) 
         atol: tolerance in units of the targets' std (or of probability).
     """
     together = model.predict_values(list(molecules))
-    _compare(model, together, _alone(model, molecules), molecules, atol, "batched")
+    compare_predictions(
+        model, together, _alone(model, molecules), _names(molecules), atol, "batched"
+    )
 
 
 def assert_padding_invariant(
@@ -165,7 +173,7 @@ def assert_padding_invariant(
         out = resized.predict_values([mixed[k] for k in order])
         where = np.argsort(order)[len(context) :]
         what = f"among {len(context)} other molecules, batch size {batch_size}"
-        _compare(model, out[where], alone, molecules, atol, what)
+        compare_predictions(model, out[where], alone, _names(molecules), atol, what)
 
 
 def check_property_model(model, molecules: Sequence, atol: float = 1e-4) -> None:

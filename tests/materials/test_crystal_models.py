@@ -1,0 +1,209 @@
+"""Crystal property networks: invariances, learning, archives, the CLI."""
+
+import json
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from molmat.cli.main import main
+from molmat.data.batching import BatchingStrategy
+from molmat.data.csv import DataError
+from molmat.data.structures import Frame, structure_graphs
+from molmat.tasks.archives import load
+from molmat.tasks.crystal import CrystalModel
+from molmat.testing import check_crystal_model
+from molmat.testing.crystal import assert_unit_cell_invariant
+
+SAMPLE = Path(__file__).parents[1] / "data" / "matbench_jdft2d_sample.extxyz"
+TINY = dict(hidden=8, depth=2, n_basis=8, ffn_hidden=8, batch_size=8, progress=False)
+
+
+def sample(n=12):
+    images = ase.io.read(SAMPLE, index=f":{n}")
+    return images, np.array([a.info["exfoliation_en"] for a in images])
+
+
+def crystals():
+    """Low-symmetry and distorted cells of 2 to 16 atoms, periodic in 3D."""
+    rng = np.random.default_rng(0)
+    out = []
+    for atoms in (
+        bulk("NaCl", "rocksalt", a=5.64),
+        bulk("Si", "diamond", a=5.43, cubic=True),
+        bulk("Cu", "fcc", a=3.6, orthorhombic=True),
+        sample(3)[0][2],
+    ):
+        atoms = atoms.copy()
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        atoms.set_cell(
+            atoms.cell[:] @ (np.eye(3) + rng.normal(0, 0.03, (3, 3))), scale_atoms=True
+        )
+        out.append(atoms)
+    return out
+
+
+@pytest.fixture(scope="module", params=["cgcnn", "painn", "nequip", "alignn"])
+def fitted(request):
+    images, y = sample()
+    return CrystalModel(request.param, epochs=2, val_fraction=0, **TINY).fit(images, y)
+
+
+def test_every_crystal_network_passes_the_invariance_suite(fitted):
+    structures = crystals()
+    pred = fitted.predict(structures)
+    assert np.std(pred) > 1e-3 * fitted.y_scaler_.std[0]  # not a constant model
+    check_crystal_model(fitted, structures)
+
+
+def test_a_sum_readout_is_extensive_and_fails_the_intensive_check():
+    images, y = sample(8)
+    model = CrystalModel("cgcnn", readout="sum", epochs=1, val_fraction=0, **TINY)
+    model.fit(images, y)
+    structures = crystals()
+    assert_unit_cell_invariant(model, structures)  # sum: twice the value
+    model.network_ = {**model.network_, "readout": "mean"}  # claims intensive
+    with pytest.raises(AssertionError, match="supercell"):
+        assert_unit_cell_invariant(model, structures)
+
+
+def test_a_small_crystal_network_overfits_a_small_dataset():
+    structures = [bulk("NaCl", "rocksalt", a=a) for a in np.linspace(5.2, 6.0, 10)]
+    structures += [bulk("Si", "diamond", a=a) for a in np.linspace(5.2, 5.6, 10)]
+    y = np.array([a.get_volume() / len(a) for a in structures])
+    model = CrystalModel(
+        "cgcnn",
+        hidden=16,
+        depth=2,
+        epochs=150,
+        batch_size=10,
+        val_fraction=0,
+        patience=None,
+        progress=False,
+    ).fit(structures, y)
+    assert np.abs(model.predict(structures) - y).mean() < 0.1 * y.std()
+
+
+def test_save_load_gives_identical_predictions_and_keeps_the_settings(fitted, tmp_path):
+    structures = crystals()
+    fitted.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert isinstance(again, CrystalModel)
+    np.testing.assert_array_equal(again.predict(structures), fitted.predict(structures))
+    assert again.network_ == fitted.network_
+
+
+def test_bad_structures_name_their_index_and_predict_as_nan():
+    images, y = sample(6)
+    overlapping = Atoms(
+        "Cu2", positions=[[0, 0, 0], [0, 0, 0.02]], cell=[4, 4, 4], pbc=True
+    )
+    with pytest.raises(DataError, match="1: atoms 0.020 Å apart"):
+        CrystalModel("cgcnn", epochs=1, **TINY).fit(
+            [images[0], overlapping, *images[1:]], [1.0, 2.0, *y[1:]]
+        )
+    model = CrystalModel("cgcnn", epochs=1, val_fraction=0, **TINY).fit(images, y)
+    pred = model.predict_values([images[0], overlapping, images[1]])
+    assert np.isnan(pred[1]).all() and np.isfinite(pred[[0, 2]]).all()
+
+
+def test_an_init_model_of_another_kind_is_refused(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    other = "cgcnn" if fitted.network_["model"] != "cgcnn" else "painn"
+    images, y = sample(6)
+    with pytest.raises(ValueError, match="choose --model"):
+        CrystalModel(other, init=str(tmp_path / "m"), **TINY).fit(images, y)
+
+
+def test_fine_tuning_starts_from_the_init_encoder(tmp_path):
+    images, y = sample(8)
+    first = CrystalModel("cgcnn", epochs=2, val_fraction=0, **TINY).fit(images, y)
+    first.save(tmp_path / "m")
+    tuned = CrystalModel(
+        "cgcnn",
+        init=str(tmp_path / "m"),
+        freeze_encoder=True,
+        epochs=2,
+        val_fraction=0,
+        **{**TINY, "hidden": 32},
+    ).fit(images, y)
+    assert tuned.network_["hidden"] == 8  # the encoder's settings win
+    np.testing.assert_array_equal(
+        tuned.net_.encoder.layers[0].gate.weight,
+        first.net_.encoder.layers[0].gate.weight,
+    )
+    assert tuned.pretraining_["init"] == str(tmp_path / "m")
+
+
+def test_pair_lists_hold_exactly_each_atoms_pairs():
+    frames = [Frame.from_atoms(a) for a in crystals()]
+    graphs = structure_graphs(frames)
+    batcher = BatchingStrategy(by_size=True, radius=4.0, pair_lists=True).batcher(
+        graphs, 8
+    )
+    for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
+        batch = batcher.batch(graphs, idx, budget)
+        real = np.flatnonzero(batch.pair_mask)
+        listed = batch.pair_list[batch.pair_list < budget.pairs]
+        assert sorted(listed.tolist()) == real.tolist()
+        atom_of_slot = np.repeat(np.arange(budget.nodes), budget.pair_slots).reshape(
+            budget.nodes, -1
+        )
+        inside = batch.pair_list < budget.pairs
+        assert (batch.pair_i[batch.pair_list[inside]] == atom_of_slot[inside]).all()
+
+
+def test_cli_trains_a_crystal_network_on_extxyz_and_predicts(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--data",
+            str(SAMPLE),
+            "--target",
+            "exfoliation_en",
+            "--model",
+            "cgcnn",
+            "--split",
+            "random",
+            "--epochs",
+            "2",
+            "--hidden",
+            "8",
+            "--depth",
+            "1",
+            "--n-basis",
+            "8",
+            "--cutoff",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "cgcnn" and "mae" in metrics["test"]
+    assert (out / "parity.png").exists() and (out / "learning_curve.png").exists()
+    model = load(out / "model")
+    assert model.network_["cutoff"] == 4.0 and model.network_["depth"] == 1
+    pred_csv = tmp_path / "pred.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out / "model"),
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(pred_csv),
+            ]
+        )
+        == 0
+    )
+    text = pred_csv.read_text().splitlines()
+    assert "exfoliation_en_pred" in text[0] and len(text) == 41
