@@ -6,7 +6,33 @@ from molmat.classic.models import CLASSIC_MODELS
 from molmat.cli.output import HelpFormatter, table
 from molmat.featurizers.composition import COMPOSITION_SETS
 from molmat.featurizers.structure import STRUCTURE_SETS
+from molmat.models.crystal import CRYSTAL_MODELS
 from molmat.tasks.matbench import TASKS, run_matbench
+
+NETWORK_OPTIONS = [
+    ("--hidden", int, "width of the atom states"),
+    ("--depth", int, "interaction layers"),
+    ("--cutoff", float, "neighbour radius (Å)"),
+    ("--epochs", int, "training epochs per fold"),
+    ("--batch-size", int, "structures per batch"),
+    ("--lr", float, "peak learning rate"),
+]
+
+
+def network_params(args) -> dict:
+    """The crystal-network options given on the command line."""
+    names = {"--lr": "max_lr"}
+    params = {}
+    for flag, _, _ in NETWORK_OPTIONS:
+        name = names.get(flag, flag[2:].replace("-", "_"))
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            params[name] = value
+    if args.model in CRYSTAL_MODELS:
+        params["progress"] = args.progress
+    elif params:
+        raise ValueError(f"{', '.join(params)}: options of the crystal networks")
+    return params
 
 
 def add_parser(sub):
@@ -35,7 +61,11 @@ def add_parser(sub):
         "<task>.extxyz(.gz)",
     )
     p.add_argument(
-        "--model", choices=CLASSIC_MODELS, default="rf", help="model on the features"
+        "--model",
+        choices=(*CLASSIC_MODELS, *CRYSTAL_MODELS),
+        default="rf",
+        help="a classic model on the features, or (structure tasks) a crystal "
+        "network on the structures: cgcnn, painn, nequip, alignn",
     )
     p.add_argument(
         "--features",
@@ -43,6 +73,12 @@ def add_parser(sub):
         help="magpie (composition tasks: element-property statistics) or "
         "magpie-structure (structure tasks: those of the cell and 9 packing "
         "features); default: the task's kind",
+    )
+    network = p.add_argument_group("crystal networks (defaults: CrystalModel's)")
+    for flag, kind, text in NETWORK_OPTIONS:
+        network.add_argument(flag, type=kind, help=text)
+    p.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="hide progress"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the models")
     p.add_argument("--out", required=True, help="output folder")
@@ -59,6 +95,7 @@ def run(args) -> int:
         features=args.features,
         seed=args.seed,
         resume=args.resume,
+        **network_params(args),
     )
     metric, unit = result["metric"], result["unit"]
     print(f"\n{result['task']}: {result['model']}, 5 official folds")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from molmat.models.crystal import CRYSTAL_MODELS
 from molmat.tasks.runs import train_run
 
 
@@ -237,7 +238,8 @@ def run_matbench(
         data: the task's file, or a folder holding it (:func:`task_file`).
         out: run folder (``fold_<k>/`` each, ``folds.jsonl``, ``metrics.json``).
         features: ``None``: ``magpie`` (composition tasks) or
-            ``magpie-structure`` (structure tasks).
+            ``magpie-structure`` (structure tasks) for classic models; crystal
+            networks (``cgcnn``...) read the structures themselves.
         model, seed, resume, params: as :func:`train_run`.
 
     Returns:
@@ -245,7 +247,13 @@ def run_matbench(
         "rows": [(rank, algorithm, value)], "rank"}``.
     """
     task = get_task(name)
-    features = features or task.features
+    network = model in CRYSTAL_MODELS
+    if network and task.inputs == "composition":
+        raise ValueError(
+            f"{task.name} gives compositions only; crystal networks such as "
+            f"{model} need structures (a structure task, or a classic model)"
+        )
+    features = None if network else features or task.features
     runs = train_run(
         task_file(task, data),
         out,
@@ -280,7 +288,7 @@ def run_matbench(
     Path(out, "folds.jsonl").write_text("".join(json.dumps(f) + "\n" for f in folds))
     mean = {m: float(np.mean([f[m] for f in folds])) for m in names}
     std = {m: float(np.std([f[m] for f in folds])) for m in names}
-    label = f"molmat {model} ({features})"
+    label = f"molmat {model}" + (f" ({features})" if features else "")
     rows = ranked(task, label, mean[task.metric])
     rank = next(r for r, algorithm, _ in rows if algorithm == label)
     return {
