@@ -48,6 +48,7 @@ from sklearn.metrics import roc_auc_score
 from molmat.classic.models import make_estimator
 from molmat.data.crystals import read_structure_table
 from molmat.featurizers.structure import structure_features
+from molmat.models.crystal import CRYSTAL_MODELS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.matbench import get_task, run_matbench
 
@@ -63,7 +64,13 @@ def main() -> None:
     parser.add_argument("--perov", help="Perov-5 CSV (CIF column) to test heat_ref on")
     parser.add_argument("--mofs", help="folder of the CoRE MOF tarball and table")
     parser.add_argument("--mof-count", type=int, default=4000)
+    parser.add_argument(
+        "--network",
+        default="",
+        help="settings of crystal networks, e.g. epochs=200,hidden=64,cutoff=5",
+    )
     args = parser.parse_args()
+    network = network_settings(args.network)
     if args.perov:
         perovskites(args.perov, args.models)
     if args.mofs:
@@ -71,10 +78,19 @@ def main() -> None:
     for name in args.tasks:
         task = get_task(name)
         for model in args.models:
-            out = Path(args.out) / f"{task.name}-{model}"
+            crystal = model in CRYSTAL_MODELS
+            settings = network if crystal else {}
+            suffix = "".join(f"-{k}{v}" for k, v in settings.items())
+            out = Path(args.out) / f"{task.name}-{model}{suffix}"
             tick = time.perf_counter()
             result = run_matbench(
-                task.name, args.data, out, model=model, resume=out.exists()
+                task.name,
+                args.data,
+                out,
+                model=model,
+                resume=out.exists(),
+                **settings,
+                **({"progress": False} if crystal else {}),
             )
             wall = time.perf_counter() - tick
             metric = task.metric
@@ -86,6 +102,7 @@ def main() -> None:
                         "benchmark": "materials",
                         "dataset": task.name,
                         "model": result["model"],
+                        "settings": settings,
                         "metric": metric,
                         "unit": task.unit,
                         "mean": round(result["mean"][metric], 4),
@@ -102,6 +119,15 @@ def main() -> None:
                 ),
                 flush=True,
             )
+
+
+def network_settings(text: str) -> dict:
+    """``{"epochs": 200, ...}`` from ``epochs=200,...`` (numbers parsed)."""
+    settings = {}
+    for item in filter(None, text.split(",")):
+        key, value = item.split("=")
+        settings[key] = float(value) if "." in value or "e-" in value else int(value)
+    return settings
 
 
 def perovskites(path: str, models: list[str], seed: int = 0) -> None:
