@@ -94,6 +94,30 @@ def test_bad_structures_are_reported_and_good_ones_kept(tmp_path):
     assert "unreadable" in reasons["b_broken.cif"]
 
 
+def test_a_tar_archive_of_cifs_reads_with_labels_joined_by_name(tmp_path):
+    import tarfile
+
+    import ase.io
+
+    folder = tmp_path / "mofs"
+    folder.mkdir()
+    ase.io.write(folder / "SI_clean.cif", bulk("Si", "diamond", a=5.43))
+    ase.io.write(folder / "GE_clean.cif", bulk("Ge", "diamond", a=5.66))
+    ase.io.write(folder / "CU.vasp", bulk("Cu", "fcc", a=3.6), format="vasp")
+    (folder / "BROKEN.cif").write_text(PARTIAL_CIF)
+    with tarfile.open(tmp_path / "mofs.tar.xz", "w:xz") as tar:
+        tar.add(folder, arcname="cifs")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("filename,LCD,Has_OMS\nSI_clean,4.5,No\nCU,2.0,Yes\n")
+    table = read_structure_table(tmp_path / "mofs.tar.xz", ["LCD"], labels=labels)
+    assert table.names == ["CU.vasp", "SI_clean.cif"]
+    np.testing.assert_allclose(table.y[:, 0], [2.0, 4.5])
+    reasons = {b.where: b.reason for b in table.report.bad_rows}
+    assert "partial occupancies" in reasons["BROKEN.cif"]
+    assert "missing target" in reasons["GE_clean.cif"]
+    assert [f.n_atoms for f in table.structures] == [1, 2]
+
+
 def test_structures_check_atoms_and_frames():
     frames, reasons = structures([bulk("Cu"), Atoms("H2", [[0, 0, 0], [0, 0, 0]]), 3])
     assert frames[0] is not None and reasons[0] == ""

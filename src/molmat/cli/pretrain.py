@@ -1,10 +1,14 @@
-"""``molmat pretrain``: self-supervised pretraining of a graph or sequence encoder."""
+"""``molmat pretrain``: self-supervised pretraining of a graph, sequence or
+crystal encoder."""
 
 from __future__ import annotations
 
 from molmat.cli.output import HelpFormatter, table
 from molmat.featurizers.tokens import TOKENIZERS
+from molmat.models.crystal import CRYSTAL_MODELS
+from molmat.models.crystal.pretrain import CRYSTAL_OBJECTIVES
 from molmat.models.sequence import ENCODERS
+from molmat.tasks.crystal_pretrain import pretrain_crystals
 from molmat.tasks.pretrain import (
     GRAPH_LAYERS,
     OBJECTIVES,
@@ -25,7 +29,11 @@ def add_parser(sub):
         "one per epoch, featurised and cached shard by shard. Sequence encoders "
         "(transformer, cnn1d, gru on --tokens) learn masked tokens (15%% of the "
         "tokens masked, replaced or kept, and predicted back) in epochs of "
-        "--epoch-size strings. A checkpoint follows every epoch (--resume "
+        "--epoch-size strings. Crystal encoders (cgcnn, painn, nequip, alignn) "
+        "learn from periodic structures (a folder or tar archive of CIFs, such "
+        "as the CoRE MOF set, or an extxyz file) by masked atoms or coordinate "
+        "denoising, one shard of --shard-size structures per epoch. A "
+        "checkpoint follows every epoch (--resume "
         "continues a killed run exactly). Writes OUT/model (the encoder), "
         "metrics.jsonl, metrics.json, pretraining_curve.png and "
         "data_report.json (everything left out).",
@@ -34,23 +42,25 @@ def add_parser(sub):
         "--data",
         required=True,
         help="moses (MOSES train: pip install --no-deps molsets, or "
-        "MOLMAT_MOSES_DIR), a SMILES file (CSV/TSV/.smi/SDF), or a file of "
-        "amino-acid sequences with --tokens aa",
+        "MOLMAT_MOSES_DIR), a SMILES file (CSV/TSV/.smi/SDF), a file of "
+        "amino-acid sequences with --tokens aa, or (crystal encoders) a folder "
+        "or tar archive of CIF/POSCAR/extxyz files or an extxyz file",
     )
     p.add_argument("--column", help="SMILES or sequence column (detected if omitted)")
     p.add_argument(
         "--model",
-        choices=[*GRAPH_LAYERS, "schnet", *ENCODERS],
+        choices=[*GRAPH_LAYERS, "schnet", *ENCODERS, *CRYSTAL_MODELS],
         default="transformer",
         help="graph encoders: gin, gcn, gat, mpnn, attentivefp, schnet (3D, "
-        "--objective denoise); sequence encoders: transformer, cnn1d, gru",
+        "--objective denoise); sequence encoders: transformer, cnn1d, gru; "
+        "crystal encoders: cgcnn, painn, nequip, alignn",
     )
     p.add_argument(
         "--tokens", choices=list(TOKENIZERS), default="smiles", help="token kind"
     )
     p.add_argument(
         "--objective",
-        choices=OBJECTIVES,
+        choices=[*OBJECTIVES, *(o for o in CRYSTAL_OBJECTIVES if o not in OBJECTIVES)],
         default="masking",
         help="masking: masked atoms (graphs) or masked tokens (sequences); "
         "contrastive (graphs): MolCLR's NT-Xent between two views of each "
@@ -58,14 +68,26 @@ def add_parser(sub):
         "one ETKDG conformer per molecule): predict the Gaussian noise added "
         "to the positions; context (graphs): a centre atom's neighbourhood "
         "tells its own context (atoms depth-1 to depth+2 bonds away) from "
-        "another molecule's",
+        "another molecule's; crystal encoders: masked-atoms (the elements of "
+        "15%% of the atoms are hidden and predicted) or denoise (Gaussian "
+        "noise on the positions, predicted back)",
     )
     p.add_argument("--embed", type=int, default=64, help="token embedding width")
     p.add_argument(
-        "--hidden", type=int, help="encoder width (default: 300 graph, 256 sequence)"
+        "--hidden",
+        type=int,
+        help="encoder width (default: 300 graph, 256 sequence, 64 crystal)",
     )
     p.add_argument(
-        "--depth", type=int, help="encoder layers (default: 5 graph, 4 sequence)"
+        "--depth",
+        type=int,
+        help="encoder layers (default: 5 graph, 4 sequence, 3 crystal)",
+    )
+    p.add_argument(
+        "--cutoff",
+        type=float,
+        default=5.0,
+        help="crystal encoders: neighbour radius (Å)",
     )
     p.add_argument(
         "--norm",
@@ -76,8 +98,8 @@ def add_parser(sub):
     p.add_argument(
         "--shard-size",
         type=int,
-        default=50_000,
-        help="graph encoders: molecules per shard (one shard per epoch)",
+        help="graph and crystal encoders: molecules (default 50,000) or "
+        "structures (default 2,000) per shard, one shard per epoch",
     )
     p.add_argument("--heads", type=int, default=8, help="attention heads")
     p.add_argument("--kernel", type=int, default=5, help="cnn1d kernel width")
@@ -105,7 +127,11 @@ def add_parser(sub):
         default=100_000,
         help="sequence encoders: strings per epoch (0: one pass over the corpus)",
     )
-    p.add_argument("--batch-size", type=int, default=128, help="strings per step")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="molecules or strings per step (default 128); structures (default 8)",
+    )
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     p.add_argument(
         "--time-limit", type=float, metavar="MIN", help="stop after MIN minutes"
@@ -126,18 +152,25 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    graph = args.model in (*GRAPH_LAYERS, "schnet")
-    summary = _graphs(args) if graph else _sequences(args)
+    if args.model in CRYSTAL_MODELS:
+        summary, items = _crystals(args), "structures"
+    elif args.model in (*GRAPH_LAYERS, "schnet"):
+        summary, items = _graphs(args), "molecules"
+    else:
+        summary, items = _sequences(args), "molecules"
     shown = [
-        ("molecules used", f"{summary['n_used']:,} of {summary['n_read']:,}"),
+        (f"{items} used", f"{summary['n_used']:,} of {summary['n_read']:,}"),
         ("train / validation", f"{summary['n_train']:,} / {summary['n_val']:,}"),
         ("epochs", summary["epochs_run"]),
         ("passes over the corpus", f"{summary['passes']:.2f}"),
-        ("molecules/s", f"{summary['molecules_per_second']:.0f}"),
+        (f"{items}/s", f"{summary[f'{items}_per_second']:.1f}"),
         ("validation loss", summary["val_loss"]),
     ]
-    if "val_accuracy" in summary:
-        shown.append(("validation accuracy", summary["val_accuracy"]))
+    for score in ("accuracy", "explained_variance"):
+        if f"val_{score}" in summary:
+            shown.append(
+                (f"validation {score.replace('_', ' ')}", summary[f"val_{score}"])
+            )
     print(table(["", "value"], [[k, v] for k, v in shown]))
     print(f"\nencoder: {args.out}/model (fine-tune: molmat train --init {args.out})")
     return 0
@@ -155,9 +188,35 @@ def _graphs(args) -> dict:
         norm=args.norm,
         dropout=args.dropout,
         strength=args.mask_rate if args.objective != "denoise" else args.noise,
-        shard_size=args.shard_size,
+        shard_size=args.shard_size or 50_000,
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or 128,
+        lr=args.lr,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        resume=args.resume,
+        progress=args.progress,
+    )
+
+
+def _crystals(args) -> dict:
+    if args.objective not in CRYSTAL_OBJECTIVES:
+        raise ValueError(
+            f"crystal encoders learn by {' or '.join(CRYSTAL_OBJECTIVES)}, not "
+            f"{args.objective}"
+        )
+    return pretrain_crystals(
+        args.data,
+        args.out,
+        model=args.model,
+        objective=args.objective,
+        hidden=args.hidden or 64,
+        depth=args.depth or 3,
+        cutoff=args.cutoff,
+        strength=args.noise if args.objective == "denoise" else args.mask_rate,
+        shard_size=args.shard_size or 2000,
+        epochs=args.epochs,
+        batch_size=args.batch_size or 8,
         lr=args.lr,
         time_limit=args.time_limit,
         seed=args.seed,
@@ -187,7 +246,7 @@ def _sequences(args) -> dict:
         mask_rate=args.mask_rate or 0.15,
         epochs=args.epochs or 1000,
         epoch_size=args.epoch_size or None,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or 128,
         lr=args.lr,
         time_limit=args.time_limit,
         max_tokens=args.max_tokens,

@@ -204,7 +204,10 @@ def add_run_arguments(p) -> None:
     data.add_argument(
         "--data",
         required=True,
-        help="CSV file, or a bundled dataset name (see `molmat datasets`)",
+        help="CSV file, or a bundled dataset name (see `molmat datasets`); "
+        "structures for crystal networks and --features magpie-structure: an "
+        "extxyz, CIF or POSCAR file, a folder or tar archive of them, or a CSV "
+        "with a cif column",
     )
     data.add_argument("--smiles-col", help="SMILES column (detected when omitted)")
     data.add_argument(
@@ -219,6 +222,13 @@ def add_run_arguments(p) -> None:
         "(--features magpie; detected when named composition or formula)",
     )
     add_sep(data)
+    data.add_argument(
+        "--labels",
+        metavar="CSV",
+        help="structures (a folder or tar archive of CIF/POSCAR files): a CSV "
+        "of their properties whose first column names each file (with or "
+        "without its suffix), such as the CoRE MOF table",
+    )
     data.add_argument(
         "--target",
         action=ExtendAction,
@@ -414,6 +424,7 @@ def run_params(args) -> dict:
         smiles_col=args.smiles_col,
         sequence_col=args.sequence_col,
         composition_col=args.composition_col,
+        labels=args.labels,
         targets=args.targets,
         split=args.split,
         split_file=args.split_file,

@@ -222,11 +222,15 @@ class BatchingStrategy:
             ``pair_i``/``pair_j``/``pair_shift``; None: no pair list.
         pair_lists: also list the pairs of each atom in ``pair_list``
             (for networks over pairs of pairs, such as bond angles).
+        max_atoms: with ``by_size``, fewer graphs per batch in a size class
+            whose largest graph times ``batch_size`` exceeds this many atoms
+            (at least one graph): large cells come one or a few at a time.
     """
 
     by_size: bool = False
     radius: float | None = None
     pair_lists: bool = False
+    max_atoms: int | None = None
 
     def batcher(
         self, graphs: GraphSet, batch_size: int, progress: bool = False
@@ -281,12 +285,19 @@ class Batcher:
         slots = np.zeros(len(graphs), np.int64)
         if strategy.pair_lists and pairs is not None:
             slots = most_pairs_per_atom(pairs, graphs.atom_offsets)
+
+        def per_batch(c) -> int:
+            if strategy.max_atoms is None:
+                return batch_size
+            largest = max(int(graphs.n_atoms[classes == c].max()), 1)
+            return max(1, min(batch_size, strategy.max_atoms // largest))
+
         budgets = {
             int(c): dataclasses.replace(
                 Budget.for_sizes(
                     graphs.n_atoms[classes == c],
                     graphs.n_edges[classes == c],
-                    batch_size,
+                    per_batch(c),
                     n_pairs=None if n_pairs is None else n_pairs[classes == c],
                 ),
                 pair_slots=max(-(-int(slots[classes == c].max()) // 4) * 4, 4)

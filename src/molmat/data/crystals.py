@@ -28,6 +28,8 @@ from molmat.data.csv import BadRow, DataError, DataReport
 from molmat.data.structures import Frame, geometry_problem
 
 STRUCTURE_SUFFIXES = (".extxyz", ".xyz", ".cif", ".vasp", ".poscar")
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")
+FORMATS = {".extxyz": "extxyz", ".xyz": "extxyz", ".vasp": "vasp", ".poscar": "vasp"}
 
 
 @dataclass
@@ -82,19 +84,27 @@ def read_structure_table(
     *,
     require_targets: bool = True,
     strict: bool = False,
+    labels: str | Path | None = None,
 ) -> StructureTable:
-    """Read the structures of a file (every frame) or a folder (every file
-    ending in :data:`STRUCTURE_SUFFIXES`, sorted by name).
+    """Read the structures of a file (every frame), a folder or a tar archive
+    (every file ending in :data:`STRUCTURE_SUFFIXES`, sorted by name).
 
     Args:
-        source: extxyz (gzip allowed), CIF, POSCAR, a folder of them, or a
-            CSV with a ``cif`` column (the other columns are targets).
+        source: extxyz (gzip allowed), CIF, POSCAR, a folder or a tar archive
+            (``.tar``, ``.tar.gz``, ``.tar.xz``...) of them, or a CSV with a
+            ``cif`` column (the other columns are targets).
         targets: ``info`` keys to learn; ``None``: the only numeric key the
             first structure has besides bookkeeping ones.
         require_targets: ``False`` reads structures only (for prediction).
         strict: raise :class:`DataError` on the first bad structure.
+        labels: a CSV of properties whose first column names the structures
+            (file names, with or without their suffix); its other columns
+            join each structure's ``info``. A structure without a row has no
+            labels.
     """
     entries = _read_entries(Path(source))
+    if labels is not None:
+        _join_labels(entries, Path(labels))
     report = DataReport(source=str(source), n_rows=len(entries))
     if targets is None or len(targets) == 0:
         targets = _detect_targets(entries) if require_targets else []
@@ -174,10 +184,73 @@ def _read_one(path: Path):
     return ase.io.read(path)
 
 
+def _join_labels(entries, path: Path) -> None:
+    """Put the row of ``path`` (a CSV keyed by its first column) named like
+    each structure into the structure's ``info``."""
+    if not path.exists():
+        raise DataError(f"{path}: no such labels file")
+    frame = pd.read_csv(path, encoding="latin-1")
+    key = frame.columns[0]
+    rows = {
+        str(name): row
+        for name, row in zip(frame[key], frame.to_dict("records"), strict=True)
+    }
+    for name, atoms, _ in entries:
+        row = rows.get(name) or rows.get(_stem(name))
+        if atoms is not None and row is not None:
+            atoms.info.update({k: v for k, v in row.items() if k != key})
+
+
+def _stem(name: str) -> str:
+    """A structure file's name without its suffix."""
+    for suffix in STRUCTURE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _read_text(name: str, text: str):
+    """A structure from the text of a file called ``name``."""
+    if name.lower().endswith(".cif"):
+        return read_cif(io.StringIO(text))
+    import ase.io
+
+    suffix = next(s for s in STRUCTURE_SUFFIXES if name.lower().endswith(s))
+    return ase.io.read(io.StringIO(text), format=FORMATS[suffix])
+
+
+def _archive_entries(path: Path) -> list[tuple[str, object, str]]:
+    """Every structure file of a tar archive, sorted by name, read in memory."""
+    import tarfile
+
+    out = []
+    with tarfile.open(path) as tar:
+        members = sorted(
+            (
+                m
+                for m in tar
+                if m.isfile() and m.name.lower().endswith(STRUCTURE_SUFFIXES)
+            ),
+            key=lambda m: m.name,
+        )
+        if not members:
+            raise DataError(f"{path}: no structure files in the archive")
+        for member in members:
+            name = Path(member.name).name
+            try:
+                text = tar.extractfile(member).read().decode("utf-8", "replace")
+                out.append((name, _read_text(name, text), ""))
+            except Exception as err:  # ASE raises many types for malformed files
+                out.append((name, None, f"unreadable ({type(err).__name__}: {err})"))
+    return out
+
+
 def _read_entries(path: Path) -> list[tuple[str, object, str]]:
     """``(name, atoms or None, read error)`` per structure of ``path``."""
     import ase.io
 
+    if path.name.lower().endswith(ARCHIVE_SUFFIXES) and path.is_file():
+        return _archive_entries(path)
     if path.is_dir():
         files = sorted(
             f for f in path.iterdir() if f.name.lower().endswith(STRUCTURE_SUFFIXES)

@@ -26,6 +26,7 @@ ARCHIVE_KINDS = {
     "graph-encoder": "molmat.tasks.pretrain:load_graph_encoder",
     "classic": "molmat.tasks.classic:load_classic",
     "crystal": "molmat.tasks.crystal:load_crystal",
+    "crystal-encoder": "molmat.tasks.crystal_pretrain:load_crystal_encoder",
     "ensemble": "molmat.tasks.ensemble:load_ensemble",
     "potential": "molmat.tasks.potential:load_potential",
     "generator": "molmat.generate.language:load_generator",

@@ -68,9 +68,11 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             ``final_lr``, ``warmup_epochs``, ``weight_decay``, ``patience``,
             ``select_by``, ``val_fraction``, ``class_weight``, ``seed``,
             ``progress``: as for :class:`~molmat.tasks.property.PropertyModel`.
-        init: a trained crystal model archive (or run folder) of the same
-            ``model`` whose embedding and encoder to start from; its network
-            settings win over the options above.
+        init: a crystal encoder pretrained with
+            :func:`~molmat.tasks.crystal_pretrain.pretrain_crystals`, or a
+            trained crystal model (archive or run folder), of the same
+            ``model``: its embedding and encoder are the start, and its
+            network settings win over the options above.
         freeze_encoder: train only the head on the ``init`` encoder.
         layer_lr_decay: layer-wise learning rates of the encoder (see
             :class:`~molmat.tasks.property.PropertyModel`).
@@ -180,7 +182,10 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
                     (net.embed, net.encoder), (start.net_.embed, start.net_.encoder)
                 ),
             )
-            self.pretraining_ = {"init": str(self.init)}
+            self.pretraining_ = {
+                "init": str(self.init),
+                **getattr(start, "provenance", {}),
+            }
         trainer = self._trainer(y_val, pos_weight, checkpoint_dir, metrics_log)
         self.net_, self.history_ = trainer.fit(
             net, train, self.y_scaler_.transform(y), val, resume=resume
@@ -200,20 +205,23 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
                 f"targets), got {self.readout!r}"
             )
 
-    def _initial_model(self) -> CrystalModel | None:
+    def _initial_model(self):
+        """The crystal model or pretrained crystal encoder of ``init``."""
         if self.init is None:
             if self.freeze_encoder:
                 raise ValueError("freeze_encoder needs a pretrained encoder (init)")
             return None
         from molmat.tasks.archives import load
+        from molmat.tasks.crystal_pretrain import PretrainedCrystalEncoder
 
         folder = Path(self.init)
         if (folder / "model" / "config.json").exists():
             folder = folder / "model"
         start = load(folder)
-        if not isinstance(start, CrystalModel):
+        if not isinstance(start, CrystalModel | PretrainedCrystalEncoder):
             raise archive.ArchiveError(
-                f"{self.init}: not a crystal model (a {type(start).__name__})"
+                f"{self.init}: neither a crystal model nor a pretrained crystal "
+                f"encoder (a {type(start).__name__})"
             )
         if start.network_["model"] != self.model:
             raise ValueError(
@@ -222,7 +230,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             )
         return start
 
-    def _network(self, train, start: CrystalModel | None) -> dict:
+    def _network(self, train, start) -> dict:
         """The network config: the options, the training elements and the
         mean neighbour count of (a sample of) the training structures; an
         ``init`` model's encoder settings win."""

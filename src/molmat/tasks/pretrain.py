@@ -521,7 +521,9 @@ def pretrain_graphs(
             yield batcher.batch(graphs, idx, budget)
 
     def validate(model) -> tuple[dict, float]:
-        scores = pretraining_scores(objective, model, val, batch_size, seed)
+        scores = pretraining_scores(
+            sums, SCORE_NAMES[objective], model, val, batch_size, seed
+        )
         return scores, scores["loss"]
 
     callbacks = [
@@ -637,13 +639,20 @@ def _inference_sums(sums, model, batch, key):
 
 
 def pretraining_scores(
-    objective: str, model, graphs: GraphSet, batch_size: int, seed: int = 0
+    sums, score: str, model, graphs: GraphSet, batch_size: int, seed: int = 0
 ) -> dict[str, float]:
-    """Mean loss of ``objective`` over ``graphs`` and its second score
-    (:data:`SCORE_NAMES`: accuracy, or the share of the noise's variance
-    explained); the random masks, views and noise come from ``seed`` and the
-    batch number, so the scores are reproducible."""
-    sums = GRAPH_OBJECTIVES[objective][2]
+    """Mean loss of an objective over ``graphs`` and its second score.
+
+    Args:
+        sums: the objective's ``(model, batch, key, inference) -> (summed
+            loss, count, second)``.
+        score: ``accuracy`` (``second`` counts right answers) or
+            ``explained_variance`` (``second`` sums the squared target, so
+            the score is the share of its variance explained).
+        model, graphs, batch_size: the network and the data.
+        seed: the random masks, views and noise come from it and the batch
+            number, so the scores are reproducible.
+    """
     batcher = model.batcher(graphs, batch_size)
     total = count = right = 0.0
     for i, (idx, budget) in enumerate(batcher.plan(graphs, np.arange(len(graphs)))):
@@ -651,12 +660,11 @@ def pretraining_scores(
         batch = batcher.batch(graphs, idx, budget)
         t, c, r = _inference_sums(sums, model, batch, key)
         total, count, right = total + float(t), count + float(c), right + float(r)
-    name = SCORE_NAMES[objective]
-    second = 1.0 - total / max(right, 1e-9) if objective == "denoise" else None
-    return {
-        "loss": total / max(count, 1),
-        name: right / max(count, 1) if second is None else second,
-    }
+    if score == "explained_variance":
+        second = 1.0 - total / max(right, 1e-9)
+    else:
+        second = right / max(count, 1)
+    return {"loss": total / max(count, 1), score: second}
 
 
 def load_graph_encoder(folder: Path, config: dict) -> PretrainedGraphEncoder:

@@ -182,6 +182,7 @@ def train_run(
     smiles_col: str | None = None,
     sequence_col: str | None = None,
     composition_col: str | None = None,
+    labels: str | Path | None = None,
     targets: list[str] | None = None,
     split: str = "scaffold",
     split_file: str | Path | None = None,
@@ -206,6 +207,8 @@ def train_run(
             otherwise SMILES (as ``smiles_col``).
         composition_col: the column of chemical formulas of a composition
             model (``features="magpie"``; read by :func:`read_compositions`).
+        labels: structures only: a CSV of properties keyed by structure file
+            name (see :func:`read_structure_table`).
         split: ``random``, ``scaffold`` (seeded, balanced),
             ``scaffold-deterministic`` (largest scaffolds to train), 80/10/10,
             ``kfold`` (each fold tests on one fold and trains on the rest,
@@ -239,6 +242,7 @@ def train_run(
         targets,
         strict=strict,
         sep=sep,
+        labels=labels,
         **model_input(probe),
     )
     report_data(table.report)
@@ -289,13 +293,20 @@ def read_inputs(
     (``magpie-structure``) and for crystal networks (``structures``),
     otherwise molecules from SMILES.
 
-    ``options``: ``require_targets``, ``strict``, ``sep`` of the readers.
+    ``options``: ``require_targets``, ``strict``, ``sep`` of the readers,
+    and ``labels`` (a CSV joined to structures by name).
     """
+    labels = options.pop("labels", None)
+    if labels is not None and not (structures or features in STRUCTURE_SETS):
+        raise ValueError(
+            "--labels joins properties to structure files by name; this model "
+            "reads a CSV, which holds its targets itself"
+        )
     if features in COMPOSITION_SETS:
         return read_compositions(data, column, targets, **options)
     if structures or features in STRUCTURE_SETS:
         options.pop("sep", None)
-        return read_structure_table(data, targets, **options)
+        return read_structure_table(data, targets, labels=labels, **options)
     if tokens is not None and tokens not in MOLECULE_TOKENS:
         check = tokenizer(tokens).split
         return read_sequences(data, column, targets, check=check, **options)

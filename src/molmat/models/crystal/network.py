@@ -62,6 +62,7 @@ from molmat.nn.readout import pool
 
 CRYSTAL_MODELS = ("cgcnn", "painn", "nequip", "alignn")
 CRYSTAL_READOUTS = ("mean", "sum")
+MAX_BATCH_ATOMS = 4096  # fewer structures per batch where cells are large
 DEFAULTS = {
     "hidden": 64,
     "depth": 3,
@@ -221,8 +222,10 @@ class NequIPEncoder(eqx.Module):
         return x.filter(keep="0e").array
 
 
-class CrystalNet(eqx.Module):
-    """Periodic structures -> [n_targets] outputs (standardised values or logits).
+class CrystalEncoderNet(eqx.Module):
+    """Element embedding and encoder on periodic radius graphs: what the
+    property network and the self-supervised networks share (and what
+    fine-tuning copies from one to the other).
 
     ``species`` are the training elements (NequIP's per-element
     self-connections); ``cutoff`` (Å) is the radius of the pair list.
@@ -230,16 +233,34 @@ class CrystalNet(eqx.Module):
 
     embed: ElementEmbedding
     encoder: eqx.Module
-    head: MLP
-    readout: str = eqx.field(static=True)
     species: tuple[int, ...] = eqx.field(static=True)
     cutoff: float = eqx.field(static=True)
-    line_graph: bool = eqx.field(static=True, default=False)
+    line_graph: bool = eqx.field(static=True)
 
     def atom_states(self, g: GraphBatch) -> Float[Array, "N F"]:
         """Encoded atom states [N, F] (padded atoms carry values; mask them)."""
         h = self.embed(g.species)
         return self.encoder(h, g, species_rows(self.species, g.species))
+
+    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
+        """Batches of one size class each (fewer structures per batch where
+        ``batch_size`` of the class's largest exceed :data:`MAX_BATCH_ATOMS`),
+        with the periodic radius graph (and, for the line-graph model, each
+        atom's list of pairs)."""
+        strategy = BatchingStrategy(
+            by_size=True,
+            radius=self.cutoff,
+            pair_lists=self.line_graph,
+            max_atoms=MAX_BATCH_ATOMS,
+        )
+        return strategy.batcher(graphs, batch_size)
+
+
+class CrystalNet(CrystalEncoderNet):
+    """Periodic structures -> [n_targets] outputs (standardised values or logits)."""
+
+    head: MLP
+    readout: str = eqx.field(static=True)
 
     def __call__(
         self, g: GraphBatch, *, key: PRNGKeyArray | None = None, inference: bool = False
@@ -248,14 +269,6 @@ class CrystalNet(eqx.Module):
         if self.readout == "sum":  # per-atom contributions: exactly extensive
             return pool(self.head(h, key=key, inference=inference), g, "sum")
         return self.head(pool(h, g, "mean"), key=key, inference=inference)
-
-    def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
-        """Batches of one size class each, with the periodic radius graph
-        (and, for the line-graph model, each atom's list of pairs)."""
-        strategy = BatchingStrategy(
-            by_size=True, radius=self.cutoff, pair_lists=self.line_graph
-        )
-        return strategy.batcher(graphs, batch_size)
 
 
 def check_crystal_config(config: dict) -> dict:
@@ -272,7 +285,7 @@ def check_crystal_config(config: dict) -> dict:
             f"(extensive targets) of the atoms, not {config['readout']!r}"
         )
     for key in ("hidden", "depth", "n_basis", "n_targets"):
-        if int(config[key]) < 1:
+        if key in config and int(config[key]) < 1:
             raise ValueError(f"{key} must be at least 1")
     if not float(config["cutoff"]) > 0:
         raise ValueError("cutoff must be positive (Å)")
@@ -281,16 +294,13 @@ def check_crystal_config(config: dict) -> dict:
     return config
 
 
-def build_crystal_net(config: dict, *, key: PRNGKeyArray) -> CrystalNet:
-    """A :class:`CrystalNet` from a config: ``model``, ``hidden``, ``depth``,
-    ``cutoff`` (Å), ``n_basis``, ``lmax`` (nequip), ``readout``, ``head``
-    (hidden widths), ``dropout``, ``n_targets``, ``species`` (training
-    elements) and ``avg_neighbors`` (mean pairs per atom, which divides the
-    message sums of painn and nequip)."""
-    c = check_crystal_config(config)
+def encoder_parts(config: dict, *, key: PRNGKeyArray) -> dict:
+    """``embed``, ``encoder``, ``species``, ``cutoff`` and ``line_graph`` of a
+    :class:`CrystalEncoderNet` for a checked config."""
+    c = config
     hidden, depth, cutoff, n_basis = c["hidden"], c["depth"], c["cutoff"], c["n_basis"]
     species = tuple(int(z) for z in c["species"])
-    ekey, nkey, hkey = jax.random.split(key, 3)
+    ekey, nkey = jax.random.split(key)
     model = c["model"]
     if model == "cgcnn":
         encoder = CGCNNEncoder(hidden, depth, cutoff, n_basis, key=nkey)
@@ -311,16 +321,29 @@ def build_crystal_net(config: dict, *, key: PRNGKeyArray) -> CrystalNet:
         )
     else:
         encoder = LineGraphEncoder(hidden, depth, cutoff, n_basis, key=nkey)
+    return {
+        "embed": ElementEmbedding(hidden, key=ekey),
+        "encoder": encoder,
+        "species": species,
+        "cutoff": float(cutoff),
+        "line_graph": model == "alignn",
+    }
+
+
+def build_crystal_net(config: dict, *, key: PRNGKeyArray) -> CrystalNet:
+    """A :class:`CrystalNet` from a config: ``model``, ``hidden``, ``depth``,
+    ``cutoff`` (Å), ``n_basis``, ``lmax`` (nequip), ``readout``, ``head``
+    (hidden widths), ``dropout``, ``n_targets``, ``species`` (training
+    elements) and ``avg_neighbors`` (mean pairs per atom, which divides the
+    message sums of painn and nequip)."""
+    c = check_crystal_config(config)
+    key, hkey = jax.random.split(key)
     return CrystalNet(
-        embed=ElementEmbedding(hidden, key=ekey),
-        encoder=encoder,
+        **encoder_parts(c, key=key),
         head=MLP(
-            hidden, list(c["head"]), c["n_targets"], dropout=c["dropout"], key=hkey
+            c["hidden"], list(c["head"]), c["n_targets"], dropout=c["dropout"], key=hkey
         ),
         readout=c["readout"],
-        species=species,
-        cutoff=float(cutoff),
-        line_graph=model == "alignn",
     )
 
 

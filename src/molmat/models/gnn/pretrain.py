@@ -62,15 +62,20 @@ def accuracy_loss(sums):
     return loss
 
 
+def pick_atoms(key: PRNGKeyArray, g: GraphBatch, rate: float) -> Bool[Array, " N"]:
+    """A random ``rate`` of the real atoms [N] (at least one per batch with atoms)."""
+    draw = jax.random.uniform(key, g.node_mask.shape)
+    picked = g.node_mask & (draw < rate)
+    first = jnp.argmin(jnp.where(g.node_mask, draw, jnp.inf))  # never none
+    return picked.at[first].set(g.node_mask[first])
+
+
 def mask_atoms(
     key: PRNGKeyArray, g: GraphBatch, rate: float = 0.15
 ) -> tuple[GraphBatch, Bool[Array, " N"]]:
     """The batch with the feature rows of the picked real atoms zeroed, and
     the picked atoms [N] (at least one per batch with atoms)."""
-    draw = jax.random.uniform(key, g.node_mask.shape)
-    picked = g.node_mask & (draw < rate)
-    first = jnp.argmin(jnp.where(g.node_mask, draw, jnp.inf))  # never none
-    picked = picked.at[first].set(g.node_mask[first])
+    picked = pick_atoms(key, g, rate)
     atom_x = jnp.where(picked[:, None], 0.0, g.atom_x)
     return g._replace(atom_x=atom_x), picked
 
@@ -100,16 +105,25 @@ class MaskedAtomNet(PretrainingNet):
         """Element logits of every atom."""
         return self.out(self.encoder(g, key=key, inference=inference))
 
+    def mask(self, key: PRNGKeyArray, g: GraphBatch):
+        """The batch with ``rate`` of its atoms blanked, and those atoms [N]."""
+        return mask_atoms(key, g, self.rate)
+
+    def elements(self, g: GraphBatch) -> Int[Array, " N"]:
+        """The class of each atom's element (its one-hot column)."""
+        return jnp.argmax(g.atom_x[:, : self.n_classes], axis=-1)
+
 
 def masked_atom_sums(
-    model: MaskedAtomNet, g: GraphBatch, key: PRNGKeyArray, inference: bool
+    model, g: GraphBatch, key: PRNGKeyArray, inference: bool
 ) -> tuple[Array, Array, Array]:
     """Summed cross-entropy (nats) of the masked atoms' elements, the number
-    of masked atoms and how many of them are predicted right."""
+    of masked atoms and how many of them are predicted right. ``model`` gives
+    element logits [N, C] and has ``mask(key, g)`` and ``elements(g)``."""
     k_mask, k_drop = jax.random.split(key)
-    masked, picked = mask_atoms(k_mask, g, model.rate)
+    masked, picked = model.mask(k_mask, g)
     logits = model(masked, key=k_drop, inference=inference)
-    element = jnp.argmax(g.atom_x[:, : model.n_classes], axis=-1)
+    element = model.elements(g)
     logp = jax.nn.log_softmax(logits, axis=-1)
     nll = -jnp.take_along_axis(logp, element[:, None], axis=-1)[:, 0]
     right = jnp.argmax(logits, axis=-1) == element
