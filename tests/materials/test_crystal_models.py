@@ -70,6 +70,17 @@ def test_a_sum_readout_is_extensive_and_fails_the_intensive_check():
         assert_unit_cell_invariant(model, structures)
 
 
+def test_a_max_readout_trained_on_l1_passes_the_invariance_suite():
+    images, y = sample(8)
+    model = CrystalModel(
+        "cgcnn", readout="max", loss="l1", epochs=2, val_fraction=0, **TINY
+    ).fit(images, y)
+    assert model.network_["readout"] == "max" and model.history_.records
+    check_crystal_model(model, crystals())
+    with pytest.raises(ValueError, match="loss must be one of"):
+        CrystalModel("cgcnn", loss="huber").fit(images, y)
+
+
 def test_a_small_crystal_network_overfits_a_small_dataset():
     structures = [bulk("NaCl", "rocksalt", a=a) for a in np.linspace(5.2, 6.0, 10)]
     structures += [bulk("Si", "diamond", a=a) for a in np.linspace(5.2, 5.6, 10)]

@@ -16,6 +16,8 @@ NETWORK_OPTIONS = [
     ("--epochs", int, "training epochs per fold"),
     ("--batch-size", int, "structures per batch"),
     ("--lr", float, "peak learning rate"),
+    ("--loss", str, "regression loss: mse or l1"),
+    ("--readout", str, "mean, max (intensive) or sum (extensive)"),
 ]
 
 

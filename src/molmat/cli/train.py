@@ -35,6 +35,7 @@ from molmat.tasks.crystal import CrystalModel
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import MODELS, SPLITS, train_run
 from molmat.tasks.sequence import SequenceModel
+from molmat.training.losses import REGRESSION_LOSSES
 from molmat.training.metrics import SELECT_BY
 from molmat.training.potential import LR_SCHEDULES
 
@@ -51,6 +52,13 @@ def select_by_choice(text: str) -> str:
     """``metric`` or ``loss`` (argparse type)."""
     if text not in SELECT_BY:
         raise argparse.ArgumentTypeError(f"choose {' or '.join(SELECT_BY)}")
+    return text
+
+
+def loss_choice(text: str) -> str:
+    """A regression loss name (argparse type)."""
+    if text not in REGRESSION_LOSSES:
+        raise argparse.ArgumentTypeError(f"choose {' or '.join(REGRESSION_LOSSES)}")
     return text
 
 
@@ -76,6 +84,13 @@ MODEL_OPTIONS = [
         "n_basis",
         int,
         "radial basis functions per distance (crystal networks)",
+    ),
+    (
+        "--loss",
+        "loss",
+        loss_choice,
+        "regression loss of crystal networks: mse, or l1 (the mean absolute "
+        "error, robust to a few extreme labels)",
     ),
     (
         "--lmax",

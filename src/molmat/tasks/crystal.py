@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,8 @@ from molmat.nn.core import copy_weights
 from molmat.tasks.neural import NeuralPropertyModel
 from molmat.training import archive
 from molmat.training.engine import History
-from molmat.training.property import predict_outputs
+from molmat.training.losses import REGRESSION_LOSSES
+from molmat.training.property import TrainConfig, predict_outputs
 
 log = logging.getLogger("molmat")
 
@@ -58,12 +60,16 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         n_basis: radial basis functions per distance.
         lmax: highest rotation order of NequIP's features.
         readout: ``"mean"`` over the atoms for intensive targets (band gap,
-            energy per atom; the same for any choice of unit cell) or
+            energy per atom; the same for any choice of unit cell), ``"max"``
+            over the atoms (intensive too: a highest phonon frequency), or
             ``"sum"`` for extensive ones (energy per cell: a sum of per-atom
             contributions, targets scaled by their root mean square without
             centring, so a supercell predicts exactly the multiple).
         ffn_hidden, ffn_layers: the MLP head.
         dropout: dropout rate in the head.
+        loss: regression loss on the standardised targets, ``"mse"`` or
+            ``"l1"`` (mean absolute error: what MAE leaderboards rank, and
+            robust to a few extreme labels).
         task: and ``epochs``, ``batch_size``, ``max_lr``, ``init_lr``,
             ``final_lr``, ``warmup_epochs``, ``weight_decay``, ``patience``,
             ``select_by``, ``val_fraction``, ``class_weight``, ``seed``,
@@ -90,6 +96,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         ffn_hidden: int = 64,
         ffn_layers: int = 1,
         dropout: float = 0.0,
+        loss: str = "mse",
         task: str = "auto",
         epochs: int = 100,
         batch_size: int = 32,
@@ -118,6 +125,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         self.ffn_hidden = ffn_hidden
         self.ffn_layers = ffn_layers
         self.dropout = dropout
+        self.loss = loss
         self.task = task
         self.epochs = epochs
         self.batch_size = batch_size
@@ -201,9 +209,11 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             )
         if self.readout not in CRYSTAL_READOUTS:
             raise ValueError(
-                f"readout must be mean (intensive targets) or sum (extensive "
-                f"targets), got {self.readout!r}"
+                f"readout must be mean or max (intensive targets) or sum "
+                f"(extensive targets), got {self.readout!r}"
             )
+        if self.loss not in REGRESSION_LOSSES:
+            raise ValueError(f"loss must be one of {list(REGRESSION_LOSSES)}")
 
     def _initial_model(self):
         """The crystal model or pretrained crystal encoder of ``init``."""
@@ -259,6 +269,9 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             theirs = start.network_
             config = {**config, **{k: v for k, v in theirs.items() if k not in keep}}
         return config
+
+    def _train_config(self) -> TrainConfig:
+        return dataclasses.replace(super()._train_config(), loss=self.loss)
 
     def _encoder_levels(self) -> list[list[str]]:
         return crystal_encoder_levels(self.network_)

@@ -15,6 +15,16 @@ def masked_mse(
     return sq.sum() / jnp.maximum(mask.sum(), 1)
 
 
+def masked_l1(
+    pred: Float[Array, "G T"], y: Float[Array, "G T"], mask: Bool[Array, "G T"]
+) -> Float[Array, ""]:
+    """Mean absolute error over labelled entries."""
+    return jnp.where(mask, jnp.abs(pred - y), 0.0).sum() / jnp.maximum(mask.sum(), 1)
+
+
+REGRESSION_LOSSES = {"mse": masked_mse, "l1": masked_l1}
+
+
 def masked_bce(
     logits: Float[Array, "G T"],
     y: Float[Array, "G T"],

@@ -32,7 +32,7 @@ from molmat.training.engine import (
     MetricsLog,
     OptimizerConfig,
 )
-from molmat.training.losses import masked_bce, masked_mse
+from molmat.training.losses import REGRESSION_LOSSES, masked_bce
 from molmat.training.metrics import LOWER_IS_BETTER, selection_metric
 
 log = logging.getLogger("molmat")
@@ -50,10 +50,13 @@ class TrainConfig:
     :func:`~molmat.training.metrics.selection_metric`).
     ``lr_scales`` scale the updates of parts of the network (a frozen or
     slower pretrained encoder; see
-    :class:`~molmat.training.engine.OptimizerConfig`).
+    :class:`~molmat.training.engine.OptimizerConfig`). Regression minimises
+    ``loss`` on standardised targets: ``mse``, or ``l1`` (the mean absolute
+    error: what MAE benchmarks rank, and robust to a few extreme labels).
     """
 
     task: str = "regression"
+    loss: str = "mse"
     epochs: int = 50
     batch_size: int = 64
     init_lr: float = 1e-4
@@ -83,13 +86,19 @@ class TrainConfig:
 
 
 def batch_loss(
-    model, batch: GraphBatch | TokenBatch, task: str, pos_weight, key, inference: bool
+    model,
+    batch: GraphBatch | TokenBatch,
+    task: str,
+    pos_weight,
+    key,
+    inference: bool,
+    loss: str = "mse",
 ) -> jax.Array:
-    """Masked loss of one batch (standardised MSE or weighted BCE)."""
+    """Masked loss of one batch (standardised MSE or L1, or weighted BCE)."""
     out = model(batch, key=key, inference=inference)
     mask = batch.y_mask & batch.row_mask[:, None]
     if task == "regression":
-        return masked_mse(out, batch.y, mask)
+        return REGRESSION_LOSSES[loss](out, batch.y, mask)
     return masked_bce(out, batch.y, mask, pos_weight)
 
 
@@ -171,7 +180,8 @@ class Trainer:
         task, pos_weight = cfg.task, self.pos_weight
 
         def loss_fn(model, batch, key):
-            return batch_loss(model, batch, task, pos_weight, key, False), jnp.zeros(0)
+            value = batch_loss(model, batch, task, pos_weight, key, False, cfg.loss)
+            return value, jnp.zeros(0)
 
         def batches(epoch: int):
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))

@@ -17,8 +17,9 @@ at zero. An encoder updates the atom states over the periodic radius graph
   states over the bond graph (in the spirit of ALIGNN;
   :mod:`molmat.models.crystal.line_graph`).
 
-The readout is an MLP head on the ``mean`` of the atom states (intensive
-targets: band gap, energy per atom), or the ``sum`` over atoms of the head
+The readout is an MLP head on the ``mean`` (or the ``max``) of the atom
+states (intensive targets: band gap, energy per atom), or the ``sum`` over
+atoms of the head
 applied to each atom (extensive targets: energy per cell; a supercell gets
 exactly the multiple). Only distances and angles (or equivariant features reduced to
 scalars) reach the readout, so predictions are invariant to rotation,
@@ -61,7 +62,7 @@ from molmat.nn.radial import (
 from molmat.nn.readout import pool
 
 CRYSTAL_MODELS = ("cgcnn", "painn", "nequip", "alignn")
-CRYSTAL_READOUTS = ("mean", "sum")
+CRYSTAL_READOUTS = ("mean", "max", "sum")
 MAX_BATCH_ATOMS = 4096  # fewer structures per batch where cells are large
 DEFAULTS = {
     "hidden": 64,
@@ -268,7 +269,7 @@ class CrystalNet(CrystalEncoderNet):
         h = self.atom_states(g)
         if self.readout == "sum":  # per-atom contributions: exactly extensive
             return pool(self.head(h, key=key, inference=inference), g, "sum")
-        return self.head(pool(h, g, "mean"), key=key, inference=inference)
+        return self.head(pool(h, g, self.readout), key=key, inference=inference)
 
 
 def check_crystal_config(config: dict) -> dict:
@@ -281,8 +282,8 @@ def check_crystal_config(config: dict) -> dict:
         )
     if config["readout"] not in CRYSTAL_READOUTS:
         raise ValueError(
-            f"crystal models read out the mean (intensive targets) or the sum "
-            f"(extensive targets) of the atoms, not {config['readout']!r}"
+            f"crystal models read out the mean or max (intensive targets) or the "
+            f"sum (extensive targets) of the atoms, not {config['readout']!r}"
         )
     for key in ("hidden", "depth", "n_basis", "n_targets"):
         if key in config and int(config[key]) < 1:
