@@ -70,15 +70,31 @@ def test_a_sum_readout_is_extensive_and_fails_the_intensive_check():
         assert_unit_cell_invariant(model, structures)
 
 
-def test_a_max_readout_trained_on_l1_passes_the_invariance_suite():
+def test_max_readout_with_structure_features_on_l1_is_invariant_and_saved(
+    tmp_path,
+):
     images, y = sample(8)
     model = CrystalModel(
-        "cgcnn", readout="max", loss="l1", epochs=2, val_fraction=0, **TINY
+        "cgcnn",
+        readout="max",
+        loss="l1",
+        features="magpie-structure",
+        epochs=2,
+        val_fraction=0,
+        **TINY,
     ).fit(images, y)
-    assert model.network_["readout"] == "max" and model.history_.records
+    assert model.network_["mol_dim"] == 158 and model.history_.records
     check_crystal_model(model, crystals())
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(
+        load(tmp_path / "m").predict(crystals()), model.predict(crystals())
+    )
     with pytest.raises(ValueError, match="loss must be one of"):
         CrystalModel("cgcnn", loss="huber").fit(images, y)
+    with pytest.raises(ValueError, match="sum readout"):
+        CrystalModel("cgcnn", readout="sum", features="magpie-structure").fit(
+            images, y
+        )
 
 
 def test_a_small_crystal_network_overfits_a_small_dataset():

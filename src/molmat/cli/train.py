@@ -293,7 +293,6 @@ def add_run_arguments(p) -> None:
     model.add_argument(
         "--features",
         choices=(*FEATURE_SETS, *COMPOSITION_SETS, *STRUCTURE_SETS),
-        default=DEFAULTS["features"],
         help="features of classic models: Morgan bits/counts, MACCS keys, all RDKit "
         "2D descriptors, 17 physchem descriptors, Mordred (extra) of SMILES; or "
         "magpie: element-property statistics of chemical formulas "
@@ -301,7 +300,9 @@ def add_run_arguments(p) -> None:
         "magpie-structure: those of a crystal's cell and 9 packing features "
         "(density, volume per atom, packing fraction, neighbour distances, "
         "coordination), with --data an extxyz/CIF/POSCAR file or folder whose "
-        "structures hold the --target in their info",
+        "structures hold the --target in their info; crystal networks join "
+        "magpie-structure to their readout. Default: morgan for classic models, "
+        "none for crystal networks",
     )
     model.add_argument(
         "--readout",
@@ -309,7 +310,7 @@ def add_run_arguments(p) -> None:
         default=DEFAULTS["readout"],
         help="sum for extensive properties; mean, max, attention, set2set or "
         "attentivefp for intensive ones (default: sum; attentivefp for attentivefp; "
-        "crystal networks: mean, or sum)",
+        "crystal networks: mean (default), max, or sum)",
     )
     model.add_argument(
         "--cutoff",

@@ -25,6 +25,8 @@ from molmat.data.csv import DataError
 from molmat.data.radius import radius_graphs
 from molmat.data.statistics import Standardizer
 from molmat.data.structures import structure_graphs
+from molmat.featurizers.descriptors import DESCRIPTOR_CLIP
+from molmat.featurizers.structure import check_structure_kind, structure_features
 from molmat.models.crystal import (
     CRYSTAL_MODELS,
     CRYSTAL_READOUTS,
@@ -65,6 +67,10 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             ``"sum"`` for extensive ones (energy per cell: a sum of per-atom
             contributions, targets scaled by their root mean square without
             centring, so a supercell predicts exactly the multiple).
+        features: ``"magpie-structure"``: the structure's descriptors
+            (:mod:`molmat.featurizers.structure`), standardised on the
+            training data, join the pooled atom states before the head (mean
+            and max readouts); ``None``: the graph alone.
         ffn_hidden, ffn_layers: the MLP head.
         dropout: dropout rate in the head.
         loss: regression loss on the standardised targets, ``"mse"`` or
@@ -93,6 +99,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         n_basis: int = 32,
         lmax: int = 1,
         readout: str = "mean",
+        features: str | None = None,
         ffn_hidden: int = 64,
         ffn_layers: int = 1,
         dropout: float = 0.0,
@@ -122,6 +129,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         self.n_basis = n_basis
         self.lmax = lmax
         self.readout = readout
+        self.features = features
         self.ffn_hidden = ffn_hidden
         self.ffn_layers = ffn_layers
         self.dropout = dropout
@@ -170,8 +178,13 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         X = self._frames(X, "X")
         X_val = None if X_val is None else self._frames(X_val, "X_val")
         X, y, X_val, y_val = self._hold_out(X, y, X_val, y_val)
-        train = structure_graphs(X)
-        val = None if X_val is None else structure_graphs(X_val)
+        self.feature_scaler_ = None
+        if self.features is not None:
+            self.feature_scaler_ = Standardizer.fit(
+                structure_features(X, self.features), DESCRIPTOR_CLIP
+            )
+        train = self._graphs(X)
+        val = None if X_val is None else self._graphs(X_val)
         pos_weight = self._fit_targets(y, target_names)
         if self.readout == "sum" and self.task_ == "regression":
             # no centring: a shifted sum would not scale with the cell
@@ -212,6 +225,13 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
                 f"readout must be mean or max (intensive targets) or sum "
                 f"(extensive targets), got {self.readout!r}"
             )
+        if self.features is not None:
+            check_structure_kind(self.features)
+            if self.readout == "sum":
+                raise ValueError(
+                    "structure features join a mean or max readout; a sum "
+                    "readout adds per-atom contributions"
+                )
         if self.loss not in REGRESSION_LOSSES:
             raise ValueError(f"loss must be one of {list(REGRESSION_LOSSES)}")
 
@@ -261,6 +281,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             "head": [self.ffn_hidden] * self.ffn_layers,
             "dropout": float(self.dropout),
             "n_targets": self.n_targets_,
+            "mol_dim": train.mol_x.shape[1],
             "species": sorted({int(z) for z in train.numbers}),
             "avg_neighbors": mean_neighbors(pairs.n_pairs, part.n_atoms),
         }
@@ -275,6 +296,16 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
 
     def _encoder_levels(self) -> list[list[str]]:
         return crystal_encoder_levels(self.network_)
+
+    def _graphs(self, frames: list):
+        """Graphs of usable ``frames``, with their scaled structure features."""
+        graphs = structure_graphs(frames)
+        if self.feature_scaler_ is None:
+            return graphs
+        features = structure_features(frames, self.features)
+        return dataclasses.replace(
+            graphs, mol_x=self.feature_scaler_.transform(features)
+        )
 
     def _frames(self, X: Sequence, name: str) -> list:
         """The structures of ``X`` as frames; DataError naming bad ones."""
@@ -306,7 +337,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
                 log.warning("structure %d skipped: %s", i, r)
         out = np.full((len(frames), self.n_targets_), np.nan, dtype=np.float32)
         if good:
-            graphs = structure_graphs([frames[i] for i in good])
+            graphs = self._graphs([frames[i] for i in good])
             raw = predict_outputs(self.net_, graphs, self.batch_size, self.n_targets_)
             out[good] = self._from_raw(raw)
         return out
@@ -321,6 +352,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             "task": self.task_,
             "target_names": self.target_names_,
             "scaler": self.y_scaler_.to_dict(),
+            "feature_scaler": self.feature_scaler_ and self.feature_scaler_.to_dict(),
             "history": {
                 "best_epoch": self.history_.best_epoch,
                 "epochs_run": len(self.history_.records),
@@ -339,6 +371,10 @@ def load_crystal(folder: Path, config: dict) -> CrystalModel:
         model.target_names_ = list(config["target_names"])
         model.n_targets_ = len(model.target_names_)
         model.y_scaler_ = Standardizer.from_dict(config["scaler"])
+        scaler = config.get("feature_scaler")
+        model.feature_scaler_ = scaler and Standardizer.from_dict(
+            scaler, DESCRIPTOR_CLIP
+        )
         model.network_ = dict(config["network"])
         model.history_ = History(best_epoch=config["history"]["best_epoch"])
         model.pretraining_ = config.get("pretraining")

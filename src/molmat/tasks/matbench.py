@@ -239,7 +239,8 @@ def run_matbench(
         out: run folder (``fold_<k>/`` each, ``folds.jsonl``, ``metrics.json``).
         features: ``None``: ``magpie`` (composition tasks) or
             ``magpie-structure`` (structure tasks) for classic models; crystal
-            networks (``cgcnn``...) read the structures themselves.
+            networks (``cgcnn``...) read the structures themselves and join
+            ``features`` to their readout when given.
         model, seed, resume, params: as :func:`train_run`.
 
     Returns:
@@ -253,7 +254,7 @@ def run_matbench(
             f"{task.name} gives compositions only; crystal networks such as "
             f"{model} need structures (a structure task, or a classic model)"
         )
-    features = None if network else features or task.features
+    features = features if network else features or task.features
     runs = train_run(
         task_file(task, data),
         out,

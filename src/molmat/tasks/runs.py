@@ -99,7 +99,8 @@ def build_model(
     else:
         kind = PropertyModel if is_graph_model(model) else ClassicModel
     materials = (*COMPOSITION_SETS, *STRUCTURE_SETS)
-    if params.get("features") in materials and kind is not ClassicModel:
+    joined = kind is CrystalModel and params.get("features") in STRUCTURE_SETS
+    if params.get("features") in materials and kind is not ClassicModel and not joined:
         raise ValueError(
             f"{params['features']} features of materials are for the classic "
             f"models ({', '.join(CLASSIC_MODELS)}), not {model}"

@@ -75,6 +75,7 @@ DEFAULTS = {
     "dropout": 0.0,
     "species": [],
     "avg_neighbors": 1.0,
+    "mol_dim": 0,
 }
 
 
@@ -269,7 +270,8 @@ class CrystalNet(CrystalEncoderNet):
         h = self.atom_states(g)
         if self.readout == "sum":  # per-atom contributions: exactly extensive
             return pool(self.head(h, key=key, inference=inference), g, "sum")
-        return self.head(pool(h, g, self.readout), key=key, inference=inference)
+        pooled = jnp.concatenate([pool(h, g, self.readout), g.mol_x], axis=-1)
+        return self.head(pooled, key=key, inference=inference)
 
 
 def check_crystal_config(config: dict) -> dict:
@@ -335,14 +337,19 @@ def build_crystal_net(config: dict, *, key: PRNGKeyArray) -> CrystalNet:
     """A :class:`CrystalNet` from a config: ``model``, ``hidden``, ``depth``,
     ``cutoff`` (Å), ``n_basis``, ``lmax`` (nequip), ``readout``, ``head``
     (hidden widths), ``dropout``, ``n_targets``, ``species`` (training
-    elements) and ``avg_neighbors`` (mean pairs per atom, which divides the
-    message sums of painn and nequip)."""
+    elements), ``avg_neighbors`` (mean pairs per atom, which divides the
+    message sums of painn and nequip) and ``mol_dim`` (whole-structure
+    features joined to a mean or max readout)."""
     c = check_crystal_config(config)
     key, hkey = jax.random.split(key)
     return CrystalNet(
         **encoder_parts(c, key=key),
         head=MLP(
-            c["hidden"], list(c["head"]), c["n_targets"], dropout=c["dropout"], key=hkey
+            c["hidden"] + (0 if c["readout"] == "sum" else c["mol_dim"]),
+            list(c["head"]),
+            c["n_targets"],
+            dropout=c["dropout"],
+            key=hkey,
         ),
         readout=c["readout"],
     )
