@@ -92,9 +92,7 @@ def test_max_readout_with_structure_features_on_l1_is_invariant_and_saved(
     with pytest.raises(ValueError, match="loss must be one of"):
         CrystalModel("cgcnn", loss="huber").fit(images, y)
     with pytest.raises(ValueError, match="sum readout"):
-        CrystalModel("cgcnn", readout="sum", features="magpie-structure").fit(
-            images, y
-        )
+        CrystalModel("cgcnn", readout="sum", features="magpie-structure").fit(images, y)
 
 
 def test_a_small_crystal_network_overfits_a_small_dataset():
