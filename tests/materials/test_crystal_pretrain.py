@@ -112,6 +112,25 @@ def test_pretrain_cli_writes_an_encoder_that_fine_tuning_starts_from(tmp_path):
     with pytest.raises(ValueError, match="choose --model painn"):
         CrystalModel("cgcnn", init=str(pre), epochs=1, progress=False).fit(images, y)
 
+    curve = tmp_path / "curve"
+    code = main([
+        "train", "--data", str(SAMPLE), "--target", "exfoliation_en", "--model",
+        "painn", "--init", str(pre), "--train-size", "10,20", "--test-size", "10",
+        "--epochs", "2", "--batch-size", "8", "--out", str(curve), "--no-progress",
+    ])
+    assert code == 0
+    points = [
+        json.loads(line)
+        for line in (curve / "learning_curve.jsonl").read_text().splitlines()
+    ]
+    assert [(p["variant"], p["size"]) for p in points] == [
+        (v, n) for n in (10, 20) for v in ("pretrained", "scratch", "baseline")
+    ]
+    assert {p["n_test"] for p in points} == {10}
+    assert (curve / "learning_curve_exfoliation_en.png").exists()
+    assert load(curve / "pretrained_n20" / "model").pretraining_["init"] == str(pre)
+    assert load(curve / "baseline_n10" / "model").features == "magpie-structure"
+
 
 def test_crystal_encoders_refuse_molecular_objectives(tmp_path):
     code = main(

@@ -151,15 +151,21 @@ def add_qm9_options(group) -> None:
     group.add_argument(
         "--train-size",
         type=size_list,
-        default=[10_000],
         metavar="N[,N...]",
-        help="training molecules; several sizes train one model each on nested "
-        "training sets and draw a learning curve",
+        help="training molecules (QM9 default 10,000); several sizes train one "
+        "model each on nested training sets and draw a learning curve. With "
+        "other data (molmat train): a learning curve on nested training sets "
+        "against one fixed test set, from scratch, from --init and for a "
+        "random-forest baseline",
     )
     group.add_argument(
         "--val-size", type=int, default=1000, help="validation molecules"
     )
-    group.add_argument("--test-size", type=int, default=10_000, help="test molecules")
+    group.add_argument(
+        "--test-size",
+        type=int,
+        help="test molecules (QM9 default 10,000; learning curves 1,000)",
+    )
     group.add_argument(
         "--qm9-file", help="a QM9 CSV in qm9pack's layout instead of the package"
     )
@@ -326,9 +332,9 @@ def qm9_data(args: argparse.Namespace, target: str) -> dict:
     """:func:`~molmat.tasks.qm9.train_qm9_run` arguments of the QM9 data options."""
     return dict(
         target=target,
-        train_sizes=args.train_size,
+        train_sizes=args.train_size or [10_000],
         val_size=args.val_size,
-        test_size=args.test_size,
+        test_size=args.test_size or 10_000,
         path=args.qm9_file,
         strict=args.strict,
     )

@@ -32,6 +32,7 @@ from molmat.nn.readout import READOUTS
 from molmat.tasks.classic import ClassicModel
 from molmat.tasks.compare import compare_models
 from molmat.tasks.crystal import CrystalModel
+from molmat.tasks.learning_curve import learning_curve_run
 from molmat.tasks.property import PropertyModel
 from molmat.tasks.runs import MODELS, SPLITS, train_run
 from molmat.tasks.sequence import SequenceModel
@@ -496,6 +497,48 @@ def run(args) -> int:
     return code
 
 
+def run_learning_curve(args) -> int:
+    """``molmat train --train-size N,N...``: a learning curve (see
+    :func:`~molmat.tasks.learning_curve.learning_curve_run`)."""
+    if len(args.model) > 1:
+        raise ValueError("a learning curve trains one --model (and its baseline)")
+    params = run_params(args)
+    for key in (
+        "split",
+        "split_file",
+        "folds",
+        "strict",
+        "sep",
+        "intervals",
+        "alpha",
+        "ensemble",
+        "smiles_col",
+        "sequence_col",
+        "composition_col",
+    ):
+        params.pop(key, None)
+    points = learning_curve_run(
+        args.data,
+        args.out,
+        sizes=args.train_size,
+        model=args.model[0],
+        test_size=args.test_size or 1000,
+        seed=args.seed,
+        column=args.smiles_col or args.sequence_col or args.composition_col,
+        **params,
+    )
+    rows = []
+    for p in points:
+        for name, scores in p["test"]["per_target"].items():
+            metric = "mae" if "mae" in scores else "roc_auc"
+            rows.append(
+                [name, p["size"], p["variant"], metric, f"{scores[metric]:.4g}"]
+            )
+    print(table(["target", "labels", "variant", "metric", "test"], rows))
+    print(f"\nlearning curves: {args.out}/learning_curve_<target>.png")
+    return 0
+
+
 def train_command(args) -> int:
     if args.data == "qm9":
         return run_qm9(args)
@@ -505,6 +548,8 @@ def train_command(args) -> int:
             f"{', '.join(unusable)}: 3D potentials train on QM9 here (--data qm9) or "
             "on structures with `molmat potential train`"
         )
+    if args.train_size:
+        return run_learning_curve(args)
     if len(args.model) > 1:
         summary = compare_models(
             args.data, args.out, args.model, [args.seed], **run_params(args)
