@@ -113,11 +113,30 @@ def test_pretrain_cli_writes_an_encoder_that_fine_tuning_starts_from(tmp_path):
         CrystalModel("cgcnn", init=str(pre), epochs=1, progress=False).fit(images, y)
 
     curve = tmp_path / "curve"
-    code = main([
-        "train", "--data", str(SAMPLE), "--target", "exfoliation_en", "--model",
-        "painn", "--init", str(pre), "--train-size", "10,20", "--test-size", "10",
-        "--epochs", "2", "--batch-size", "8", "--out", str(curve), "--no-progress",
-    ])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(SAMPLE),
+            "--target",
+            "exfoliation_en",
+            "--model",
+            "painn",
+            "--init",
+            str(pre),
+            "--train-size",
+            "10,20",
+            "--test-size",
+            "10",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--out",
+            str(curve),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     points = [
         json.loads(line)
