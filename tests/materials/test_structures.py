@@ -112,10 +112,35 @@ def test_a_tar_archive_of_cifs_reads_with_labels_joined_by_name(tmp_path):
     table = read_structure_table(tmp_path / "mofs.tar.xz", ["LCD"], labels=labels)
     assert table.names == ["CU.vasp", "SI_clean.cif"]
     np.testing.assert_allclose(table.y[:, 0], [2.0, 4.5])
+    flags = read_structure_table(tmp_path / "mofs.tar.xz", ["Has_OMS"], labels=labels)
+    np.testing.assert_array_equal(flags.y[:, 0], [1.0, 0.0])
     reasons = {b.where: b.reason for b in table.report.bad_rows}
     assert "partial occupancies" in reasons["BROKEN.cif"]
     assert "missing target" in reasons["GE_clean.cif"]
     assert [f.n_atoms for f in table.structures] == [1, 2]
+
+
+def test_core_mof_reads_from_its_folder_or_says_how_to_get_it(tmp_path, monkeypatch):
+    import tarfile
+
+    import ase.io
+
+    from molmat.data import core_mof
+
+    monkeypatch.setenv("MOLMAT_CORE_MOF_DIR", str(tmp_path / "none"))
+    with pytest.raises(
+        core_mof.CoreMofNotFound, match="pip install --no-deps core-mof"
+    ):
+        read_structure_table("core_mof", ["LCD"])
+    folder = tmp_path / "CoRE_MOF"
+    folder.mkdir()
+    ase.io.write(tmp_path / "ABC_clean.cif", bulk("Cu", "fcc", a=3.6))
+    with tarfile.open(folder / "2019-ASR.tar.xz", "w:xz") as tar:
+        tar.add(tmp_path / "ABC_clean.cif", arcname="ASR/ABC_clean.cif")
+    (folder / "2019-ASR.csv").write_text("filename,LCD,Has_OMS\nABC_clean,3.3,Yes\n")
+    monkeypatch.setenv("MOLMAT_CORE_MOF_DIR", str(folder))
+    table = read_structure_table("core_mof", ["LCD", "Has_OMS"])
+    np.testing.assert_allclose(table.y, [[3.3, 1.0]])
 
 
 def test_structures_check_atoms_and_frames():

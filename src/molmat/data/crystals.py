@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from ase.data import chemical_symbols
 
+from molmat.data import core_mof
 from molmat.data.csv import BadRow, DataError, DataReport
 from molmat.data.structures import Frame, geometry_problem
 
@@ -91,17 +92,23 @@ def read_structure_table(
 
     Args:
         source: extxyz (gzip allowed), CIF, POSCAR, a folder or a tar archive
-            (``.tar``, ``.tar.gz``, ``.tar.xz``...) of them, or a CSV with a
-            ``cif`` column (the other columns are targets).
+            (``.tar``, ``.tar.gz``, ``.tar.xz``...) of them, a CSV with a
+            ``cif`` column (the other columns are targets), or ``core_mof``
+            (CoRE MOF 2019 with its property table;
+            :mod:`molmat.data.core_mof`).
         targets: ``info`` keys to learn; ``None``: the only numeric key the
             first structure has besides bookkeeping ones.
         require_targets: ``False`` reads structures only (for prediction).
         strict: raise :class:`DataError` on the first bad structure.
         labels: a CSV of properties whose first column names the structures
             (file names, with or without their suffix); its other columns
-            join each structure's ``info``. A structure without a row has no
+            join each structure's ``info`` (``Yes``/``No`` and
+            ``True``/``False`` as 1/0). A structure without a row has no
             labels.
     """
+    if str(source) == core_mof.NAME:
+        source, table = core_mof.core_mof_files()
+        labels = table if labels is None else labels
     entries = _read_entries(Path(source))
     if labels is not None:
         _join_labels(entries, Path(labels))
@@ -198,7 +205,17 @@ def _join_labels(entries, path: Path) -> None:
     for name, atoms, _ in entries:
         row = rows.get(name) or rows.get(_stem(name))
         if atoms is not None and row is not None:
-            atoms.info.update({k: v for k, v in row.items() if k != key})
+            atoms.info.update({k: _flag(v) for k, v in row.items() if k != key})
+
+
+def _flag(value):
+    """``Yes``/``True`` -> 1.0, ``No``/``False`` -> 0.0, anything else as is."""
+    if isinstance(value, str) and value.strip().lower() in FLAGS:
+        return FLAGS[value.strip().lower()]
+    return value
+
+
+FLAGS = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
 
 
 def _stem(name: str) -> str:

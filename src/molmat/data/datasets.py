@@ -184,6 +184,10 @@ NOT_BUNDLED = {
     'matminer, then python -c "from matminer.datasets import load_dataset; '
     "load_dataset('matbench_expt_gap').to_csv('matbench_expt_gap.csv')\" and "
     "molmat matbench --task matbench_expt_gap --data matbench_expt_gap.csv",
+    "core_mof": "CoRE MOF 2019 (12,020 MOF CIFs with Zeo++ pore geometry: LCD, "
+    "PLD, surface area, void fraction, open metal sites): pip install --no-deps "
+    "core-mof (or MOLMAT_CORE_MOF_DIR), then molmat pretrain --data core_mof "
+    "--model painn or molmat train --data core_mof --target LCD --model painn",
     "qm9": "QM9 (130,831 molecules with DFT geometries; energies U0, U, H, G, "
     "ZPVE): pip install 'molmat[qm9]', then molmat train --data qm9 --target U0 "
     "--model painn",
