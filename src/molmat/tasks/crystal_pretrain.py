@@ -29,16 +29,9 @@ from molmat.data.radius import radius_graphs
 from molmat.data.structures import structure_graphs
 from molmat.models.crystal import mean_neighbors
 from molmat.models.crystal.pretrain import CRYSTAL_OBJECTIVES
-from molmat.tasks.pretrain import pretraining_scores
+from molmat.tasks.pretrain import fit_on_shards
 from molmat.tasks.run_folder import start_run, write_run_file
 from molmat.training import archive, plots
-from molmat.training.engine import (
-    CosineBudget,
-    Engine,
-    MetricsLog,
-    OptimizerConfig,
-    TimeLimit,
-)
 
 SCORES = {"masked-atoms": "accuracy", "denoise": "explained_variance"}
 LOSSES = {
@@ -147,43 +140,22 @@ def pretrain_crystals(
     }
     net = make_net(network, strength, key=jax.random.key(seed))
     val = structure_graphs([frames[i] for i in np.sort(order[:val_size])])
-    steps = n_epochs * -(-min(shard_size, len(train_idx)) // batch_size)
-    warmup = max(min(500, steps // 10), 1)
-    optimizer = OptimizerConfig(
-        lr=lr,
-        schedule="warmup_exponential",
-        init_lr=lr * 0.01,
-        warmup_steps=warmup,
-        total_steps=warmup + 1,
-    )
-
-    def batches(epoch: int):
-        shard = structure_graphs([frames[i] for i in shards[epoch % len(shards)]])
-        batcher = net.batcher(shard, batch_size)
-        shuffle = np.random.default_rng([seed, epoch]).permutation(len(shard))
-        for idx, budget in batcher.plan(shard, shuffle):
-            yield batcher.batch(shard, idx, budget)
-
-    def validate(model) -> tuple[dict, float]:
-        scores = pretraining_scores(
-            sums, SCORES[objective], model, val, batch_size, seed
-        )
-        return scores, scores["loss"]
-
-    callbacks = [
-        CosineBudget(n_epochs, time_limit, 0.05),
-        MetricsLog(out / "metrics.jsonl"),
-    ]
-    if time_limit is not None:
-        callbacks.append(TimeLimit(time_limit))
-    engine = Engine(
+    net, history = fit_on_shards(
+        net,
         loss_fn,
-        optimizer,
+        sums,
+        SCORES[objective],
+        shard_graphs=lambda epoch: structure_graphs(
+            [frames[i] for i in shards[epoch % len(shards)]]
+        ),
         epochs=n_epochs,
+        shard_len=min(shard_size, len(train_idx)),
+        val=val,
+        out=out,
+        batch_size=batch_size,
+        lr=lr,
+        time_limit=time_limit,
         seed=seed,
-        callbacks=callbacks,
-        validate=validate if len(val) else None,
-        checkpoint_dir=out / "checkpoint",
         fingerprint={
             "network": network,
             "objective": objective,
@@ -194,11 +166,10 @@ def pretrain_crystals(
             "n": len(frames),
             "seed": seed,
         },
-        term_names=(f"train_{SCORES[objective]}",),
-        throughput=("structures", min(shard_size, len(train_idx))),
+        items="structures",
         progress=progress,
+        resume=resume,
     )
-    net, history = engine.fit(net, batches, resume=resume)
     records = history.records
     seen = int(sum(len(shards[e % len(shards)]) for e in range(len(records))))
     atoms_seen = int(

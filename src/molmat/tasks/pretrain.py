@@ -502,44 +502,23 @@ def pretrain_graphs(
     smiles = corpus.smiles
     val = _shard_graphs([smiles[i] for i in np.sort(order[:val_size])], conformers)
     net = make_net(arch, GRAPH_DIMS, strength, key=jax.random.key(seed))
-    steps = n_epochs * -(-min(shard_size, len(train_idx)) // batch_size)
-    warmup = max(min(500, steps // 10), 1)
-    optimizer = OptimizerConfig(  # warm-up; CosineBudget decays per epoch
-        lr=lr,
-        schedule="warmup_exponential",
-        init_lr=lr * 0.01,
-        warmup_steps=warmup,
-        total_steps=warmup + 1,
-    )
-
-    def batches(epoch: int):
-        shard = [smiles[i] for i in shards[epoch % len(shards)]]
-        graphs = _shard_graphs(shard, conformers)
-        batcher = net.batcher(graphs, batch_size)
-        shuffle = np.random.default_rng([seed, epoch]).permutation(len(graphs))
-        for idx, budget in batcher.plan(graphs, shuffle):
-            yield batcher.batch(graphs, idx, budget)
-
-    def validate(model) -> tuple[dict, float]:
-        scores = pretraining_scores(
-            sums, SCORE_NAMES[objective], model, val, batch_size, seed
-        )
-        return scores, scores["loss"]
-
-    callbacks = [
-        CosineBudget(n_epochs, time_limit, 0.05),
-        MetricsLog(out / "metrics.jsonl"),
-    ]
-    if time_limit is not None:
-        callbacks.append(TimeLimit(time_limit))
-    engine = Engine(
+    tick = time.perf_counter()
+    net, history = fit_on_shards(
+        net,
         loss_fn,
-        optimizer,
+        sums,
+        SCORE_NAMES[objective],
+        shard_graphs=lambda epoch: _shard_graphs(
+            [smiles[i] for i in shards[epoch % len(shards)]], conformers
+        ),
         epochs=n_epochs,
+        shard_len=min(shard_size, len(train_idx)),
+        val=val,
+        out=out,
+        batch_size=batch_size,
+        lr=lr,
+        time_limit=time_limit,
         seed=seed,
-        callbacks=callbacks,
-        validate=validate if len(val) else None,
-        checkpoint_dir=out / "checkpoint",
         fingerprint={
             "architecture": arch,
             "objective": objective,
@@ -550,12 +529,10 @@ def pretrain_graphs(
             "n": len(corpus),
             "seed": seed,
         },
-        term_names=(f"train_{SCORE_NAMES[objective]}",),
-        throughput=("molecules", min(shard_size, len(train_idx))),
+        items="molecules",
         progress=progress,
+        resume=resume,
     )
-    tick = time.perf_counter()
-    net, history = engine.fit(net, batches, resume=resume)
     records = history.records
     seen = int(sum(len(shards[e % len(shards)]) for e in range(len(records))))
     summary = {
@@ -603,6 +580,87 @@ def pretrain_graphs(
             title=f"{Path(str(corpus.source)).name}: {objective} pretraining, {model}",
         )
     return summary
+
+
+def fit_on_shards(
+    net,
+    loss_fn,
+    sums,
+    score: str,
+    *,
+    shard_graphs,
+    epochs: int,
+    shard_len: int,
+    val: GraphSet,
+    out: Path,
+    batch_size: int,
+    lr: float,
+    time_limit: float | None,
+    seed: int,
+    fingerprint: dict,
+    items: str,
+    progress: bool,
+    resume: bool,
+):
+    """Self-supervised training, one shard per epoch, through the engine.
+
+    Adam warms up over the first steps (at most 500), then a cosine decays
+    over ``epochs`` or the ``time_limit`` (minutes); every epoch is
+    validated (:func:`pretraining_scores`), logged to
+    ``out/metrics.jsonl`` and checkpointed to ``out/checkpoint``.
+
+    Args:
+        net, loss_fn, sums, score: the objective's network, training loss,
+            scoring sums and second score (see :func:`pretraining_scores`).
+        shard_graphs: ``epoch -> GraphSet`` of that epoch's shard.
+        shard_len: graphs per shard (the throughput's unit count).
+        fingerprint: settings a resumed run must share.
+        items: what the graphs are (``molecules``, ``structures``).
+
+    Returns:
+        The trained network and the engine's history.
+    """
+    steps = epochs * -(-shard_len // batch_size)
+    warmup = max(min(500, steps // 10), 1)
+    optimizer = OptimizerConfig(  # warm-up; CosineBudget decays per epoch
+        lr=lr,
+        schedule="warmup_exponential",
+        init_lr=lr * 0.01,
+        warmup_steps=warmup,
+        total_steps=warmup + 1,
+    )
+
+    def batches(epoch: int):
+        graphs = shard_graphs(epoch)
+        batcher = net.batcher(graphs, batch_size)
+        shuffle = np.random.default_rng([seed, epoch]).permutation(len(graphs))
+        for idx, budget in batcher.plan(graphs, shuffle):
+            yield batcher.batch(graphs, idx, budget)
+
+    def validate(model) -> tuple[dict, float]:
+        scores = pretraining_scores(sums, score, model, val, batch_size, seed)
+        return scores, scores["loss"]
+
+    callbacks = [
+        CosineBudget(epochs, time_limit, 0.05),
+        MetricsLog(out / "metrics.jsonl"),
+    ]
+    if time_limit is not None:
+        callbacks.append(TimeLimit(time_limit))
+    engine = Engine(
+        loss_fn,
+        optimizer,
+        epochs=epochs,
+        seed=seed,
+        callbacks=callbacks,
+        validate=validate if len(val) else None,
+        checkpoint_dir=out / "checkpoint",
+        fingerprint=fingerprint,
+        term_names=(f"train_{score}",),
+        throughput=(items, shard_len),
+        progress=progress,
+    )
+    return engine.fit(net, batches, resume=resume)
 
 
 def _shard_graphs(
