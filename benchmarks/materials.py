@@ -123,11 +123,18 @@ def main() -> None:
 
 
 def network_settings(text: str) -> dict:
-    """``{"epochs": 200, ...}`` from ``epochs=200,...`` (numbers parsed)."""
+    """``{"epochs": 200, "loss": "l1", ...}`` from ``epochs=200,loss=l1,...``
+    (numbers parsed, other values kept as text)."""
     settings = {}
     for item in filter(None, text.split(",")):
         key, value = item.split("=")
-        settings[key] = float(value) if "." in value or "e-" in value else int(value)
+        settings[key] = value
+        for kind in (int, float):
+            try:
+                settings[key] = kind(value)
+                break
+            except ValueError:
+                continue
     return settings
 
 
