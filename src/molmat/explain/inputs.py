@@ -29,6 +29,7 @@ from rdkit import Chem
 
 from molmat.data.molecules import molecules
 from molmat.data.sequences import BOS, EOS, PAD
+from molmat.models.crystal.network import CrystalEncoderNet
 from molmat.models.gnn.network import PropertyNet
 from molmat.models.sequence.network import SequenceNet
 
@@ -170,6 +171,13 @@ class ModelInputs:
                 for a, b in zip(corpus.offsets[:-1], corpus.offsets[1:], strict=True)
             ]
             return cls(model, corpus, rows, labels, [None] * len(rows), index)
+        if isinstance(net, CrystalEncoderNet):
+            raise TypeError(
+                f"per-atom attributions of crystal networks ({model.model}) are not "
+                "available; molmat explain covers molecular graph and sequence "
+                "networks and the descriptor models (Shapley values on "
+                "magpie-structure features)"
+            )
         raise TypeError(
             f"a {type(model).__name__} ({getattr(model, 'model', '?')}) has no "
             "gradients to follow; explain it with Shapley values (method 'shap')"
