@@ -233,6 +233,14 @@ def train_run(
         ``{"runs": [metrics.json of each fold], "summary": {metric: (mean, std)}}``.
     """
     probe = build_model(seed=seed, **model_params)  # a bad model choice fails first
+    if model_input(probe)["structures"] and str(data).lower() in DATASETS:
+        raise DataError(
+            f"{probe.model} is a crystal network: --data must hold periodic "
+            f"structures (extxyz, CIF or POSCAR files, a folder or tar archive of "
+            f"them); {data} is a molecule dataset: train a molecular network "
+            f"(mpnn, schnet...) on it, or an energy model with `molmat potential "
+            f"train` (--data qm9 for QM9)"
+        )
     if split == "matbench" and isinstance(probe, ClassicModel):
         val_fraction = 0.0  # nothing to stop early: all training rows train
     out = Path(out)
