@@ -455,6 +455,7 @@ def matbench_table() -> str:
         [
             ("task", lambda r: r["dataset"].removeprefix("matbench_")),
             ("model", lambda r: r["model"]),
+            ("settings", settings_text),
             ("metric", lambda r: r["metric"].replace("_", "-")),
             ("unit", lambda r: r["unit"]),
             ("mean ± std over folds", lambda r: f"{r['mean']:.4f} ± {r['std']:.4f}"),
@@ -462,6 +463,37 @@ def matbench_table() -> str:
             ("leader", lambda r: f"{r['leader'][0]} {r['leader'][1]:.4f}"),
             ("rank", lambda r: f"{r['rank']} of {r['entries']}"),
             ("wall s", field("wall_s", 0)),
+        ],
+    )
+
+
+def settings_text(record: dict) -> str:
+    """A network's settings as ``key=value`` pairs (empty for classic models)."""
+    return ", ".join(f"{k}={v}" for k, v in record.get("settings", {}).items())
+
+
+def large_cell_table() -> str:
+    """Peak memory of the crystal networks on one large MOF cell."""
+    return columns(
+        read_results("large_cell.jsonl"),
+        [
+            ("structure", lambda r: r["dataset"]),
+            ("model", lambda r: r["model"]),
+            ("atoms", lambda r: f"{r['atoms']:,}" if "atoms" in r else ""),
+            ("pairs (5 Å)", lambda r: f"{r['pairs']:,}" if "pairs" in r else ""),
+            (
+                "peak memory (GB)",
+                lambda r: (
+                    f"{r['peak_rss_gb']:.2f}"
+                    if "peak_rss_gb" in r
+                    else f"failed (exit {r['exit_code']})"
+                ),
+            ),
+            (
+                "fit s (epochs)",
+                lambda r: f"{r['fit_s']:.0f} ({r['epochs']})" if "fit_s" in r else "",
+            ),
+            ("predict s", field("predict_s", 2)),
         ],
     )
 
@@ -478,6 +510,7 @@ def perovskite_table() -> str:
             ("data", lambda r: r["dataset"]),
             ("target", lambda r: r["target"]),
             ("model", lambda r: r["model"]),
+            ("settings", settings_text),
             ("train / test", lambda r: f"{r['n_train']:,} / {r['n_test']:,}"),
             ("test MAE (eV)", field("mae", 4)),
             ("wall s", field("wall_s", 0)),
@@ -508,6 +541,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "matbench": matbench_table,
     "perovskites": perovskite_table,
     "mof_baseline": mof_baseline_table,
+    "large_cell": large_cell_table,
     "gnn_zoo": gnn_zoo_table,
     "classic": classic_table,
     "potentials": potentials_table,
