@@ -10,7 +10,7 @@ from ase import Atoms
 from ase.build import bulk
 
 from molmat.cli.main import main
-from molmat.data.batching import BatchingStrategy
+from molmat.data.batching import BatchingStrategy, pair_vectors
 from molmat.data.csv import DataError
 from molmat.data.structures import Frame, structure_graphs
 from molmat.tasks.archives import load
@@ -163,17 +163,19 @@ def test_fine_tuning_starts_from_the_init_encoder(tmp_path):
     assert tuned.pretraining_["init"] == str(tmp_path / "m")
 
 
-def test_pair_lists_hold_exactly_each_atoms_pairs():
+def test_pair_lists_hold_exactly_each_atoms_short_pairs():
     frames = [Frame.from_atoms(a) for a in crystals()]
     graphs = structure_graphs(frames)
-    batcher = BatchingStrategy(by_size=True, radius=4.0, pair_lists=True).batcher(
+    batcher = BatchingStrategy(by_size=True, radius=5.0, pair_lists=3.0).batcher(
         graphs, 8
     )
     for idx, budget in batcher.plan(graphs, np.arange(len(graphs))):
         batch = batcher.batch(graphs, idx, budget)
-        real = np.flatnonzero(batch.pair_mask)
+        lengths = np.linalg.norm(pair_vectors(batch), axis=1)
+        short = np.flatnonzero(batch.pair_mask & (lengths < 3.0))
+        assert 0 < len(short) < batch.pair_mask.sum()
         listed = batch.pair_list[batch.pair_list < budget.pairs]
-        assert sorted(listed.tolist()) == real.tolist()
+        assert sorted(listed.tolist()) == short.tolist()
         atom_of_slot = np.repeat(np.arange(budget.nodes), budget.pair_slots).reshape(
             budget.nodes, -1
         )

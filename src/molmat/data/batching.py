@@ -220,8 +220,9 @@ class BatchingStrategy:
         radius: list the radius graph of each conformer or structure (pairs
             closer than this, Å, periodic images included) in
             ``pair_i``/``pair_j``/``pair_shift``; None: no pair list.
-        pair_lists: also list the pairs of each atom in ``pair_list``
-            (for networks over pairs of pairs, such as bond angles).
+        pair_lists: also list each atom's pairs shorter than this many Å
+            in ``pair_list`` (for networks over pairs of pairs, such as bond
+            angles); None: no lists.
         max_atoms: with ``by_size``, fewer graphs per batch in a size class
             whose largest graph times ``batch_size`` exceeds this many atoms
             (at least one graph): large cells come one or a few at a time.
@@ -229,7 +230,7 @@ class BatchingStrategy:
 
     by_size: bool = False
     radius: float | None = None
-    pair_lists: bool = False
+    pair_lists: float | None = None
     max_atoms: int | None = None
 
     def batcher(
@@ -250,11 +251,13 @@ class Batcher:
             ``by_size``).
         classes: [n] size class of each molecule (all 0 without ``by_size``).
         pairs: the radius graphs of the graphs, or None.
+        listed: [P] which of ``pairs`` the per-atom pair lists hold, or None.
     """
 
     budgets: dict[int, Budget]
     classes: np.ndarray
     pairs: RadiusGraphs | None = None
+    listed: np.ndarray | None = None
 
     @classmethod
     def for_data(
@@ -282,9 +285,10 @@ class Batcher:
                 progress,
             )
             n_pairs = pairs.n_pairs
-        slots = np.zeros(len(graphs), np.int64)
-        if strategy.pair_lists and pairs is not None:
-            slots = most_pairs_per_atom(pairs, graphs.atom_offsets)
+        slots, listed = np.zeros(len(graphs), np.int64), None
+        if strategy.pair_lists is not None and pairs is not None:
+            listed = pair_lengths(graphs, pairs) < strategy.pair_lists
+            slots = most_pairs_per_atom(pairs, graphs.atom_offsets, listed)
 
         def per_batch(c) -> int:
             if strategy.max_atoms is None:
@@ -301,12 +305,12 @@ class Batcher:
                     n_pairs=None if n_pairs is None else n_pairs[classes == c],
                 ),
                 pair_slots=max(-(-int(slots[classes == c].max()) // 4) * 4, 4)
-                if strategy.pair_lists
+                if strategy.pair_lists is not None
                 else 0,
             )
             for c in np.unique(classes)
         } or {0: Budget.for_data(graphs, batch_size)}
-        return cls(budgets, classes, pairs)
+        return cls(budgets, classes, pairs, listed)
 
     def plan(
         self, graphs: GraphSet, order: np.ndarray
@@ -339,8 +343,10 @@ class Batcher:
         n_targets: int = 0,
         dtype=np.float32,
     ) -> GraphBatch:
-        """:func:`make_batch` with this batcher's radius graphs."""
-        return make_batch(graphs, idx, budget, y, n_targets, self.pairs, dtype)
+        """:func:`make_batch` with this batcher's radius graphs (and lists)."""
+        return make_batch(
+            graphs, idx, budget, y, n_targets, self.pairs, dtype, self.listed
+        )
 
 
 def make_batch(
@@ -351,6 +357,7 @@ def make_batch(
     n_targets: int = 0,
     pairs: RadiusGraphs | None = None,
     dtype=np.float32,
+    listed: np.ndarray | None = None,
 ) -> GraphBatch:
     """Pad the graphs ``idx`` of ``graphs`` into one :class:`GraphBatch`.
 
@@ -364,6 +371,8 @@ def make_batch(
             ``pair_i``/``pair_j``/``pair_shift``; None: no pairs.
         dtype: float type of positions, cells, shifts, forces and stresses
             (float64 for double-precision potentials).
+        listed: [all pairs] bool, the pairs of ``pairs`` that go into each
+            atom's ``pair_list`` (None: all of them).
     """
     n_atoms, n_edges = graphs.n_atoms[idx], graphs.n_edges[idx]
     n_real_nodes, n_real_edges, g = int(n_atoms.sum()), int(n_edges.sum()), len(idx)
@@ -408,9 +417,10 @@ def make_batch(
     species = np.zeros(budget.nodes, np.int32)
     if graphs.numbers is not None:
         species[:n_real_nodes] = graphs.numbers[atom_rows]
-    pair_i, pair_j, pair_shift, n_real_pairs = _pairs(
+    pair_i, pair_j, pair_shift, n_real_pairs, rows = _pairs(
         pairs, idx, node_start, budget, dtype
     )
+    in_lists = np.ones(n_real_pairs, bool) if listed is None else listed[rows]
 
     mol_x = np.zeros((budget.graphs, graphs.mol_x.shape[1]), np.float32)
     mol_x[:g] = graphs.mol_x[idx]
@@ -446,29 +456,48 @@ def make_batch(
         stress=np.nan_to_num(per_graph(graphs.stress, (3, 3))),
         has_forces=_flags(graphs.has_forces, idx, budget),
         has_stress=_flags(graphs.has_stress, idx, budget),
-        pair_list=_pair_list(pair_i, n_real_pairs, budget),
+        pair_list=_pair_list(pair_i, in_lists, budget),
     )
 
 
-def most_pairs_per_atom(pairs: RadiusGraphs, atom_offsets: np.ndarray) -> np.ndarray:
-    """The most radius-graph pairs starting at one atom, per graph [G]."""
+def pair_lengths(graphs: GraphSet, pairs: RadiusGraphs) -> np.ndarray:
+    """Length in Å of every radius-graph pair [P] of ``graphs``."""
+    graph_of_pair = np.repeat(np.arange(len(pairs.n_pairs)), pairs.n_pairs)
+    start = graphs.atom_offsets[graph_of_pair]
+    shift = np.zeros((len(graph_of_pair), 3))
+    if graphs.cell is not None:
+        shift = np.einsum("pk,pkd->pd", pairs.shifts, graphs.cell[graph_of_pair])
+    vectors = (
+        graphs.positions[start + pairs.receivers]
+        - graphs.positions[start + pairs.senders]
+        + shift
+    )
+    return np.linalg.norm(vectors, axis=1)
+
+
+def most_pairs_per_atom(
+    pairs: RadiusGraphs, atom_offsets: np.ndarray, listed: np.ndarray
+) -> np.ndarray:
+    """The most ``listed`` radius-graph pairs starting at one atom, per graph [G]."""
     graph_of_pair = np.repeat(np.arange(len(pairs.n_pairs)), pairs.n_pairs)
     atom = atom_offsets[graph_of_pair] + pairs.senders
-    counts = np.bincount(atom, minlength=int(atom_offsets[-1]))
+    counts = np.bincount(atom[listed], minlength=int(atom_offsets[-1]))
     most = np.zeros(len(pairs.n_pairs), np.int64)
     np.maximum.at(most, np.repeat(np.arange(len(most)), np.diff(atom_offsets)), counts)
     return most
 
 
-def _pair_list(pair_i: np.ndarray, count: int, budget: Budget) -> np.ndarray:
-    """[N, K] pairs of each atom (K = ``budget.pair_slots``), P where none."""
+def _pair_list(pair_i: np.ndarray, in_lists: np.ndarray, budget: Budget) -> np.ndarray:
+    """[N, K] listed pairs of each atom (K = ``budget.pair_slots``), P where
+    none; ``in_lists`` [real pairs] marks the pairs to list."""
     out = np.full((budget.nodes, budget.pair_slots), budget.pairs, np.int32)
-    if not budget.pair_slots or not count:
+    if not budget.pair_slots or not in_lists.any():
         return out
-    order = np.argsort(pair_i[:count], kind="stable")
+    chosen = np.flatnonzero(in_lists)
+    order = chosen[np.argsort(pair_i[chosen], kind="stable")]
     atoms = pair_i[order]
     first = np.searchsorted(atoms, atoms)
-    rank = np.arange(count) - first
+    rank = np.arange(len(order)) - first
     if rank.max() >= budget.pair_slots:
         raise ValueError(
             f"an atom has {rank.max() + 1} pairs; the batch lists "
@@ -491,15 +520,15 @@ def _pairs(
     node_start: np.ndarray,
     budget: Budget,
     dtype,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
     """Padded ``pair_i``, ``pair_j`` [P], ``pair_shift`` [P, 3] of the graphs
-    ``idx`` and their count."""
+    ``idx``, their count and their rows in ``pairs``."""
     pad = budget.nodes - 1
     pair_i = np.full(budget.pairs, pad, np.int32)
     pair_j = np.full(budget.pairs, pad, np.int32)
     pair_shift = np.zeros((budget.pairs, 3), dtype)
     if pairs is None:
-        return pair_i, pair_j, pair_shift, 0
+        return pair_i, pair_j, pair_shift, 0, np.zeros(0, np.int64)
     senders, receivers, shifts, n_pairs = pairs
     offsets = np.concatenate([[0], np.cumsum(n_pairs)])
     rows = concat_ranges(offsets, idx)
@@ -510,7 +539,7 @@ def _pairs(
     pair_i[:count] = senders[rows] + shift
     pair_j[:count] = receivers[rows] + shift
     pair_shift[:count] = shifts[rows]
-    return pair_i, pair_j, pair_shift, count
+    return pair_i, pair_j, pair_shift, count, rows
 
 
 def pair_vectors(batch: GraphBatch):

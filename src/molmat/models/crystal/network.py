@@ -76,6 +76,7 @@ DEFAULTS = {
     "species": [],
     "avg_neighbors": 1.0,
     "mol_dim": 0,
+    "angle_cutoff": 3.0,
 }
 
 
@@ -230,14 +231,16 @@ class CrystalEncoderNet(eqx.Module):
     fine-tuning copies from one to the other).
 
     ``species`` are the training elements (NequIP's per-element
-    self-connections); ``cutoff`` (Å) is the radius of the pair list.
+    self-connections); ``cutoff`` (Å) is the radius of the pair list and
+    ``angle_cutoff`` (Å) that of the bonds whose angles the line-graph model
+    reads (None for the others).
     """
 
     embed: ElementEmbedding
     encoder: eqx.Module
     species: tuple[int, ...] = eqx.field(static=True)
     cutoff: float = eqx.field(static=True)
-    line_graph: bool = eqx.field(static=True)
+    angle_cutoff: float | None = eqx.field(static=True)
 
     def atom_states(self, g: GraphBatch) -> Float[Array, "N F"]:
         """Encoded atom states [N, F] (padded atoms carry values; mask them)."""
@@ -252,7 +255,7 @@ class CrystalEncoderNet(eqx.Module):
         strategy = BatchingStrategy(
             by_size=True,
             radius=self.cutoff,
-            pair_lists=self.line_graph,
+            pair_lists=self.angle_cutoff,
             max_atoms=MAX_BATCH_ATOMS,
         )
         return strategy.batcher(graphs, batch_size)
@@ -292,13 +295,15 @@ def check_crystal_config(config: dict) -> dict:
             raise ValueError(f"{key} must be at least 1")
     if not float(config["cutoff"]) > 0:
         raise ValueError("cutoff must be positive (Å)")
+    if not 0 < float(config["angle_cutoff"]) <= float(config["cutoff"]):
+        raise ValueError("angle_cutoff must be positive and at most cutoff (Å)")
     if not 0 <= int(config["lmax"]) <= 3:
         raise ValueError("lmax must be 0 to 3")
     return config
 
 
 def encoder_parts(config: dict, *, key: PRNGKeyArray) -> dict:
-    """``embed``, ``encoder``, ``species``, ``cutoff`` and ``line_graph`` of a
+    """``embed``, ``encoder``, ``species``, ``cutoff`` and ``angle_cutoff`` of a
     :class:`CrystalEncoderNet` for a checked config."""
     c = config
     hidden, depth, cutoff, n_basis = c["hidden"], c["depth"], c["cutoff"], c["n_basis"]
@@ -323,13 +328,15 @@ def encoder_parts(config: dict, *, key: PRNGKeyArray) -> dict:
             key=nkey,
         )
     else:
-        encoder = LineGraphEncoder(hidden, depth, cutoff, n_basis, key=nkey)
+        encoder = LineGraphEncoder(
+            hidden, depth, cutoff, n_basis, c["angle_cutoff"], key=nkey
+        )
     return {
         "embed": ElementEmbedding(hidden, key=ekey),
         "encoder": encoder,
         "species": species,
         "cutoff": float(cutoff),
-        "line_graph": model == "alignn",
+        "angle_cutoff": float(c["angle_cutoff"]) if model == "alignn" else None,
     }
 
 
