@@ -10,10 +10,13 @@ layer first updates the bond states over the line graph, then the atom
 states over the bonds, both with CGCNN-style gated convolutions: the atoms
 learn from angles as well as distances.
 
-Triplets are never listed: each atom's short pairs come in the batch's
-``pair_list`` [N, K] (K fitted to the data on the host), and bond ``a`` meets
-the K slots of its end atom, so the angle work is a dense [P, K] block. The
-partner's weight vanishes smoothly at ``angle_cutoff``.
+Only bonds take part in the line graph, and triplets are never listed:
+each atom's bonds come in the batch's ``pair_list`` [N, K] (K fitted to the
+data on the host), whose N·K slots are the receiving bonds; bond ``a`` meets
+the K slots of its end atom, so the angle work is a dense [N·K, K] block (a
+3,000-atom MOF with 270,000 pairs within 5 Å has about 30,000 bonds). Both
+bonds' weights vanish smoothly at ``angle_cutoff``; longer pairs keep their
+distance states and still carry messages between atoms.
 """
 
 from __future__ import annotations
@@ -77,17 +80,18 @@ class LineGraphLayer(eqx.Module):
         self.bonds = GatedUpdate(hidden, N_ANGLE_BASIS, key=k1)
         self.atoms = GatedUpdate(hidden, hidden, key=k2)
 
-    def __call__(self, h, e, angles, triplet_weight, partners, pair_weight, g):
+    def __call__(self, h, e, bonds, partners, angles, triplet_weight, pair_weight, g):
         # line graph: bond a <- bonds b leaving a's end atom, through the angle
         b = self.bonds
+        e_bonds = jnp.take(e, bonds, axis=0, mode="fill", fill_value=0.0)
         mixed = (
-            b.receiver(e)[:, None, :]
+            b.receiver(e_bonds)[:, None, :]
             + jnp.take(b.sender(e), partners, axis=0, mode="fill", fill_value=0.0)
             + b.edge(angles)
         )
         summed = jnp.sum(b.messages(mixed) * triplet_weight[..., None], axis=1)
-        e = b.finish(e, summed)
-        # bond graph: atom i <- atoms j through bond states
+        e = e.at[bonds].set(b.finish(e_bonds, summed), mode="drop")
+        # bond graph: atom i <- atoms j through pair states
         a = self.atoms
         mixed = a.receiver(h)[g.pair_i] + a.sender(h)[g.pair_j] + a.edge(e)
         summed = segment_sum(
@@ -118,18 +122,17 @@ class LineGraphEncoder(eqx.Module):
         e = jax.nn.softplus(
             self.bond_embed(gaussian_basis(r, self.n_basis, self.cutoff))
         )
-        partners = g.pair_list[g.pair_j]  # [P, K] bonds leaving each bond's end atom
-        n_pairs = vectors.shape[0]
-        real = partners < n_pairs
+        bonds = g.pair_list.reshape(-1)  # [N*K] every bond once, padded
+        end_atom = jnp.take(g.pair_j, bonds, mode="fill", fill_value=0)
+        partners = g.pair_list[end_atom]  # [N*K, K] bonds leaving that atom
         unit = vectors / r[:, None]
+        mine = jnp.take(unit, bonds, axis=0, mode="fill", fill_value=0.0)
         other = jnp.take(unit, partners, axis=0, mode="fill", fill_value=0.0)
-        cos = -jnp.einsum("pd,pkd->pk", unit, other)
-        bond_weight = cosine_cutoff(r, self.angle_cutoff) * g.pair_mask
-        partner_weight = jnp.take(
-            bond_weight, partners, axis=0, mode="fill", fill_value=0.0
-        )
-        triplet_weight = jnp.where(real, pair_weight[:, None] * partner_weight, 0.0)
+        cos = -jnp.einsum("bd,bkd->bk", mine, other)
+        # slot P (no bond) weighs zero
+        bond_weight = jnp.append(cosine_cutoff(r, self.angle_cutoff) * g.pair_mask, 0)
+        triplet_weight = bond_weight[bonds][:, None] * bond_weight[partners]
         angles = angle_basis(cos)
         for layer in self.layers:
-            h, e = layer(h, e, angles, triplet_weight, partners, pair_weight, g)
+            h, e = layer(h, e, bonds, partners, angles, triplet_weight, pair_weight, g)
         return h
