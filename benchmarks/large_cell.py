@@ -1,8 +1,9 @@
 """Peak memory of crystal networks on one large MOF cell (about 3,000 atoms).
 
-Picks the CoRE MOF 2019 structure whose atom count is closest to ``--atoms``
-(atom sites counted in the P1 CIFs of the tarball, then read by molmat's CIF
-reader), and for each of ``--models`` runs, in a fresh process: fit a
+Picks the usable CoRE MOF 2019 structure (no partial occupancy, no atoms
+closer than 0.5 Å) whose atom count is closest to ``--atoms`` (atom sites
+counted in the P1 CIFs of the tarball, then read by molmat's CIF reader),
+and for each of ``--models`` runs, in a fresh process: fit a
 :class:`~molmat.tasks.crystal.CrystalModel` for ``--epochs`` epochs on that
 cell and three rattled copies (targets: the MOF's LCD, Å), then predict it.
 One JSON line per model: atoms, radius-graph pairs, the peak resident memory
@@ -47,17 +48,23 @@ def atom_sites(text: str) -> int:
 
 
 def closest_mof(folder: Path, atoms: int) -> tuple[str, str]:
-    """Name and CIF text of the MOF whose atom count is closest to ``atoms``."""
-    best = (None, None, np.inf)
+    """Name and CIF text of the usable MOF (as molmat's reader judges it)
+    whose atom count is closest to ``atoms``."""
+    from molmat.data.crystals import read_cif, structure_problem
+
+    candidates = []
     with tarfile.open(folder / "core_mof_2019_asr_cifs.tar.xz") as tar:
         for member in tar:
             if not member.name.endswith(".cif"):
                 continue
             text = tar.extractfile(member).read().decode("latin-1")
-            gap = abs(atom_sites(text) - atoms)
-            if gap < best[2]:
-                best = (Path(member.name).stem, text, gap)
-    return best[0], best[1]
+            candidates.append(
+                (abs(atom_sites(text) - atoms), Path(member.name).stem, text)
+            )
+    for _, name, text in sorted(candidates, key=lambda c: c[:2]):
+        if not structure_problem(read_cif(io.StringIO(text))):
+            return name, text
+    raise SystemExit("no usable MOF in the tarball")
 
 
 def run_model(model: str, cif: str, lcd: float, epochs: int, queue) -> None:

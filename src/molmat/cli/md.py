@@ -15,7 +15,7 @@ def add_parser(sub):
         "cells). Writes an extxyz trajectory (positions, momenta, energy, forces, "
         "stress, cell) and a CSV log of energies, temperature and pressure. "
         "Settings and the start structure are checked first (atoms closer than "
-        "0.1 Å are refused). A step with a NaN or infinity stops the run with "
+        "0.5 Å are refused). A step with a NaN or infinity stops the run with "
         "exit code 2, naming the step; nothing from it is written. So does an "
         "unstable run (see --max-temperature, --max-drift, --allow-unstable). "
         "Units: Å, eV, fs, K, GPa.",

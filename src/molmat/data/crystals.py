@@ -6,7 +6,7 @@ structure's ``info`` (extxyz comment-line keys such as ``band_gap=1.2``), or
 the columns of a CSV whose ``cif`` column holds each structure. A
 row is skipped, and reported by its index or file name with the reason, when
 the file cannot be read, an occupancy is partial, a periodic structure has
-no volume, two atoms sit closer than 0.1 Å, or a target is missing or not a
+no volume, two atoms sit closer than 0.5 Å, or a target is missing or not a
 number.
 
 Example:

@@ -34,7 +34,7 @@ from molmat.data.radius import close_pairs
 log = logging.getLogger("molmat")
 
 FORMATS = ("extxyz", "rmd17")
-MIN_DISTANCE = 0.1  # Å; closer atoms make a frame bad
+MIN_DISTANCE = 0.5  # Å; closer atoms make a frame bad (H2 is 0.74 Å)
 KCAL_MOL = units.kcal / units.mol  # eV per kcal/mol
 ISOLATED_ATOM_TYPES = ("isolatedatom", "isolated_atom")
 

@@ -227,7 +227,7 @@ def run_md(
     Args:
         potential: any :class:`~molmat.models.potentials.base.Potential`.
         atoms: start structure; periodic in all directions or in none, no
-            two atoms closer than 0.1 Å.
+            two atoms closer than 0.5 Å.
         ensemble: ``"nve"``, ``"nvt"`` (Langevin) or ``"npt"`` (Berendsen).
         temperature: K (>= 0); initial velocities and the thermostat target.
         timestep_fs: time step in fs (> 0).
