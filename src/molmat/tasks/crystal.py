@@ -22,7 +22,6 @@ from sklearn.base import BaseEstimator
 
 from molmat.data.crystals import element_lists, structures
 from molmat.data.csv import DataError
-from molmat.data.radius import radius_graphs
 from molmat.data.statistics import Standardizer
 from molmat.data.structures import structure_graphs
 from molmat.featurizers.descriptors import DESCRIPTOR_CLIP
@@ -33,6 +32,7 @@ from molmat.models.crystal import (
     build_crystal_net,
     crystal_encoder_levels,
     mean_neighbors,
+    neighbour_sample,
 )
 from molmat.nn.core import copy_weights
 from molmat.tasks.neural import NeuralPropertyModel
@@ -42,8 +42,6 @@ from molmat.training.losses import REGRESSION_LOSSES
 from molmat.training.property import TrainConfig, predict_outputs
 
 log = logging.getLogger("molmat")
-
-NEIGHBOUR_SAMPLE = 500  # structures whose pairs set the mean neighbour count
 
 
 class CrystalModel(NeuralPropertyModel, BaseEstimator):
@@ -264,12 +262,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         """The network config: the options, the training elements and the
         mean neighbour count of (a sample of) the training structures; an
         ``init`` model's encoder settings win."""
-        rng = np.random.default_rng(self.seed)
-        sample = rng.permutation(len(train))[:NEIGHBOUR_SAMPLE]
-        part = train.subset(np.sort(sample))
-        pairs = radius_graphs(
-            part.positions, part.atom_offsets, self.cutoff, part.cell, part.pbc
-        )
+        sample = train.subset(neighbour_sample(len(train), self.seed))
         config = {
             "model": self.model,
             "hidden": self.hidden,
@@ -283,7 +276,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             "n_targets": self.n_targets_,
             "mol_dim": train.mol_x.shape[1],
             "species": sorted({int(z) for z in train.numbers}),
-            "avg_neighbors": mean_neighbors(pairs.n_pairs, part.n_atoms),
+            "avg_neighbors": mean_neighbors(sample, self.cutoff),
         }
         if start is not None:
             keep = ("readout", "head", "dropout", "n_targets")

@@ -25,9 +25,8 @@ import jax
 import numpy as np
 
 from molmat.data.crystals import read_structure_table
-from molmat.data.radius import radius_graphs
 from molmat.data.structures import structure_graphs
-from molmat.models.crystal import mean_neighbors
+from molmat.models.crystal import mean_neighbors, neighbour_sample
 from molmat.models.crystal.pretrain import CRYSTAL_OBJECTIVES
 from molmat.tasks.pretrain import fit_on_shards
 from molmat.tasks.run_folder import start_run, write_run_file
@@ -38,7 +37,6 @@ LOSSES = {
     "masked-atoms": "masked-element cross-entropy, nats",
     "denoise": "squared error of the noise / sigma per atom",
 }
-NEIGHBOUR_SAMPLE = 500
 
 
 @dataclass
@@ -128,6 +126,7 @@ def pretrain_crystals(
         for start in range(0, len(train_idx), shard_size)
     ]
     n_epochs = epochs or len(shards)
+    sampled = [frames[i] for i in train_idx[neighbour_sample(len(train_idx), seed)]]
     network = {
         "model": model,
         "hidden": hidden,
@@ -136,7 +135,7 @@ def pretrain_crystals(
         "n_basis": n_basis,
         "lmax": lmax,
         "species": sorted({int(z) for f in frames for z in f.numbers}),
-        "avg_neighbors": _mean_neighbors(frames, train_idx, cutoff, seed),
+        "avg_neighbors": mean_neighbors(structure_graphs(sampled), cutoff),
     }
     net = make_net(network, strength, key=jax.random.key(seed))
     val = structure_graphs([frames[i] for i in np.sort(order[:val_size])])
@@ -228,17 +227,6 @@ def pretrain_crystals(
             title=f"{Path(str(data)).name}: {objective} pretraining, {model}",
         )
     return summary
-
-
-def _mean_neighbors(frames, idx, cutoff: float, seed: int) -> float:
-    """Mean radius-graph pairs per atom over a sample of the structures ``idx``."""
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.permutation(idx)[:NEIGHBOUR_SAMPLE])
-    graphs = structure_graphs([frames[i] for i in sample])
-    pairs = radius_graphs(
-        graphs.positions, graphs.atom_offsets, cutoff, graphs.cell, graphs.pbc
-    )
-    return mean_neighbors(pairs.n_pairs, graphs.n_atoms)
 
 
 def load_crystal_encoder(folder: Path, config: dict) -> PretrainedCrystalEncoder:

@@ -7,6 +7,7 @@ from molmat.models.crystal.network import (
     build_crystal_net,
     crystal_encoder_levels,
     mean_neighbors,
+    neighbour_sample,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "build_crystal_net",
     "crystal_encoder_levels",
     "mean_neighbors",
+    "neighbour_sample",
 ]

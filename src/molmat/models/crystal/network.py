@@ -45,6 +45,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from molmat.data.batching import Batcher, BatchingStrategy, GraphBatch
 from molmat.data.graphs import GraphSet
+from molmat.data.radius import radius_graphs
 from molmat.data.statistics import N_ELEMENTS
 from molmat.featurizers.composition import element_table
 from molmat.models.crystal.line_graph import LineGraphEncoder
@@ -64,6 +65,7 @@ from molmat.nn.readout import pool
 CRYSTAL_MODELS = ("cgcnn", "painn", "nequip", "alignn")
 CRYSTAL_READOUTS = ("mean", "max", "sum")
 MAX_BATCH_ATOMS = 4096  # fewer structures per batch where cells are large
+NEIGHBOUR_SAMPLE = 500  # structures whose pairs set the mean neighbour count
 DEFAULTS = {
     "hidden": 64,
     "depth": 3,
@@ -369,6 +371,17 @@ def crystal_encoder_levels(config: dict) -> list[list[str]]:
     return levels + [[f".encoder.layers[{i}]"] for i in range(int(config["depth"]))]
 
 
-def mean_neighbors(n_pairs: np.ndarray, n_atoms: np.ndarray) -> float:
-    """Mean radius-graph pairs per atom (at least 1)."""
-    return max(float(np.sum(n_pairs)) / max(float(np.sum(n_atoms)), 1.0), 1.0)
+def neighbour_sample(n: int, seed: int) -> np.ndarray:
+    """Sorted indices of at most :data:`NEIGHBOUR_SAMPLE` of ``n`` structures,
+    whose pairs set a network's mean neighbour count."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[:NEIGHBOUR_SAMPLE])
+
+
+def mean_neighbors(graphs: GraphSet, cutoff: float) -> float:
+    """Mean radius-graph pairs per atom of ``graphs`` within ``cutoff`` Å
+    (at least 1)."""
+    pairs = radius_graphs(
+        graphs.positions, graphs.atom_offsets, cutoff, graphs.cell, graphs.pbc
+    )
+    n_atoms = max(float(np.sum(graphs.n_atoms)), 1.0)
+    return max(float(np.sum(pairs.n_pairs)) / n_atoms, 1.0)
