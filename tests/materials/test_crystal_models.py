@@ -193,7 +193,7 @@ def test_cli_trains_a_crystal_network_on_extxyz_and_predicts(tmp_path, capsys):
             "--target",
             "exfoliation_en",
             "--model",
-            "cgcnn",
+            "alignn",
             "--split",
             "random",
             "--epochs",
@@ -206,6 +206,8 @@ def test_cli_trains_a_crystal_network_on_extxyz_and_predicts(tmp_path, capsys):
             "8",
             "--cutoff",
             "4",
+            "--angle-cutoff",
+            "2.5",
             "--out",
             str(out),
             "--no-progress",
@@ -213,10 +215,11 @@ def test_cli_trains_a_crystal_network_on_extxyz_and_predicts(tmp_path, capsys):
     )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["model"] == "cgcnn" and "mae" in metrics["test"]
+    assert metrics["model"] == "alignn" and "mae" in metrics["test"]
     assert (out / "parity.png").exists() and (out / "learning_curve.png").exists()
     model = load(out / "model")
     assert model.network_["cutoff"] == 4.0 and model.network_["depth"] == 1
+    assert model.network_["angle_cutoff"] == 2.5
     pred_csv = tmp_path / "pred.csv"
     assert (
         main(

@@ -99,6 +99,12 @@ MODEL_OPTIONS = [
         int,
         "highest rotation order of nequip's features (crystal networks)",
     ),
+    (
+        "--angle-cutoff",
+        "angle_cutoff",
+        float,
+        "alignn: pairs shorter than this many Å are the bonds that meet at angles",
+    ),
 ]
 TRAINING_OPTIONS = [
     ("--epochs", "epochs", int, "training epochs"),

@@ -59,6 +59,8 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         cutoff: radius of the periodic neighbour graph (Å).
         n_basis: radial basis functions per distance.
         lmax: highest rotation order of NequIP's features.
+        angle_cutoff: the line-graph model's bonds: pairs shorter than this
+            (Å) meet at angles.
         readout: ``"mean"`` over the atoms for intensive targets (band gap,
             energy per atom; the same for any choice of unit cell), ``"max"``
             over the atoms (intensive too: a highest phonon frequency), or
@@ -96,6 +98,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         cutoff: float = 5.0,
         n_basis: int = 32,
         lmax: int = 1,
+        angle_cutoff: float = 3.0,
         readout: str = "mean",
         features: str | None = None,
         ffn_hidden: int = 64,
@@ -126,6 +129,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         self.cutoff = cutoff
         self.n_basis = n_basis
         self.lmax = lmax
+        self.angle_cutoff = angle_cutoff
         self.readout = readout
         self.features = features
         self.ffn_hidden = ffn_hidden
@@ -270,6 +274,7 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
             "cutoff": float(self.cutoff),
             "n_basis": self.n_basis,
             "lmax": self.lmax,
+            "angle_cutoff": float(self.angle_cutoff),
             "readout": self.readout,
             "head": [self.ffn_hidden] * self.ffn_layers,
             "dropout": float(self.dropout),
