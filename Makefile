@@ -16,8 +16,10 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/molmat train --data aqsoldb --split scaffold --seed 0 --out runs/aqsoldb
 
+# Test files run in parallel, whole files per worker (their fixtures are shared).
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -182,9 +182,7 @@ def potential_train(out: Path, *extra: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_potential_run_killed_mid_training_resumes_bit_identically(tmp_path):
-    reference = potential_train(tmp_path / "reference")
-    assert reference.wait(timeout=300) == 0, reference.stderr.read()
-
+    reference = potential_train(tmp_path / "reference")  # runs beside the other
     killed = potential_train(tmp_path / "killed")
     log = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.monotonic() + 300
@@ -197,6 +195,7 @@ def test_potential_run_killed_mid_training_resumes_bit_identically(tmp_path):
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert not (tmp_path / "killed" / "metrics.json").exists()
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
 
     resumed = potential_train(tmp_path / "killed", "--resume")
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()

@@ -102,6 +102,25 @@ def batch_loss(
     return masked_bce(out, batch.y, mask, pos_weight)
 
 
+@dataclass(frozen=True)
+class TrainingLoss:
+    """:func:`batch_loss` in training mode, ``(model, batch, key) -> (loss,
+    no terms)``. Equal settings compare equal, so fits with the same network
+    and optimiser (ensemble members, folds, targets) share one compiled step.
+    """
+
+    task: str
+    pos_weight: tuple[float, ...] | None  # [T] positive-class weights
+    loss: str
+
+    def __call__(self, model, batch, key) -> tuple[jax.Array, jax.Array]:
+        pos_weight = None
+        if self.pos_weight is not None:
+            pos_weight = jnp.asarray(self.pos_weight, jnp.float32)
+        value = batch_loss(model, batch, self.task, pos_weight, key, False, self.loss)
+        return value, jnp.zeros(0)
+
+
 @eqx.filter_jit
 def _forward(model, batch: GraphBatch) -> jax.Array:
     return model(batch, inference=True)
@@ -157,7 +176,11 @@ class Trainer:
         """
         self.cfg = cfg
         self.evaluate = evaluate
-        self.pos_weight = None if pos_weight is None else jnp.asarray(pos_weight)
+        self.pos_weight = (
+            None
+            if pos_weight is None
+            else tuple(np.asarray(pos_weight, np.float32).tolist())
+        )
         self.checkpoint_dir = checkpoint_dir
         self.metrics_log = metrics_log
         self.progress = progress
@@ -177,11 +200,7 @@ class Trainer:
         """
         cfg = self.cfg
         batcher = model.batcher(train, cfg.batch_size)
-        task, pos_weight = cfg.task, self.pos_weight
-
-        def loss_fn(model, batch, key):
-            value = batch_loss(model, batch, task, pos_weight, key, False, cfg.loss)
-            return value, jnp.zeros(0)
+        loss_fn = TrainingLoss(cfg.task, self.pos_weight, cfg.loss)
 
         def batches(epoch: int):
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
