@@ -13,7 +13,8 @@ def add_parser(sub):
         "explain",
         formatter_class=HelpFormatter,
         description="Attribute a trained model's predictions to atoms (graph "
-        "models) or tokens (sequence models), or find counterfactual molecules. "
+        "models; crystal networks, through each atom's element embedding), or "
+        "tokens (sequence models), or find counterfactual molecules. "
         "ig: integrated gradients from the all-zero baseline (attributions add up "
         "to prediction - baseline prediction); gradient: gradient x input; "
         "smoothgrad: gradient x input averaged over noisy inputs; shap: Shapley "
@@ -28,13 +29,19 @@ def add_parser(sub):
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--smiles", nargs="+", help="one or more SMILES (or sequences)")
     source.add_argument(
-        "--data", help="CSV/TSV, .smi or SDF file (optionally .gz), or dataset name"
+        "--data",
+        help="CSV/TSV, .smi or SDF file (optionally .gz), or dataset name; "
+        "structure files (extxyz, CIF, POSCAR, a folder or tar archive of them) "
+        "for crystal networks",
     )
     p.add_argument("--smiles-col", help="SMILES or sequence column of --data")
     add_sep(p)
     p.add_argument("--method", choices=METHODS, default="ig", help="what to compute")
     p.add_argument("--target", help="target name or index (default: the first)")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="hide progress"
+    )
     attribution = p.add_argument_group("attributions")
     attribution.add_argument(
         "--steps", type=int, default=64, help="ig: midpoint-rule steps on the path"
@@ -144,6 +151,7 @@ def run(args) -> int:
             delta=args.delta,
             direction=args.direction,
             seed=args.seed,
+            progress=args.progress,
         )
     else:
         summary = explain_to_folder(
@@ -160,6 +168,7 @@ def run(args) -> int:
             noise=args.noise,
             permutations=args.permutations,
             seed=args.seed,
+            progress=args.progress,
         )
     rows = [
         ["method", summary.method],

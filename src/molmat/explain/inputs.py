@@ -5,15 +5,17 @@ A :class:`Batch` holds one padded batch as ``(output, context, values)``:
 chosen target's prediction (original units, or the probability of a
 classifier) from the differentiable input arrays ``values``. Graph networks
 differentiate atom features [N, F], bond features [E, B] and molecule
-descriptors [G, D]; sequence networks the token embeddings [B, L, e].
-:meth:`Batch.parts` folds attributions shaped like ``values`` into one value
-per atom (bond attributions split half-half between their two atoms) or per
-token, plus the molecule descriptors' share.
+descriptors [G, D]; crystal networks the atoms' element embeddings [N, F]
+and the structure descriptors [G, D]; sequence networks the token
+embeddings [B, L, e]. :meth:`Batch.parts` folds attributions shaped like
+``values`` into one value per atom (bond attributions split half-half
+between their two atoms) or per token, plus the descriptors' share.
 
 Models are read through their public fitted attributes: graph models
-(:class:`~molmat.tasks.property.PropertyModel`) through ``net_`` and
+(:class:`~molmat.tasks.property.PropertyModel`) and crystal models
+(:class:`~molmat.tasks.crystal.CrystalModel`) through ``net_`` and
 ``input_graphs``, sequence models through ``net_``, ``vocabulary_`` and
-``input_tokens``; both through ``task_``, ``target_names_``, ``y_scaler_``
+``input_tokens``; all through ``task_``, ``target_names_``, ``y_scaler_``
 and ``batch_size``.
 """
 
@@ -25,11 +27,12 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from ase.data import chemical_symbols
 from rdkit import Chem
 
 from molmat.data.molecules import molecules
 from molmat.data.sequences import BOS, EOS, PAD
-from molmat.models.crystal.network import CrystalEncoderNet
+from molmat.models.crystal.network import CrystalNet
 from molmat.models.gnn.network import PropertyNet
 from molmat.models.sequence.network import SequenceNet
 
@@ -40,6 +43,16 @@ def graph_output(context, values):
     atom_x, bond_x, mol_x = values
     g = batch._replace(atom_x=atom_x, bond_x=bond_x, mol_x=mol_x)
     value = (net(g, inference=True) @ select) * scale + offset
+    value = jnp.where(probability, jax.nn.sigmoid(value), value)
+    return value * batch.graph_mask
+
+
+def crystal_output(context, values):
+    """Prediction [G] of one target from element embeddings and descriptors."""
+    net, batch, select, scale, offset, probability = context
+    embedded, mol_x = values
+    g = batch._replace(mol_x=mol_x)
+    value = (net(g, inference=True, embedded=embedded) @ select) * scale + offset
     value = jnp.where(probability, jax.nn.sigmoid(value), value)
     return value * batch.graph_mask
 
@@ -70,6 +83,19 @@ def graph_coalitions(context, values, keep):
     )
 
 
+def crystal_coalitions(context, values, keep):
+    """Inputs with only the atoms ``keep`` [K, n] of row 0 present, stacked
+    (leading axis K): absent atoms at the zero embedding (their positions
+    stay); structure descriptors as they are."""
+    batch = context[1]
+    embedded, mol_x = values
+    nodes = keep[:, batch.node_slot] & batch.node_mask  # [K, N]
+    return (
+        embedded[None] * nodes[..., None],
+        jnp.broadcast_to(mol_x, (keep.shape[0], *mol_x.shape)),
+    )
+
+
 def sequence_coalitions(context, values, keep):
     """Inputs with only the tokens ``keep`` [K, n] of row 0 present, stacked
     (leading axis K); absent tokens get the zero embedding."""
@@ -85,8 +111,8 @@ class Batch:
 
     Attributes:
         items: [g] positions in the explained inputs of the batch's rows.
-        output: ``graph_output`` or ``sequence_output``.
-        coalitions: ``graph_coalitions`` or ``sequence_coalitions``.
+        output: ``graph_output``, ``crystal_output`` or ``sequence_output``.
+        coalitions: the matching ``*_coalitions``.
         context: what the output reads besides ``values``.
         values: the differentiable input arrays (a tuple).
         sizes: [g] atoms or tokens of each row.
@@ -108,8 +134,9 @@ class Batch:
         return int(self._graph.slot_mask.shape[1])
 
     def baseline(self) -> tuple:
-        """All-zero inputs: no atom or bond features and mean descriptors
-        (they are standardised), or zero token embeddings (``<pad>``'s)."""
+        """All-zero inputs: no atom or bond features (zero element
+        embeddings for crystals) and mean descriptors (they are
+        standardised), or zero token embeddings (``<pad>``'s)."""
         return tuple(jnp.zeros_like(v) for v in self.values)
 
     def parts(self, attributions: tuple) -> tuple[list[np.ndarray], np.ndarray]:
@@ -120,13 +147,15 @@ class Batch:
             per_token = np.asarray(attributions[0], np.float64).sum(axis=-1)
             return [per_token[i, : self.sizes[i]] for i in range(g)], np.zeros(g)
         batch = self._graph
-        atom, bond, mol = (np.asarray(a, np.float64).sum(axis=-1) for a in attributions)
-        n = len(atom)
-        per_atom = (
-            atom
-            + 0.5 * np.bincount(batch.senders, bond * batch.edge_mask, minlength=n)
-            + 0.5 * np.bincount(batch.receivers, bond * batch.edge_mask, minlength=n)
-        )
+        summed = [np.asarray(a, np.float64).sum(axis=-1) for a in attributions]
+        per_atom, mol = summed[0], summed[-1]
+        if len(summed) == 3:  # bond features: half to each atom
+            n, bond = len(per_atom), summed[1] * batch.edge_mask
+            per_atom = (
+                per_atom
+                + 0.5 * np.bincount(batch.senders, bond, minlength=n)
+                + 0.5 * np.bincount(batch.receivers, bond, minlength=n)
+            )
         starts = np.concatenate([[0], np.cumsum(self.sizes)])
         return [per_atom[starts[i] : starts[i + 1]] for i in range(g)], mol[:g]
 
@@ -171,13 +200,14 @@ class ModelInputs:
                 for a, b in zip(corpus.offsets[:-1], corpus.offsets[1:], strict=True)
             ]
             return cls(model, corpus, rows, labels, [None] * len(rows), index)
-        if isinstance(net, CrystalEncoderNet):
-            raise TypeError(
-                f"per-atom attributions of crystal networks ({model.model}) are not "
-                "available; molmat explain covers molecular graph and sequence "
-                "networks and the descriptor models (Shapley values on "
-                "magpie-structure features)"
-            )
+        if isinstance(net, CrystalNet):
+            graphs, rows = model.input_graphs(X)
+            starts = graphs.atom_offsets
+            labels = [
+                [chemical_symbols[z] for z in graphs.numbers[a:b]]
+                for a, b in zip(starts[:-1], starts[1:], strict=True)
+            ]
+            return cls(model, graphs, rows, labels, [None] * len(rows), index)
         raise TypeError(
             f"a {type(model).__name__} ({getattr(model, 'model', '?')}) has no "
             "gradients to follow; explain it with Shapley values (method 'shap')"
@@ -201,7 +231,17 @@ class ModelInputs:
         )
         for idx, budget in batcher.plan(data, np.arange(len(data))):
             batch = batcher.batch(data, idx, budget, n_targets=n_targets)
-            if isinstance(net, PropertyNet):
+            if isinstance(net, CrystalNet):
+                yield Batch(
+                    items=idx,
+                    output=crystal_output,
+                    coalitions=crystal_coalitions,
+                    context=(net, batch, select, *output),
+                    values=(net.embed(batch.species), batch.mol_x),
+                    sizes=data.n_atoms[idx],
+                    _graph=batch,
+                )
+            elif isinstance(net, PropertyNet):
                 yield Batch(
                     items=idx,
                     output=graph_output,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import ase
 import numpy as np
 from rdkit import Chem
 
@@ -15,11 +16,12 @@ from molmat.featurizers.structure import cell_composition
 
 @dataclass(frozen=True)
 class Attribution:
-    """How one molecule's or sequence's parts add up to its prediction.
+    """How one molecule's, structure's or sequence's parts add up to its
+    prediction.
 
     Attributes:
         item: the input as given (SMILES or sequence; an RDKit molecule's
-            SMILES).
+            SMILES; a structure's or composition's formula).
         row: its position in the explained inputs.
         method: ``ig``, ``gradient``, ``smoothgrad`` or ``shap``.
         target: the explained target's name.
@@ -27,9 +29,10 @@ class Attribution:
         values: [n] attribution of each part, in prediction units.
         prediction: the model's prediction for the item.
         reference: the prediction at the baseline (no atom or bond features,
-            or no tokens; NaN for ``gradient`` and ``smoothgrad``, which
-            have none).
-        rest: the molecule descriptors' share (0 without descriptors).
+            zero element embeddings, or no tokens; NaN for ``gradient`` and
+            ``smoothgrad``, which have none).
+        rest: the molecule or structure descriptors' share (0 without
+            descriptors).
         report: the Shapley estimate's convergence report (``shap`` only).
         features: Shapley value of each feature column, largest first
             (descriptor and fingerprint models only).
@@ -65,6 +68,8 @@ def item_text(item) -> str:
         return Chem.MolToSmiles(item)
     if isinstance(item, Composition):
         return item.formula
+    if isinstance(item, ase.Atoms):
+        item = Frame.from_atoms(item)
     if isinstance(item, Frame):
         return cell_composition(item).formula
     return str(item)

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 
 from molmat.data.crystals import element_lists, structures
 from molmat.data.csv import DataError
+from molmat.data.graphs import GraphSet
 from molmat.data.statistics import Standardizer
 from molmat.data.structures import structure_graphs
 from molmat.featurizers.descriptors import DESCRIPTOR_CLIP
@@ -325,19 +326,25 @@ class CrystalModel(NeuralPropertyModel, BaseEstimator):
         return [sorted(set(found) - set(known)) for found in element_lists(X)]
 
     # -- prediction --------------------------------------------------------
-    def predict_values(self, X: Sequence) -> np.ndarray:
-        """Predictions [n, T]: original units or probabilities; NaN rows
-        (logged) for unusable structures."""
+    def input_graphs(self, X: Sequence) -> tuple[GraphSet, np.ndarray]:
+        """The network's input graphs of the usable structures of ``X``
+        (structure features scaled) and their positions [g] in ``X``;
+        unusable structures are logged and left out."""
         frames, reasons = structures(list(X))
-        good = [i for i, r in enumerate(reasons) if not r]
         for i, r in enumerate(reasons):
             if r:
                 log.warning("structure %d skipped: %s", i, r)
-        out = np.full((len(frames), self.n_targets_), np.nan, dtype=np.float32)
-        if good:
-            graphs = self._graphs([frames[i] for i in good])
+        rows = np.array([i for i, r in enumerate(reasons) if not r], np.int64)
+        return self._graphs([frames[i] for i in rows]), rows
+
+    def predict_values(self, X: Sequence) -> np.ndarray:
+        """Predictions [n, T]: original units or probabilities; NaN rows
+        (logged) for unusable structures."""
+        graphs, rows = self.input_graphs(X)
+        out = np.full((len(X), self.n_targets_), np.nan, dtype=np.float32)
+        if len(rows):
             raw = predict_outputs(self.net_, graphs, self.batch_size, self.n_targets_)
-            out[good] = self._from_raw(raw)
+            out[rows] = self._from_raw(raw)
         return out
 
     # -- persistence -------------------------------------------------------

@@ -221,10 +221,9 @@ def counterfactuals_to_folder(
     """The counterfactuals of each molecule (``options`` go to
     :func:`molmat.explain.counterfactuals`), as tables and grids."""
     model = load_for_prediction(model_path)
-    if model_tokens(model) == "aa":
-        raise ValueError(
-            "counterfactuals mutate molecules; this model reads amino acids"
-        )
+    if model_tokens(model) == "aa" or model_input(model)["structures"]:
+        reads = "amino acids" if model_tokens(model) == "aa" else "crystal structures"
+        raise ValueError(f"counterfactuals mutate molecules; this model reads {reads}")
     inputs = read_items(model, smiles, data, smiles_col, sep)
     skipped = list(inputs.skipped)
     out = Path(out)

@@ -244,9 +244,13 @@ class CrystalEncoderNet(eqx.Module):
     cutoff: float = eqx.field(static=True)
     angle_cutoff: float | None = eqx.field(static=True)
 
-    def atom_states(self, g: GraphBatch) -> Float[Array, "N F"]:
-        """Encoded atom states [N, F] (padded atoms carry values; mask them)."""
-        h = self.embed(g.species)
+    def atom_states(
+        self, g: GraphBatch, embedded: Float[Array, "N F"] | None = None
+    ) -> Float[Array, "N F"]:
+        """Encoded atom states [N, F] (padded atoms carry values; mask them)
+        from the element embeddings, or from ``embedded`` in their place
+        (what attributions differentiate)."""
+        h = self.embed(g.species) if embedded is None else embedded
         return self.encoder(h, g, species_rows(self.species, g.species))
 
     def batcher(self, graphs: GraphSet, batch_size: int) -> Batcher:
@@ -270,9 +274,16 @@ class CrystalNet(CrystalEncoderNet):
     readout: str = eqx.field(static=True)
 
     def __call__(
-        self, g: GraphBatch, *, key: PRNGKeyArray | None = None, inference: bool = False
+        self,
+        g: GraphBatch,
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = False,
+        embedded: Float[Array, "N F"] | None = None,
     ) -> Float[Array, "G n_targets"]:
-        h = self.atom_states(g)
+        """Outputs [G, n_targets]; ``embedded`` [N, F] replaces the element
+        embeddings of the atoms."""
+        h = self.atom_states(g, embedded)
         if self.readout == "sum":  # per-atom contributions: exactly extensive
             return pool(self.head(h, key=key, inference=inference), g, "sum")
         pooled = jnp.concatenate([pool(h, g, self.readout), g.mol_x], axis=-1)
