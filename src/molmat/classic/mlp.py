@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from molmat.data.batching import row_batches
 from molmat.data.statistics import Standardizer
 from molmat.nn.compilation import precision
 from molmat.nn.core import MLP
@@ -176,15 +177,10 @@ def _eval_loss(net: MLP, x, t, w) -> jax.Array:
 
 
 def _padded_batches(X, targets, weight, rows: np.ndarray, batch: int):
-    """``rows`` cut into batches stacked on a leading axis, the last one padded.
-
-    Returns ``(x [B, batch, d], t [B, batch, ...], w [B, batch])``; padded
-    rows repeat row 0 with weight 0.
-    """
-    n_batches = -(-len(rows) // batch)
-    pad = n_batches * batch - len(rows)
-    idx = np.concatenate([rows, np.zeros(pad, rows.dtype)]).reshape(n_batches, batch)
-    real = np.concatenate([np.ones(len(rows)), np.zeros(pad)]).reshape(idx.shape)
+    """``rows`` in batches (:func:`~molmat.data.batching.row_batches`):
+    ``(x [B, batch, d], t [B, batch, ...], w [B, batch])``, padding at
+    weight 0."""
+    idx, real = row_batches(rows, batch)
     return X[idx], targets[idx], (weight[idx] * real).astype(np.float32)
 
 

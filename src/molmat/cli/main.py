@@ -31,6 +31,7 @@ COMMANDS = {
     "potential": "train or evaluate an interatomic potential",
     "generate": "train generators, sample and score new molecules",
     "pretrain": "pretrain a graph or sequence encoder on unlabelled data",
+    "flow": "normalizing flows over property tables: train, sample, score",
     "attention": "draw a sequence transformer's attention for one input",
     "explain": "attribute predictions to atoms or tokens; find counterfactuals",
     "datasets": "list bundled datasets",

@@ -594,3 +594,14 @@ def one_structure_batch(
         has_forces=np.zeros(1, bool),
         has_stress=np.zeros(1, bool),
     )
+
+
+def row_batches(rows: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` [n] cut into ``idx`` [B, batch] (the last batch padded with
+    row 0) and ``real`` [B, batch] (1 for rows, 0 for padding): equal
+    batches for one ``lax.scan`` over an epoch of table rows."""
+    n_batches = -(-len(rows) // batch)
+    pad = n_batches * batch - len(rows)
+    idx = np.concatenate([rows, np.zeros(pad, rows.dtype)]).reshape(n_batches, batch)
+    real = np.concatenate([np.ones(len(rows)), np.zeros(pad)]).reshape(idx.shape)
+    return idx, real.astype(np.float32)

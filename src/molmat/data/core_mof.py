@@ -20,6 +20,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+import pandas as pd
+
 NAME = "core_mof"
 CIFS, TABLE = "2019-ASR.tar.xz", "2019-ASR.csv"
 INSTALL = "pip install --no-deps core-mof"
@@ -54,3 +56,9 @@ def core_mof_files() -> tuple[Path, Path]:
         f"their property table), or set ${ENV_VAR} to a folder holding {CIFS} "
         f"and {TABLE}"
     )
+
+
+def core_mof_table() -> pd.DataFrame:
+    """The CoRE MOF 2019 (ASR) property table, one row per MOF (its file
+    is Latin-1 encoded)."""
+    return pd.read_csv(core_mof_files()[1], encoding="latin-1")

@@ -31,6 +31,7 @@ ARCHIVE_KINDS = {
     "potential": "molmat.tasks.potential:load_potential",
     "generator": "molmat.generate.language:load_generator",
     "vae": "molmat.generate.vae:load_vae",
+    "flow": "molmat.tasks.flow:load_flow",
 }
 
 

@@ -285,6 +285,7 @@ def learning_curve(
     units: str = "",
     loss_label: str = "train loss",
     title: str = "",
+    log_loss: bool = True,
 ) -> Path:
     """Validation metric and training loss against epoch; the best epoch marked.
 
@@ -297,6 +298,8 @@ def learning_curve(
         units: units of the targets (RMSE and MAE are in them).
         loss_label: what the training loss is (its own, log-scale axis).
         title: the run, e.g. ``"esol, mpnn"``.
+        log_loss: draw the loss on a log scale (not for losses that can be
+            negative, such as a negative log-likelihood).
     """
     epochs = [r["epoch"] for r in records]
     key = f"val_{metric}"
@@ -318,8 +321,11 @@ def learning_curve(
     lines += loss_ax.plot(
         epochs, [r["train_loss"] for r in records], color="C0", label=loss_label
     )
-    loss_ax.set_ylabel(f"{loss_label} (log scale)", color="C0")
-    loss_ax.set_yscale("log")
+    loss_ax.set_ylabel(
+        f"{loss_label} (log scale)" if log_loss else loss_label, color="C0"
+    )
+    if log_loss:
+        loss_ax.set_yscale("log")
     if best_epoch > 0:
         lines.append(
             ax.axvline(
@@ -484,3 +490,63 @@ def attention_plot(
         fig.suptitle(title, fontsize=9)
     fig.savefig(path, bbox_inches="tight")
     return Path(path)
+
+
+def corner_plot(
+    data: np.ndarray,
+    samples: np.ndarray,
+    columns: list[str],
+    path: str | Path,
+    *,
+    title: str = "",
+    max_points: int = 3000,
+    seed: int = 0,
+) -> Path:
+    """Samples against data, every pair of columns: histograms on the
+    diagonal, scatter below it (at most ``max_points`` of each, drawn at
+    random), both on the data's 0.5-99.5 percentile range."""
+    rng = np.random.default_rng(seed)
+
+    def thin(a: np.ndarray) -> np.ndarray:
+        return a[rng.permutation(len(a))[:max_points]]
+
+    data, samples = thin(np.asarray(data, float)), thin(np.asarray(samples, float))
+    d = len(columns)
+    low = np.percentile(data, 0.5, axis=0)
+    high = np.percentile(data, 99.5, axis=0)
+    fig = Figure(figsize=(2.1 * d + 0.6, 2.1 * d + 0.4), dpi=110)
+    axes = fig.subplots(d, d, squeeze=False)
+    for i in range(d):
+        for j in range(d):
+            ax = axes[i, j]
+            if j > i:
+                ax.axis("off")
+                continue
+            if i == j:
+                bins = np.linspace(low[i], high[i], 40)
+                ax.hist(data[:, i], bins, density=True, color="0.6", label="data")
+                ax.hist(
+                    samples[:, i],
+                    bins,
+                    density=True,
+                    histtype="step",
+                    color="C0",
+                    lw=1.2,
+                    label="samples",
+                )
+                ax.set_yticks([])
+            else:
+                ax.scatter(data[:, j], data[:, i], s=4, color="0.5", alpha=0.5, lw=0)
+                ax.scatter(
+                    samples[:, j], samples[:, i], s=4, color="C0", alpha=0.5, lw=0
+                )
+                ax.set_ylim(low[i], high[i])
+            ax.set_xlim(low[j], high[j])
+            if i == d - 1:
+                ax.set_xlabel(columns[j], fontsize=8)
+            if j == 0 and i > 0:
+                ax.set_ylabel(columns[i], fontsize=8)
+            ax.tick_params(labelsize=6)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    fig.suptitle(title or "samples (blue) against data (grey)", fontsize=10)
+    return save_figure(fig, path)
