@@ -54,17 +54,6 @@ def read_flow_table(source: str | Path, sep: str | None = None) -> pd.DataFrame:
     return read_table(source, sep).frame
 
 
-def parse_domains(text: str | None) -> dict[str, str]:
-    """``"AV_VF=0:1,LCD=positive,x=real"`` -> ``{"AV_VF": "0:1", ...}``."""
-    out = {}
-    for item in filter(None, (text or "").split(",")):
-        name, _, spec = item.partition("=")
-        if not spec:
-            raise ValueError(f"domain {item!r}: write column=positive|real|low:high")
-        out[name.strip()] = spec.strip()
-    return out
-
-
 def column_domain(name: str, values: np.ndarray, spec: str) -> tuple[int, float, float]:
     """``(kind, low, high)`` of a column from ``spec`` (``auto``, ``real``,
     ``positive`` or ``low:high``); checks the values fit it."""
@@ -88,6 +77,40 @@ def column_domain(name: str, values: np.ndarray, spec: str) -> tuple[int, float,
             f"min {values.min():.4g}, max {values.max():.4g}"
         )
     return BOUNDED, low, high
+
+
+def fit_domain(columns: list[str], values: np.ndarray, domains: str | dict) -> Domain:
+    """The :class:`~molmat.nn.flows.Domain` of the columns of ``values`` [n,
+    D]: each column's support (``domains``: ``"auto"`` or ``{column: spec}``,
+    see :func:`column_domain`), then the mean and standard deviation of the
+    unconstrained values."""
+    specs = domains if isinstance(domains, dict) else {}
+    if not isinstance(domains, dict) and domains != "auto":
+        raise ValueError("domains is 'auto' or a {column: spec} dict")
+    unknown = sorted(set(specs) - set(columns))
+    if unknown:
+        raise ValueError(f"domains name unknown columns {unknown}")
+    found = [
+        column_domain(name, values[:, i], specs.get(name, "auto"))
+        for i, name in enumerate(columns)
+    ]
+    kinds = tuple(k for k, _, _ in found)
+    low = tuple(lo for _, lo, _ in found)
+    high = tuple(hi for _, _, hi in found)
+    plain = Domain(kinds, low, high, (0.0,) * len(kinds), (1.0,) * len(kinds))
+    u, _ = unconstrained(plain, values)
+    std = np.where(u.std(axis=0) > 0, u.std(axis=0), 1.0)
+    mean = tuple(float(v) for v in u.mean(axis=0))
+    return Domain(kinds, low, high, mean, tuple(float(v) for v in std))
+
+
+def unconstrained(domain: Domain, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` [n, D] through ``domain``: the real values [n, D] and the
+    log-Jacobian [n] of the map (a density there, plus it, is one here)."""
+    u, log_det = jax.vmap(lambda v: domain.forward(v, jnp.zeros(0)))(
+        jnp.asarray(values, jnp.float32)
+    )
+    return np.asarray(u, np.float64), np.asarray(log_det, np.float64)
 
 
 @dataclass(frozen=True)
@@ -264,7 +287,7 @@ class FlowModel(BaseEstimator):
         self.columns_ = list(X.columns)
         self.dropped_rows_ = bad.tolist()
         values = X.to_numpy(np.float64)
-        self.domain_ = self._domain(values)
+        self.domain_ = fit_domain(self.columns_, values, self.domains)
         self.conditions_ = Conditions.fit(condition)
         c = self.conditions_.encode(condition)
         x = values.astype(np.float32)
@@ -319,29 +342,6 @@ class FlowModel(BaseEstimator):
         numeric = X.apply(pd.to_numeric, errors="coerce")
         missing = numeric.isna().any(axis=1) | condition.isna().any(axis=1)
         return np.flatnonzero(missing.to_numpy())
-
-    def _domain(self, values: np.ndarray) -> Domain:
-        specs = self.domains if isinstance(self.domains, dict) else {}
-        if not isinstance(self.domains, dict) and self.domains != "auto":
-            raise ValueError("domains is 'auto' or a {column: spec} dict")
-        unknown = sorted(set(specs) - set(self.columns_))
-        if unknown:
-            raise ValueError(f"domains name unknown columns {unknown}")
-        found = [
-            column_domain(name, values[:, i], specs.get(name, "auto"))
-            for i, name in enumerate(self.columns_)
-        ]
-        kinds = tuple(k for k, _, _ in found)
-        low = tuple(lo for _, lo, _ in found)
-        high = tuple(hi for _, _, hi in found)
-        plain = Domain(kinds, low, high, (0.0,) * len(kinds), (1.0,) * len(kinds))
-        u, _ = jax.vmap(lambda v: plain.forward(v, jnp.zeros(0)))(
-            jnp.asarray(values, jnp.float32)
-        )
-        u = np.asarray(u, np.float64)
-        std = np.where(u.std(axis=0) > 0, u.std(axis=0), 1.0)
-        mean = tuple(float(v) for v in u.mean(axis=0))
-        return Domain(kinds, low, high, mean, tuple(float(v) for v in std))
 
     def _template(self, key) -> Flow:
         return build_flow(
