@@ -7,7 +7,7 @@ import ase.io
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.build import bulk
+from ase.build import bulk, make_supercell
 
 from molmat.cli.main import main
 from molmat.data.batching import BatchingStrategy, pair_vectors
@@ -237,3 +237,37 @@ def test_cli_trains_a_crystal_network_on_extxyz_and_predicts(tmp_path, capsys):
     )
     text = pred_csv.read_text().splitlines()
     assert "exfoliation_en_pred" in text[0] and len(text) == 41
+
+
+def test_the_learning_rate_decays_over_the_batches_actually_run(tmp_path):
+    """Size classes cut more batches than n / batch_size: the schedule must
+    count them, or the rate reaches its floor long before the last epoch."""
+    images = ase.io.read(SAMPLE, index=":")
+    y = np.array([a.info["exfoliation_en"] for a in images])
+    # three size classes: cells as they are, 3x3x1 and 5x5x1 supercells
+    images = images[:20] + [
+        make_supercell(a, np.diag([k, k, 1]))
+        for k, part in ((3, images[20:30]), (5, images[30:]))
+        for a in part
+    ]
+    log = tmp_path / "metrics.jsonl"
+    model = CrystalModel(
+        "cgcnn",
+        hidden=8,
+        depth=1,
+        n_basis=8,
+        epochs=6,
+        batch_size=32,
+        val_fraction=0,
+        patience=None,
+        final_lr=1e-5,
+        progress=False,
+    ).fit(images, y, metrics_log=log)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[0]["steps"] > -(-len(images) // 32)  # more batches than n / 32
+    lrs = [r["lr"] for r in records]
+    assert 1e-5 <= lrs[-1] < 1.5e-5  # the floor, reached at the last step
+    assert lrs[-2] > 2e-5 and all(
+        a > b for a, b in zip(lrs[1:-1], lrs[2:], strict=True)
+    )
+    assert model.history_.records[-1]["epoch"] == 6

@@ -26,6 +26,12 @@ OPTIONS = [
         "stop after this many epochs without a better validation log-likelihood "
         "(default 30)",
     ),
+    (
+        "--plateau-patience",
+        "plateau_patience",
+        int,
+        "halve the learning rate after this many such epochs (default 10)",
+    ),
     ("--seed", "seed", int, "seed of the split, initialisation and batches"),
 ]
 

@@ -39,7 +39,13 @@ from molmat.data.csv import DataError, read_table
 from molmat.models.generative.flow import FLOW_MODELS, Flow, build_flow
 from molmat.nn.flows import BOUNDED, POSITIVE, REAL, Domain
 from molmat.training import archive
-from molmat.training.engine import EarlyStopping, Engine, MetricsLog, OptimizerConfig
+from molmat.training.engine import (
+    EarlyStopping,
+    Engine,
+    MetricsLog,
+    OptimizerConfig,
+    ReduceOnPlateau,
+)
 
 log = logging.getLogger("molmat")
 
@@ -213,6 +219,8 @@ class FlowModel(BaseEstimator):
             jitted scan per epoch.
         patience: stop after this many epochs without a better validation
             log-likelihood, keeping the best epoch.
+        plateau_patience: halve the learning rate after this many such
+            epochs (down to 1% of ``lr``).
         val_fraction: share of the rows held out for that.
         seed: seed of the split, the initialisation and the batches.
         progress: show a progress bar.
@@ -231,6 +239,7 @@ class FlowModel(BaseEstimator):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         patience: int = 30,
+        plateau_patience: int = 10,
         val_fraction: float = 0.1,
         seed: int = 0,
         progress: bool = True,
@@ -246,6 +255,7 @@ class FlowModel(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
+        self.plateau_patience = plateau_patience
         self.val_fraction = val_fraction
         self.seed = seed
         self.progress = progress
@@ -304,7 +314,12 @@ class FlowModel(BaseEstimator):
             per_dim = nll / len(self.columns_)
             return {"nll_per_dim": per_dim}, per_dim
 
-        callbacks = [EarlyStopping(self.patience)] if n_val else []
+        callbacks = []
+        if n_val:
+            callbacks += [
+                ReduceOnPlateau(self.plateau_patience, 0.5, 0.01),
+                EarlyStopping(self.patience),
+            ]
         if metrics_log is not None:
             callbacks.append(MetricsLog(metrics_log))
         engine = Engine(

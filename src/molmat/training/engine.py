@@ -131,7 +131,9 @@ def learning_rate_schedule(cfg: OptimizerConfig) -> optax.Schedule:
     return optax.join_schedules(
         [
             optax.linear_schedule(init, cfg.lr, warm),
-            optax.exponential_decay(cfg.lr, max(total - warm, 1), final / cfg.lr),
+            optax.exponential_decay(
+                cfg.lr, max(total - warm, 1), final / cfg.lr, end_value=final
+            ),
         ],
         [warm],
     )

@@ -11,7 +11,6 @@ resume included.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -212,9 +211,11 @@ class Trainer:
             callbacks.append(EarlyStopping(cfg.patience))
         if self.metrics_log is not None:
             callbacks.append(MetricsLog(self.metrics_log))
+        # size classes and atom budgets can cut more batches than n / batch_size
+        steps_per_epoch = len(batcher.plan(train, np.arange(len(train))))
         engine = Engine(
             loss_fn,
-            cfg.optimizer(math.ceil(len(train) / cfg.batch_size)),
+            cfg.optimizer(steps_per_epoch),
             epochs=cfg.epochs,
             seed=cfg.seed,
             callbacks=callbacks,
