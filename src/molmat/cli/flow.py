@@ -41,29 +41,28 @@ def names(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-def values(text: str) -> dict:
-    """``AV_VF=0.5,Has_OMS=Yes`` -> {"AV_VF": 0.5, "Has_OMS": "Yes"}."""
+def pairs(text: str) -> dict[str, str]:
+    """``AV_VF=0:1,LCD=positive`` -> {"AV_VF": "0:1", "LCD": "positive"}
+    (argparse type)."""
     out = {}
     for item in names(text):
         name, sep, value = item.partition("=")
         if not sep:
             raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {item!r}")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            out[name.strip()] = value.strip()
-    return out
-
-
-def domains(text: str) -> dict:
-    """``AV_VF=0:1,LCD=positive`` -> {"AV_VF": "0:1", "LCD": "positive"}."""
-    out = {}
-    for item in names(text):
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"expected COLUMN=SPEC, got {item!r}")
         out[name.strip()] = value.strip()
     return out
+
+
+def values(text: str) -> dict:
+    """``AV_VF=0.5,Has_OMS=Yes`` -> {"AV_VF": 0.5, "Has_OMS": "Yes"}."""
+
+    def parsed(value: str) -> float | str:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+    return {name: parsed(value) for name, value in pairs(text).items()}
 
 
 def add_parser(sub):
@@ -113,7 +112,7 @@ def add_parser(sub):
     )
     train.add_argument(
         "--domain",
-        type=domains,
+        type=pairs,
         default={},
         metavar="COLUMN=SPEC[,...]",
         help="a column's support: real, positive or LOW:HIGH (others: positive "

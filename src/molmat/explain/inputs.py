@@ -231,23 +231,11 @@ class ModelInputs:
         )
         for idx, budget in batcher.plan(data, np.arange(len(data))):
             batch = batcher.batch(data, idx, budget, n_targets=n_targets)
-            if isinstance(net, CrystalNet):
+            if isinstance(net, PropertyNet | CrystalNet):
                 yield Batch(
                     items=idx,
-                    output=crystal_output,
-                    coalitions=crystal_coalitions,
+                    **graph_inputs(net, batch),
                     context=(net, batch, select, *output),
-                    values=(net.embed(batch.species), batch.mol_x),
-                    sizes=data.n_atoms[idx],
-                    _graph=batch,
-                )
-            elif isinstance(net, PropertyNet):
-                yield Batch(
-                    items=idx,
-                    output=graph_output,
-                    coalitions=graph_coalitions,
-                    context=(net, batch, select, *output),
-                    values=(batch.atom_x, batch.bond_x, batch.mol_x),
                     sizes=data.n_atoms[idx],
                     _graph=batch,
                 )
@@ -261,6 +249,23 @@ class ModelInputs:
                     values=(net.embed[tokens],),
                     sizes=data.lengths[idx] + 2,
                 )
+
+
+def graph_inputs(net, batch) -> dict:
+    """``output``, ``coalitions`` and ``values`` of a graph network's
+    :class:`Batch`: atom, bond and molecule features, or (crystal networks)
+    element embeddings and structure descriptors."""
+    if isinstance(net, CrystalNet):
+        return {
+            "output": crystal_output,
+            "coalitions": crystal_coalitions,
+            "values": (net.embed(batch.species), batch.mol_x),
+        }
+    return {
+        "output": graph_output,
+        "coalitions": graph_coalitions,
+        "values": (batch.atom_x, batch.bond_x, batch.mol_x),
+    }
 
 
 def target_index(model, target: int | str | None) -> int:
