@@ -11,10 +11,10 @@ from molmat.models.generative.flow import FLOW_MODELS
 
 # (flag, FlowModel parameter, type, help)
 OPTIONS = [
-    ("--layers", "layers", int, "transforms in the chain (default 6)"),
-    ("--hidden", "hidden", int, "width of each conditioner network (default 64)"),
-    ("--depth", "depth", int, "hidden layers of each conditioner (default 2)"),
-    ("--bins", "bins", int, "spline bins (spline; default 8)"),
+    ("--layers", "layers", int, "transforms in the chain (default 8)"),
+    ("--hidden", "hidden", int, "width of each conditioner network (default 128)"),
+    ("--depth", "depth", int, "hidden layers of each conditioner (default 3)"),
+    ("--bins", "bins", int, "spline bins (spline; default 16)"),
     ("--epochs", "epochs", int, "most training epochs (default 300)"),
     ("--batch-size", "batch_size", int, "rows per batch (default 256)"),
     ("--lr", "lr", float, "AdamW learning rate (default 1e-3)"),
@@ -31,6 +31,13 @@ OPTIONS = [
         "plateau_patience",
         int,
         "halve the learning rate after this many such epochs (default 10)",
+    ),
+    (
+        "--ema-epochs",
+        "ema_epochs",
+        float,
+        "keep a moving average of the weights over about this many epochs "
+        "(default 5; 0: off)",
     ),
     ("--seed", "seed", int, "seed of the split, initialisation and batches"),
 ]

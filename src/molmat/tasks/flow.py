@@ -221,6 +221,10 @@ class FlowModel(BaseEstimator):
             log-likelihood, keeping the best epoch.
         plateau_patience: halve the learning rate after this many such
             epochs (down to 1% of ``lr``).
+        ema_epochs: the weights validated and kept are an exponential moving
+            average over about this many epochs of steps (0: the weights
+            themselves); it smooths the noise of the last steps, which
+            matters for densities (0.016 nats per variable on CoRE MOF).
         val_fraction: share of the rows held out for that.
         seed: seed of the split, the initialisation and the batches.
         progress: show a progress bar.
@@ -229,10 +233,10 @@ class FlowModel(BaseEstimator):
     def __init__(
         self,
         model: str = "spline",
-        layers: int = 6,
-        hidden: int = 64,
-        depth: int = 2,
-        bins: int = 8,
+        layers: int = 8,
+        hidden: int = 128,
+        depth: int = 3,
+        bins: int = 16,
         domains: str | dict = "auto",
         epochs: int = 300,
         batch_size: int = 256,
@@ -240,6 +244,7 @@ class FlowModel(BaseEstimator):
         weight_decay: float = 0.0,
         patience: int = 30,
         plateau_patience: int = 10,
+        ema_epochs: float = 5.0,
         val_fraction: float = 0.1,
         seed: int = 0,
         progress: bool = True,
@@ -256,6 +261,7 @@ class FlowModel(BaseEstimator):
         self.weight_decay = weight_decay
         self.patience = patience
         self.plateau_patience = plateau_patience
+        self.ema_epochs = ema_epochs
         self.val_fraction = val_fraction
         self.seed = seed
         self.progress = progress
@@ -308,6 +314,10 @@ class FlowModel(BaseEstimator):
         val, train = order[:n_val], order[n_val:]
         batch = min(self.batch_size, len(train))
         loss_fn = FlowLoss(len(self.columns_))
+        steps_per_epoch = -(-len(train) // batch)
+        ema_decay = (
+            1.0 - 1.0 / (self.ema_epochs * steps_per_epoch) if self.ema_epochs else 0.0
+        )
 
         def validate(flow):
             nll = -float(np.mean(np.asarray(_log_prob(flow, x[val], c[val]))))
@@ -327,6 +337,7 @@ class FlowModel(BaseEstimator):
             OptimizerConfig(lr=self.lr, weight_decay=self.weight_decay, grad_clip=10.0),
             epochs=self.epochs,
             seed=self.seed,
+            ema_decay=ema_decay,
             callbacks=callbacks,
             validate=validate if n_val else None,
             checkpoint_dir=checkpoint_dir,
