@@ -536,7 +536,51 @@ def mof_baseline_table() -> str:
     return markdown_table(["target"] + [f"{n:,} labels" for n in sizes], rows)
 
 
+def flows_table() -> str:
+    """Held-out log-likelihood per variable of flows and their baselines."""
+    records = read_results("flows.jsonl")
+
+    def settings(r: dict) -> str:
+        if "components" in r:
+            return f"{r['components']} components (chosen on validation)"
+        if "layers" in r:
+            width = f"{r['layers']} layers, {r['hidden']} wide"
+            return f"{width}; best epoch {r['best_epoch']}"
+        return ""
+
+    return columns(
+        records,
+        [
+            ("data", lambda r: f"{r['dataset']} ({', '.join(r['columns'])})"),
+            ("model", lambda r: r["model"]),
+            ("settings", settings),
+            (
+                "train / val / test",
+                lambda r: f"{r['n_train']:,} / {r['n_val']:,} / {r['n_test']:,}",
+            ),
+            ("test log-likelihood per variable (nats)", field("test_ll_per_dim", 4)),
+            ("wall s", field("wall_s", 0)),
+        ],
+    )
+
+
+def flowjax_table() -> str:
+    """molmat's spline flow against flowjax's on the same data."""
+    return columns(
+        read_results("flowjax_compare.jsonl"),
+        [
+            ("model", lambda r: r["model"]),
+            ("ms per Adam step (batch 256)", field("step_ms", 2)),
+            ("fit s", field("fit_s", 0)),
+            ("epochs", field("epochs_run", 0)),
+            ("test log-likelihood per variable", field("test_ll_per_dim", 4)),
+        ],
+    )
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "flows": flows_table,
+    "flowjax": flowjax_table,
     "property": property_table,
     "matbench": matbench_table,
     "perovskites": perovskite_table,

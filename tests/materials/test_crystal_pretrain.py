@@ -98,7 +98,7 @@ def test_pretrain_cli_writes_an_encoder_that_fine_tuning_starts_from(tmp_path):
     y = np.array([a.info["exfoliation_en"] for a in images])
     tuned = CrystalModel(
         "painn",
-        init=str(pre),
+        init=pre,  # a Path: saved as text
         freeze_encoder=True,
         epochs=2,
         batch_size=8,
@@ -108,6 +108,8 @@ def test_pretrain_cli_writes_an_encoder_that_fine_tuning_starts_from(tmp_path):
     assert tuned.pretraining_["objective"] == "denoise"
     before = encoder.net_.encoder.layers[1].update.u.weight
     np.testing.assert_array_equal(tuned.net_.encoder.layers[1].update.u.weight, before)
+    tuned.save(tmp_path / "tuned")
+    assert load(tmp_path / "tuned").init == str(pre)
 
     with pytest.raises(ValueError, match="choose --model painn"):
         CrystalModel("cgcnn", init=str(pre), epochs=1, progress=False).fit(images, y)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -55,9 +55,16 @@ def save_archive(
     full = {"archive_format": ARCHIVE_FORMAT, "molmat_version": __version__, **config}
     if model is not None:
         save_npz(path / PARAMS, tree_to_arrays(model))
-    (path / CONFIG).write_text(json.dumps(full, indent=2))
+    (path / CONFIG).write_text(json.dumps(full, indent=2, default=_path_text))
     (path / METRICS).write_text(json.dumps(metrics or {}, indent=2))
     return path
+
+
+def _path_text(value) -> str:
+    """Settings given as paths (an ``init`` archive) are written as text."""
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} {value!r} cannot go into an archive")
 
 
 def read_config(path: str | Path) -> tuple[Path, dict]:
