@@ -81,7 +81,15 @@ def main() -> None:
 
     # molmat: the flow after an identity domain, on the same unconstrained data
     ours = build_flow(
-        "spline", dim, 0, domain, layers=6, hidden=64, depth=2, key=jax.random.key(0)
+        "spline",
+        dim,
+        0,
+        domain,
+        layers=6,
+        hidden=64,
+        depth=2,
+        bins=8,
+        key=jax.random.key(0),
     )
     no_c = jnp.zeros((256, 0))
     ours_step = step_seconds(
@@ -95,6 +103,7 @@ def main() -> None:
         layers=6,
         hidden=64,
         depth=2,
+        bins=8,
         epochs=args.epochs,
         val_fraction=len(val) / len(fit_rows),
         progress=False,
