@@ -168,3 +168,18 @@ def test_cli_trains_samples_and_scores_a_flow(tmp_path, capsys):
         ]
     )
     assert code != 0 and "no column ['nope']" in capsys.readouterr().err
+
+
+def test_core_mof_table_is_read_from_its_folder(tmp_path, monkeypatch, mofs):
+    from molmat.tasks.flow import read_flow_table
+
+    folder = tmp_path / "CoRE_MOF"
+    folder.mkdir()
+    (folder / "2019-ASR.tar.xz").write_bytes(b"")
+    # the published table is Latin-1 (author names with accents)
+    sample = mofs.head(30).assign(Note="Müller")
+    sample.to_csv(folder / "2019-ASR.csv", index=False, encoding="latin-1")
+    monkeypatch.setenv("MOLMAT_CORE_MOF_DIR", str(folder))
+    table = read_flow_table("core_mof")
+    assert len(table) == 30 and (table.Note == "Müller").all()
+    np.testing.assert_allclose(table.LCD, sample.LCD)
