@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import equinox as eqx
@@ -125,9 +125,9 @@ class Conditions:
     standardised, categories one-hot."""
 
     columns: tuple[str, ...] = ()
-    mean: dict = None
-    std: dict = None
-    categories: dict = None
+    mean: dict[str, float] = field(default_factory=dict)
+    std: dict[str, float] = field(default_factory=dict)
+    categories: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, frame: pd.DataFrame) -> Conditions:
@@ -143,9 +143,7 @@ class Conditions:
 
     @property
     def width(self) -> int:
-        return len(self.mean or {}) + sum(
-            len(v) for v in (self.categories or {}).values()
-        )
+        return len(self.mean) + sum(len(v) for v in self.categories.values())
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Condition vectors [n, C]; unknown categories raise ValueError."""
