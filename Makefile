@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,crystal]"
 	# ChemNet weights for FCD (the wheel's PyTorch dependency is not needed)
 	$(BIN)/python -m pip install --quiet --no-deps "fcd>=1.2,<2"
 	touch $@

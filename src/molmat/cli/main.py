@@ -32,6 +32,7 @@ COMMANDS = {
     "generate": "train generators, sample and score new molecules",
     "pretrain": "pretrain a graph or sequence encoder on unlabelled data",
     "flow": "normalizing flows over property tables: train, sample, score",
+    "crystal": "generate crystal structures: train, generate, evaluate",
     "attention": "draw a sequence transformer's attention for one input",
     "explain": "attribute predictions to atoms or tokens; find counterfactuals",
     "datasets": "list bundled datasets",

@@ -32,6 +32,7 @@ ARCHIVE_KINDS = {
     "generator": "molmat.generate.language:load_generator",
     "vae": "molmat.generate.vae:load_vae",
     "flow": "molmat.tasks.flow:load_flow",
+    "crystal-generator": "molmat.tasks.crystal_generator:load_crystal_generator",
 }
 
 
