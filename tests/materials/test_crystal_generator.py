@@ -215,8 +215,10 @@ class TestGenerator:
             np.testing.assert_allclose(x.cell[:], y.cell[:], rtol=1e-6)
 
     @pytest.mark.parametrize("suffix", [".extxyz", ".cif"])
-    def test_structures_round_trip_through_ase_files(self, frames, tmp_path, suffix):
-        structures = [frame_atoms(f) for f in frames[:5]]
+    def test_generated_structures_round_trip_through_ase_files(
+        self, fitted, tmp_path, suffix
+    ):
+        structures = fitted.generate(5, seed=3)
         path = write_structures(structures, tmp_path / f"gen{suffix}")
         back = ase.io.read(path, index=":")
         assert len(back) == 5

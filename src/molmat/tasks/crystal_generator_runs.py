@@ -152,18 +152,6 @@ def generate_crystals(
     }
 
 
-def predict_for_reference(
-    model: CrystalGenerator, reference: str | Path, seed: int = 0
-) -> tuple[list, list, float]:
-    """Structure prediction for every structure of ``reference``: its atoms
-    (in order) given, one sample each. Returns ``(predicted, reference
-    structures, seconds)``."""
-    frames, _ = read_crystals(reference)
-    tick = time.perf_counter()
-    predicted = model.predict_structures([list(f.numbers) for f in frames], seed=seed)
-    return predicted, [frame_atoms(f) for f in frames], time.perf_counter() - tick
-
-
 def same_compositions(generated: list, reference: list) -> bool:
     """Whether ``generated[i]`` has the atoms of ``reference[i]`` for every
     ``i`` (structure prediction output)."""
