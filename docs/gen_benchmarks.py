@@ -578,7 +578,111 @@ def flowjax_table() -> str:
     )
 
 
+def last_per_run(stage: str) -> list[dict]:
+    """The last crystal-generation record of ``stage`` per dataset and model,
+    with the training record's size joined."""
+    records = read_results("crystals.jsonl")
+    trained = {(r["dataset"], r["model"]): r for r in records if r["stage"] == "train"}
+    found = {(r["dataset"], r["model"]): r for r in records if r["stage"] == stage}
+    return [
+        {"n_train": trained.get(k, {}).get("n_train"), **r} for k, r in found.items()
+    ]
+
+
+def crystal_csp_table() -> str:
+    """Structure prediction: molmat's latest run per dataset and model,
+    the published numbers beside it."""
+    from molmat.tasks.crystal_metrics import PUBLISHED
+
+    rows = []
+    for r in last_per_run("csp"):
+        rows.append(
+            [
+                r["dataset"],
+                f"molmat {r['model']}",
+                f"{r['n_train']:,}" if r.get("n_train") else "",
+                f"{r['n_test']:,}",
+                number(r["match_rate"], 2),
+                number(r["rmse"], 4),
+                number(r["structures_per_second"], 2),
+            ]
+        )
+        for model, (rate, rmse) in PUBLISHED["csp"].get(r["dataset"], {}).items():
+            rows.append(
+                [
+                    r["dataset"],
+                    f"{model} (published)",
+                    "full",
+                    "full",
+                    number(rate, 2),
+                    number(rmse, 4),
+                    "",
+                ]
+            )
+    headers = [
+        "data",
+        "model",
+        "train",
+        "test",
+        "match rate %",
+        "RMSE",
+        "structures/s (2 cores)",
+    ]
+    return markdown_table(headers, rows)
+
+
+def crystal_denovo_table() -> str:
+    """De novo generation: molmat's latest run per dataset and model, the
+    published numbers beside it."""
+    from molmat.tasks.crystal_metrics import PUBLISHED
+
+    keys = [
+        "structure_validity",
+        "composition_validity",
+        "cov_recall",
+        "cov_precision",
+        "wdist_density",
+        "wdist_n_elements",
+    ]
+    rows = []
+    for r in last_per_run("denovo"):
+        rows.append(
+            [
+                r["dataset"],
+                f"molmat {r['model']} ({r['n']:,} samples)",
+                *(number(r.get(k), 4 if k.startswith("w") else 2) for k in keys),
+                number(r.get("overlap_free"), 1),
+                number(r["structures_per_second"], 2),
+            ]
+        )
+        for model, values in PUBLISHED["denovo"].get(r["dataset"], {}).items():
+            rows.append(
+                [
+                    r["dataset"],
+                    f"{model} (published)",
+                    *(number(v, 4 if i > 3 else 2) for i, v in enumerate(values)),
+                    "",
+                    "",
+                ]
+            )
+    headers = [
+        "data",
+        "model",
+        "struct. valid %",
+        "comp. valid %",
+        "COV-R %",
+        "COV-P %",
+        "W density",
+        "W #elements",
+        "overlap-free %",
+        "structures/s",
+    ]
+    return markdown_table(headers, rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "crystal_csp": crystal_csp_table,
+    "crystal_denovo": crystal_denovo_table,
     "flows": flows_table,
     "flowjax": flowjax_table,
     "property": property_table,
