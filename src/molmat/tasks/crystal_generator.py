@@ -48,13 +48,7 @@ from molmat.models.generative.crystal_noise import (
     noise_start,
 )
 from molmat.training import archive
-from molmat.training.engine import (
-    EarlyStopping,
-    Engine,
-    MetricsLog,
-    OptimizerConfig,
-    ReduceOnPlateau,
-)
+from molmat.training.engine import Engine, OptimizerConfig, plateau_callbacks
 
 log = logging.getLogger("molmat")
 
@@ -290,14 +284,9 @@ class CrystalGenerator(BaseEstimator):
             names = ("loss", "lattice", "frac", "types")
             return dict(zip(names, map(float, mean), strict=True)), float(mean[0])
 
-        callbacks = []
-        if n_val:
-            callbacks += [
-                ReduceOnPlateau(max(self.patience // 3, 1), 0.5, 0.01),
-                EarlyStopping(self.patience),
-            ]
-        if metrics_log is not None:
-            callbacks.append(MetricsLog(metrics_log))
+        callbacks = plateau_callbacks(
+            bool(n_val), self.patience, max(self.patience // 3, 1), metrics_log
+        )
         ema = (
             1.0 - 1.0 / (self.ema_epochs * steps_per_epoch) if self.ema_epochs else 0.0
         )

@@ -39,13 +39,7 @@ from molmat.data.csv import DataError, read_table
 from molmat.models.generative.flow import FLOW_MODELS, Flow, build_flow
 from molmat.nn.flows import BOUNDED, POSITIVE, REAL, Domain
 from molmat.training import archive
-from molmat.training.engine import (
-    EarlyStopping,
-    Engine,
-    MetricsLog,
-    OptimizerConfig,
-    ReduceOnPlateau,
-)
+from molmat.training.engine import Engine, OptimizerConfig, plateau_callbacks
 
 log = logging.getLogger("molmat")
 
@@ -322,14 +316,9 @@ class FlowModel(BaseEstimator):
             per_dim = nll / len(self.columns_)
             return {"nll_per_dim": per_dim}, per_dim
 
-        callbacks = []
-        if n_val:
-            callbacks += [
-                ReduceOnPlateau(self.plateau_patience, 0.5, 0.01),
-                EarlyStopping(self.patience),
-            ]
-        if metrics_log is not None:
-            callbacks.append(MetricsLog(metrics_log))
+        callbacks = plateau_callbacks(
+            bool(n_val), self.patience, self.plateau_patience, metrics_log
+        )
         engine = Engine(
             loss_fn,
             OptimizerConfig(lr=self.lr, weight_decay=self.weight_decay, grad_clip=10.0),

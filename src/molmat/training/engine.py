@@ -343,6 +343,26 @@ class MetricsLog(Callback):
 
 
 @dataclass
+def plateau_callbacks(
+    validated: bool,
+    patience: int,
+    plateau_patience: int,
+    metrics_log: str | Path | None = None,
+) -> list[Callback]:
+    """With validation: halve the learning rate after ``plateau_patience``
+    epochs without a better objective (down to 1% of it) and stop after
+    ``patience``; and log every epoch to ``metrics_log`` if given."""
+    callbacks: list[Callback] = []
+    if validated:
+        callbacks += [
+            ReduceOnPlateau(plateau_patience, 0.5, 0.01),
+            EarlyStopping(patience),
+        ]
+    if metrics_log is not None:
+        callbacks.append(MetricsLog(metrics_log))
+    return callbacks
+
+
 class Loop:
     """What callbacks see: the live state, the best parameters, the history.
 
