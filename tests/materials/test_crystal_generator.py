@@ -403,3 +403,18 @@ def test_the_crystal_command_reports_bad_input_without_a_traceback(tmp_path, cap
     )
     err = capsys.readouterr().err
     assert code != 0 and "no such model archive" in err and "Traceback" not in err
+
+
+def test_cdvae_sets_by_name_say_how_to_get_them_or_read_them(tmp_path, monkeypatch):
+    from molmat.data.csv import DataError
+
+    monkeypatch.delenv("MOLMAT_CDVAE_DIR", raising=False)
+    with pytest.raises(DataError, match="git clone https://github.com/txie-93/cdvae"):
+        read_crystals("perov_5")
+    (tmp_path / "perov_5").mkdir()
+    (tmp_path / "perov_5" / "train.csv").write_bytes(
+        __import__("gzip").decompress(DATA.read_bytes())
+    )
+    monkeypatch.setenv("MOLMAT_CDVAE_DIR", str(tmp_path))
+    frames, _ = read_crystals("perov_5")
+    assert len(frames) == 120

@@ -188,6 +188,17 @@ NOT_BUNDLED = {
     "PLD, surface area, void fraction, open metal sites): pip install --no-deps "
     "core-mof (or MOLMAT_CORE_MOF_DIR), then molmat pretrain --data core_mof "
     "--model painn or molmat train --data core_mof --target LCD --model painn",
+    "perov_5": "Perov-5 (18,928 perovskites, 5 atoms per cell; CDVAE's "
+    "train/val/test CSVs with a cif column): git clone "
+    "https://github.com/txie-93/cdvae, then set MOLMAT_CDVAE_DIR=cdvae/data "
+    "(--data perov_5 reads perov_5/train.csv there) or pass --data "
+    "cdvae/data/perov_5/train.csv",
+    "mp_20": "MP-20 (45,231 Materials Project crystals of up to 20 atoms; "
+    "CDVAE's splits): git clone https://github.com/txie-93/cdvae, then set "
+    "MOLMAT_CDVAE_DIR=cdvae/data or pass --data cdvae/data/mp_20/train.csv",
+    "carbon_24": "Carbon-24 (10,153 carbon structures of 6-24 atoms; CDVAE's "
+    "splits): git clone https://github.com/txie-93/cdvae, then set "
+    "MOLMAT_CDVAE_DIR=cdvae/data or pass --data cdvae/data/carbon_24/train.csv",
     "qm9": "QM9 (130,831 molecules with DFT geometries; energies U0, U, H, G, "
     "ZPVE): pip install 'molmat[qm9]', then molmat train --data qm9 --target U0 "
     "--model painn",

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from sklearn.base import BaseEstimator
 from molmat.data.console import progress_bar
 from molmat.data.crystals import read_structure_table
 from molmat.data.csv import DataError
+from molmat.data.datasets import NOT_BUNDLED
 from molmat.data.structures import Frame
 from molmat.models.generative.crystal import CrystalDenoiser, pad_crystals
 from molmat.models.generative.crystal_noise import (
@@ -53,14 +55,28 @@ from molmat.training.engine import Engine, OptimizerConfig, plateau_callbacks
 log = logging.getLogger("molmat")
 
 TASKS = ("both", "csp", "denovo")
+CDVAE_SETS = ("perov_5", "mp_20", "carbon_24")
+CDVAE_ENV = "MOLMAT_CDVAE_DIR"
 KNOWN_SHARE = {"both": 0.5, "csp": 1.0, "denovo": 0.0}
+
+
+def cdvae_split(name: str, split: str = "train") -> Path:
+    """The CSV of one of CDVAE's sets (``perov_5``, ``mp_20``,
+    ``carbon_24``) under ``$MOLMAT_CDVAE_DIR`` (CDVAE's ``data`` folder);
+    a :class:`DataError` saying how to get it when it is not there."""
+    folder = os.environ.get(CDVAE_ENV)
+    if folder and (Path(folder) / name / f"{split}.csv").exists():
+        return Path(folder) / name / f"{split}.csv"
+    raise DataError(f"{name} is not bundled with molmat. {NOT_BUNDLED[name]}")
 
 
 def read_crystals(source: str | Path) -> tuple[list[Frame], list[str]]:
     """The periodic structures of ``source`` (extxyz, CIF, a folder or
-    archive of them, or a CSV with a ``cif`` column such as CDVAE's
-    ``perov_5``/``mp_20``/``carbon_24`` splits) and their names; bad
-    structures are logged with their reason and left out."""
+    archive of them, a CSV with a ``cif`` column, or the name of one of
+    CDVAE's sets, see :func:`cdvae_split`) and their names; bad structures
+    are logged with their reason and left out."""
+    if str(source) in CDVAE_SETS and not Path(source).exists():
+        source = cdvae_split(str(source))
     table = read_structure_table(source, require_targets=False)
     frames, names = [], []
     for name, frame in zip(table.names, table.structures, strict=True):

@@ -339,10 +339,6 @@ class MetricsLog(Callback):
         return None
 
 
-# -- the loop ----------------------------------------------------------------------
-
-
-@dataclass
 def plateau_callbacks(
     validated: bool,
     patience: int,
@@ -363,6 +359,10 @@ def plateau_callbacks(
     return callbacks
 
 
+# -- the loop ----------------------------------------------------------------------
+
+
+@dataclass
 class Loop:
     """What callbacks see: the live state, the best parameters, the history.
 
