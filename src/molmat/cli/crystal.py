@@ -37,6 +37,12 @@ OPTIONS = [
         "flow matching: scale coordinate velocities by 1 + s t when sampling "
         "(default 0)",
     ),
+    (
+        "--corrector-step",
+        "corrector_step",
+        float,
+        "diffusion: Langevin corrector step scale (default 1e-5; 0: off)",
+    ),
     ("--epochs", "epochs", int, "most training epochs (default 1000)"),
     ("--batch-size", "batch_size", int, "crystals per batch (default 128)"),
     ("--lr", "lr", float, "AdamW learning rate (default 1e-3)"),

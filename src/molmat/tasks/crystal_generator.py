@@ -150,6 +150,8 @@ class CrystalGenerator(BaseEstimator):
             levels, 1000 in DiffCSP) or Euler steps (flow matching).
         anti_annealing: flow matching: coordinate velocities × ``1 + s t``
             when sampling.
+        corrector_step: diffusion: the Langevin step scale ``γ`` of the
+            corrector (``γ (σ_t / σ_min)²``; 0: predictor only).
         epochs, batch_size, lr, weight_decay: AdamW on minibatches.
         patience: stop after this many epochs without a lower validation
             loss (the loss at fixed noise draws), keeping the best epoch.
@@ -168,6 +170,7 @@ class CrystalGenerator(BaseEstimator):
         frequencies: int = 16,
         sampling_steps: int | None = None,
         anti_annealing: float = 0.0,
+        corrector_step: float = 1e-5,
         epochs: int = 1000,
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -185,6 +188,7 @@ class CrystalGenerator(BaseEstimator):
         self.frequencies = frequencies
         self.sampling_steps = sampling_steps
         self.anti_annealing = anti_annealing
+        self.corrector_step = corrector_step
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -204,6 +208,8 @@ class CrystalGenerator(BaseEstimator):
             settings["steps"] = int(self.sampling_steps)
         if self.model == "flow-matching":
             settings["anti_annealing"] = float(self.anti_annealing)
+        else:
+            settings["corrector_step"] = float(self.corrector_step)
         return make_process(self.model, **settings)
 
     def _template(self, key) -> CrystalDenoiser:
@@ -320,6 +326,8 @@ class CrystalGenerator(BaseEstimator):
                 **self.get_params(),
                 "epochs": None,
                 "progress": None,
+                "anti_annealing": None,  # sampling only
+                "corrector_step": None,
                 "n": n,
                 "elements": self.elements_,
             },
